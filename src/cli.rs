@@ -1,0 +1,127 @@
+//! The command line: what each subcommand takes, with examples in `--help`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::export::ExportFormat;
+use crate::output::Format;
+
+const EXIT_CODES: &str = "\
+Exit codes: 0 success (rejected lines are reported, not failures), 1 unexpected failure,
+2 bad command line or SQL, 65 corrupt input or incompatible warehouse, 66 input not found,
+73 output exists (use --force), 74 read/write error (permissions, full disk).";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "double11",
+    version,
+    about = "Singles' Day scale analytics: ingest transaction logs into a Parquet warehouse, query it with SQL, export it.",
+    after_help = EXIT_CODES
+)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// No progress bar and no summary table.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// The warehouse folder.
+    #[arg(
+        long,
+        global = true,
+        env = "DOUBLE11_WAREHOUSE",
+        default_value = crate::warehouse::DEFAULT_WAREHOUSE
+    )]
+    pub warehouse: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ingest CSV / NDJSON logs (plain, .gz, .zst) into the warehouse, exactly once.
+    #[command(after_help = "Examples:
+  double11 ingest sample-data/logs/
+  double11 ingest 'logs/2019-11-11-*.csv.zst' --fx-rates rates.csv --warehouse /data/wh
+  zcat day.jsonl.gz | double11 ingest - --stdin-format ndjson")]
+    Ingest(IngestArgs),
+    /// Query the warehouse with SQL: an interactive shell, or -c / -f.
+    #[command(after_help = "Examples:
+  double11 sql
+  double11 sql -c \"SELECT cst_date, count(*) FROM transactions GROUP BY 1\" --format csv
+  double11 sql -f queries/my_query.sql --format json
+  double11 sql -c '\\d transactions'")]
+    Sql(SqlArgs),
+    /// Export a table or query to CSV, Parquet or NDJSON, one file or a partitioned folder.
+    #[command(after_help = "Examples:
+  double11 export --table rejects --to rejects.csv
+  double11 export --sql \"SELECT * FROM transactions WHERE cst_date = DATE '2019-11-11'\" --to day.parquet
+  double11 export --table transactions --to out/ --format parquet --partition-by platform --force")]
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Log files, folders (their log files in path order), globs, or - for standard input.
+    #[arg(required = true)]
+    pub inputs: Vec<String>,
+    /// Exchange rates CSV (currency,date,cny_per_unit). Default: the rates the warehouse
+    /// already has, or the bundled sample rates for a new warehouse.
+    #[arg(long, env = "DOUBLE11_FX_RATES")]
+    pub fx_rates: Option<PathBuf>,
+    /// Encoding of standard input (default: sniffed from the first byte).
+    #[arg(long, value_enum)]
+    pub stdin_format: Option<StdinFormat>,
+    /// Accepted rows of one CST day held in memory before they are written out.
+    #[arg(long, default_value_t = 2_000_000)]
+    pub rows_per_file: usize,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StdinFormat {
+    Csv,
+    Ndjson,
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// Run these statements and exit (may be repeated; `\dt` and `\d TABLE` work too).
+    #[arg(short = 'c', long = "command")]
+    pub commands: Vec<String>,
+    /// Run the statements of these files and exit.
+    #[arg(short = 'f', long = "file")]
+    pub files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Print "N rows in T s" after each statement (on stderr).
+    #[arg(long)]
+    pub timing: bool,
+    /// Allow statements that change data (INSERT, COPY).
+    #[arg(long)]
+    pub writable: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["sql", "table"])))]
+pub struct ExportArgs {
+    /// The query whose rows to export.
+    #[arg(long)]
+    pub sql: Option<String>,
+    /// A whole table to export.
+    #[arg(long)]
+    pub table: Option<String>,
+    /// Destination file, or folder with --partition-by.
+    #[arg(long)]
+    pub to: PathBuf,
+    /// Format (default: from the destination's extension).
+    #[arg(long, value_enum)]
+    pub format: Option<ExportFormat>,
+    /// Write a folder partitioned by these columns (col=value/ sub-folders).
+    #[arg(long)]
+    pub partition_by: Vec<String>,
+    /// Replace the destination if it exists.
+    #[arg(long)]
+    pub force: bool,
+}

@@ -1,0 +1,113 @@
+//! Errors a user can act on, and the exit code each one maps to.
+//!
+//! Bad *lines* are never errors: they go to the rejects table. These are the problems that
+//! stop a command: a missing file, a corrupt archive, a full disk, a warehouse from a newer
+//! double11. Each names the file it is about and says what to do next where that helps.
+
+use std::io;
+
+/// Exit codes, documented in the README and in `--help`.
+pub mod exit {
+    /// Everything worked (rejected lines are reported, not a failure).
+    pub const OK: i32 = 0;
+    /// An unexpected failure (a bug or an environment problem not covered below).
+    pub const FAILURE: i32 = 1;
+    /// Bad command line, job or SQL: fix the command.
+    pub const USAGE: i32 = 2;
+    /// An input or warehouse file is corrupt or from an incompatible version.
+    pub const DATA: i32 = 65;
+    /// A named input does not exist.
+    pub const NO_INPUT: i32 = 66;
+    /// Reading or writing failed: permissions, a full disk, an unreadable folder.
+    pub const IO: i32 = 74;
+    /// The output exists and `--force` was not given.
+    pub const EXISTS: i32 = 73;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    MissingInput(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{path}: corrupt or truncated input ({source}); nothing was written to the warehouse")]
+    Corrupt {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{0}")]
+    Data(String),
+    #[error("{0} already exists; pass --force to overwrite it")]
+    Exists(String),
+    #[error("{0}")]
+    Sql(String),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn io(path: impl Into<String>, source: io::Error) -> Self {
+        let path = path.into();
+        let source = match source.kind() {
+            io::ErrorKind::PermissionDenied => {
+                io::Error::new(source.kind(), format!("{source} (check the permissions)"))
+            }
+            io::ErrorKind::StorageFull => io::Error::new(
+                source.kind(),
+                format!("{source} (free some space and run again; nothing was committed)"),
+            ),
+            _ => source,
+        };
+        Error::Io { path, source }
+    }
+
+    /// A read error inside a decompressor or parser: the file itself is damaged.
+    pub fn corrupt(path: impl Into<String>, source: io::Error) -> Self {
+        match source.kind() {
+            io::ErrorKind::PermissionDenied | io::ErrorKind::StorageFull => Self::io(path, source),
+            _ => Error::Corrupt {
+                path: path.into(),
+                source,
+            },
+        }
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) | Error::Sql(_) => exit::USAGE,
+            Error::MissingInput(_) => exit::NO_INPUT,
+            Error::Io { .. } => exit::IO,
+            Error::Corrupt { .. } | Error::Data(_) => exit::DATA,
+            Error::Exists(_) => exit::EXISTS,
+            Error::Other(_) => exit::FAILURE,
+        }
+    }
+}
+
+impl From<datafusion::error::DataFusionError> for Error {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        // DataFusion wraps the root cause in context layers; users want the root message.
+        Error::Sql(e.find_root().to_string())
+    }
+}
+
+impl From<arrow::error::ArrowError> for Error {
+    fn from(e: arrow::error::ArrowError) -> Self {
+        Error::Other(e.into())
+    }
+}
+
+impl From<parquet::errors::ParquetError> for Error {
+    fn from(e: parquet::errors::ParquetError) -> Self {
+        Error::Other(e.into())
+    }
+}

@@ -1,0 +1,154 @@
+//! Arrow builders for the rows ingest writes: accepted events and rejected lines.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, Decimal128Builder, Int64Builder, RecordBatch, StringBuilder,
+    TimestampMillisecondBuilder,
+};
+
+use crate::cst::CST_TIMEZONE;
+use crate::error::Result;
+use crate::ingest::validate::{Event, Reject};
+use crate::schema::{
+    amount_cny_type, amount_type, REJECTS_SCHEMA, TRANSACTIONS_FILE_SCHEMA,
+};
+
+/// Accepted events of one CST day, column by column.
+pub struct TransactionsBuilder {
+    event_id: StringBuilder,
+    event_time: TimestampMillisecondBuilder,
+    event_type: StringBuilder,
+    order_id: StringBuilder,
+    platform: StringBuilder,
+    amount: Decimal128Builder,
+    currency: StringBuilder,
+    amount_cny: Decimal128Builder,
+    buyer_id: Int64Builder,
+    seller_id: Int64Builder,
+    category: StringBuilder,
+    province: StringBuilder,
+    device: StringBuilder,
+    quantity: Int64Builder,
+    rows: usize,
+}
+
+impl Default for TransactionsBuilder {
+    fn default() -> Self {
+        TransactionsBuilder {
+            event_id: StringBuilder::new(),
+            event_time: TimestampMillisecondBuilder::new().with_timezone(CST_TIMEZONE),
+            event_type: StringBuilder::new(),
+            order_id: StringBuilder::new(),
+            platform: StringBuilder::new(),
+            amount: Decimal128Builder::new().with_data_type(amount_type()),
+            currency: StringBuilder::new(),
+            amount_cny: Decimal128Builder::new().with_data_type(amount_cny_type()),
+            buyer_id: Int64Builder::new(),
+            seller_id: Int64Builder::new(),
+            category: StringBuilder::new(),
+            province: StringBuilder::new(),
+            device: StringBuilder::new(),
+            quantity: Int64Builder::new(),
+            rows: 0,
+        }
+    }
+}
+
+impl TransactionsBuilder {
+    pub fn append(&mut self, e: &Event<'_>) {
+        self.event_id.append_value(&e.event_id);
+        self.event_time.append_value(e.event_time_ms);
+        self.event_type.append_value(e.event_type.as_str());
+        self.order_id.append_value(&e.order_id);
+        self.platform.append_value(&e.platform);
+        self.amount.append_value(i128::from(e.amount_fen));
+        self.currency.append_value(&e.currency);
+        self.amount_cny.append_value(i128::from(e.amount_cny_fen));
+        self.buyer_id.append_option(e.buyer_id);
+        self.seller_id.append_option(e.seller_id);
+        self.category.append_option(e.category.as_deref());
+        self.province.append_option(e.province.as_deref());
+        self.device.append_option(e.device.as_deref());
+        self.quantity.append_value(e.quantity);
+        self.rows += 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// The rows so far as a batch of the warehouse schema; the builder starts over empty.
+    pub fn finish(&mut self) -> Result<RecordBatch> {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.event_id.finish()),
+            Arc::new(self.event_time.finish()),
+            Arc::new(self.event_type.finish()),
+            Arc::new(self.order_id.finish()),
+            Arc::new(self.platform.finish()),
+            Arc::new(self.amount.finish()),
+            Arc::new(self.currency.finish()),
+            Arc::new(self.amount_cny.finish()),
+            Arc::new(self.buyer_id.finish()),
+            Arc::new(self.seller_id.finish()),
+            Arc::new(self.category.finish()),
+            Arc::new(self.province.finish()),
+            Arc::new(self.device.finish()),
+            Arc::new(self.quantity.finish()),
+        ];
+        self.rows = 0;
+        Ok(RecordBatch::try_new(
+            Arc::clone(&TRANSACTIONS_FILE_SCHEMA),
+            columns,
+        )?)
+    }
+}
+
+/// Rejected lines with their origin.
+#[derive(Default)]
+pub struct RejectsBuilder {
+    run_id: StringBuilder,
+    file: StringBuilder,
+    line: Int64Builder,
+    kind: StringBuilder,
+    reason: StringBuilder,
+    raw: StringBuilder,
+    rows: usize,
+}
+
+impl RejectsBuilder {
+    pub fn append(&mut self, run_id: &str, file: &str, line: u64, reject: &Reject, raw: &[u8]) {
+        self.run_id.append_value(run_id);
+        self.file.append_value(file);
+        self.line.append_value(i64::try_from(line).unwrap_or(i64::MAX));
+        self.kind.append_value(reject.kind.as_str());
+        self.reason.append_value(&reject.reason);
+        self.raw.append_value(String::from_utf8_lossy(raw));
+        self.rows += 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    pub fn finish(&mut self) -> Result<RecordBatch> {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.run_id.finish()),
+            Arc::new(self.file.finish()),
+            Arc::new(self.line.finish()),
+            Arc::new(self.kind.finish()),
+            Arc::new(self.reason.finish()),
+            Arc::new(self.raw.finish()),
+        ];
+        self.rows = 0;
+        Ok(RecordBatch::try_new(Arc::clone(&REJECTS_SCHEMA), columns)?)
+    }
+}

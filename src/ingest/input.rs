@@ -1,0 +1,245 @@
+//! Finding input files and opening them as decompressed byte streams.
+//!
+//! The file name says the format (`*.csv`, `*.jsonl`, `*.ndjson`, each optionally `.gz` or
+//! `.zst`); standard input (`-`) is sniffed instead. Folders are walked and their log files
+//! taken in path order, which is also the de-duplication order the contract fixes.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Read buffer for inputs: large enough that decompressors and the parsers stay busy.
+const READ_BUFFER: usize = 1 << 20;
+
+/// How the records of a file are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Csv,
+    Ndjson,
+}
+
+/// How the bytes of a file are compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+/// One input to ingest: a file, or standard input.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// How the input is named in summaries, the manifest and the rejects table.
+    pub name: String,
+    /// `None` for standard input.
+    pub path: Option<PathBuf>,
+    pub encoding: Option<Encoding>,
+    pub compression: Option<Compression>,
+}
+
+/// Encoding and compression from a file name, or `None` when it is not a log file.
+pub fn kind_from_name(name: &str) -> Option<(Encoding, Compression)> {
+    let lower = name.to_ascii_lowercase();
+    let (stem, compression) = if let Some(s) = lower.strip_suffix(".gz") {
+        (s.to_string(), Compression::Gzip)
+    } else if let Some(s) = lower.strip_suffix(".zst") {
+        (s.to_string(), Compression::Zstd)
+    } else {
+        (lower, Compression::None)
+    };
+    let encoding = if stem.ends_with(".csv") {
+        Encoding::Csv
+    } else if stem.ends_with(".jsonl") || stem.ends_with(".ndjson") {
+        Encoding::Ndjson
+    } else {
+        return None;
+    };
+    Some((encoding, compression))
+}
+
+/// Expands the command-line arguments (files, folders, globs, `-`) into inputs, in order.
+///
+/// A folder contributes its log files sorted by path; other files in it are skipped with a
+/// debug message. A named file must exist and be a log file; a glob must match something.
+pub fn resolve_inputs(args: &[String]) -> Result<Vec<Input>> {
+    let mut inputs = Vec::new();
+    for arg in args {
+        if arg == "-" {
+            inputs.push(Input {
+                name: "<stdin>".into(),
+                path: None,
+                encoding: None,
+                compression: None,
+            });
+            continue;
+        }
+        let path = Path::new(arg);
+        if path.is_dir() {
+            inputs.extend(folder_inputs(path)?);
+        } else if path.exists() {
+            inputs.push(file_input(path)?);
+        } else if arg.contains(['*', '?', '[']) {
+            let pattern = glob::glob(arg).map_err(|e| Error::Usage(format!("bad glob {arg:?}: {e}")))?;
+            let mut matched: Vec<PathBuf> = Vec::new();
+            for entry in pattern {
+                let p = entry.map_err(|e| Error::io(e.path().display().to_string(), e.into_error()))?;
+                if p.is_file() && kind_from_name(&p.to_string_lossy()).is_some() {
+                    matched.push(p);
+                }
+            }
+            if matched.is_empty() {
+                return Err(Error::MissingInput(format!("{arg}: the glob matched no log file")));
+            }
+            matched.sort();
+            for p in matched {
+                inputs.push(file_input(&p)?);
+            }
+        } else {
+            return Err(Error::MissingInput(format!(
+                "{arg}: no such file or folder (check the path; use - for standard input)"
+            )));
+        }
+    }
+    Ok(inputs)
+}
+
+fn file_input(path: &Path) -> Result<Input> {
+    let name = path.display().to_string();
+    let (encoding, compression) = kind_from_name(&name).ok_or_else(|| {
+        Error::Usage(format!(
+            "{name}: not a log file name; expected *.csv, *.jsonl or *.ndjson, optionally .gz or .zst"
+        ))
+    })?;
+    Ok(Input {
+        name,
+        path: Some(path.to_path_buf()),
+        encoding: Some(encoding),
+        compression: Some(compression),
+    })
+}
+
+fn folder_inputs(dir: &Path) -> Result<Vec<Input>> {
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).follow_links(true) {
+        let entry = entry.map_err(|e| {
+            let at = e.path().unwrap_or(dir).display().to_string();
+            Error::io(at, e.into_io_error().unwrap_or_else(|| io::Error::other("symlink loop")))
+        })?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let name = entry.path().display().to_string();
+        if kind_from_name(&name).is_some() {
+            files.push(entry.into_path());
+        } else {
+            tracing::debug!("skipping {name}: not a log file name");
+        }
+    }
+    files.sort();
+    files.iter().map(|p| file_input(p)).collect()
+}
+
+/// A byte stream of one input, decompressed, counting the raw bytes read for progress.
+pub struct OpenedInput {
+    pub reader: Box<dyn BufRead + Send>,
+    pub encoding: Encoding,
+}
+
+/// Counts bytes as they are read, for the progress bar and the checksum of stdin.
+struct Counting<R> {
+    inner: R,
+    progress: Option<indicatif::ProgressBar>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(p) = &self.progress {
+            p.inc(n as u64);
+        }
+        Ok(n)
+    }
+}
+
+/// Opens an input for reading. Standard input is sniffed: gzip and zstd by their magic
+/// bytes, NDJSON by a leading `{`, CSV otherwise; `forced` overrides the encoding.
+pub fn open(
+    input: &Input,
+    forced: Option<Encoding>,
+    progress: Option<indicatif::ProgressBar>,
+) -> Result<OpenedInput> {
+    let raw: Box<dyn Read + Send> = match &input.path {
+        Some(path) => Box::new(File::open(path).map_err(|e| Error::io(&input.name, e))?),
+        None => Box::new(io::stdin()),
+    };
+    let mut raw = BufReader::with_capacity(READ_BUFFER, Counting { inner: raw, progress });
+    let compression = match input.compression {
+        Some(c) => c,
+        None => {
+            let head = raw.fill_buf().map_err(|e| Error::io(&input.name, e))?;
+            if head.starts_with(&[0x1f, 0x8b]) {
+                Compression::Gzip
+            } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+                Compression::Zstd
+            } else {
+                Compression::None
+            }
+        }
+    };
+    let mut reader: Box<dyn BufRead + Send> = match compression {
+        Compression::None => Box::new(raw),
+        Compression::Gzip => Box::new(BufReader::with_capacity(
+            READ_BUFFER,
+            flate2::bufread::MultiGzDecoder::new(raw),
+        )),
+        Compression::Zstd => {
+            let decoder = zstd::stream::read::Decoder::with_buffer(raw)
+                .map_err(|e| Error::io(&input.name, e))?;
+            Box::new(BufReader::with_capacity(READ_BUFFER, decoder))
+        }
+    };
+    let encoding = match forced.or(input.encoding) {
+        Some(e) => e,
+        None => {
+            let head = reader
+                .fill_buf()
+                .map_err(|e| Error::corrupt(&input.name, e))?;
+            let first = head
+                .iter()
+                .find(|b| !b.is_ascii_whitespace() && **b != 0xef && **b != 0xbb && **b != 0xbf);
+            if first == Some(&b'{') {
+                Encoding::Ndjson
+            } else {
+                Encoding::Csv
+            }
+        }
+    };
+    Ok(OpenedInput { reader, encoding })
+}
+
+/// Size and BLAKE3 checksum of a file, read in one pass, so a re-run can recognise inputs it
+/// has already ingested.
+pub fn checksum(path: &Path, name: &str) -> Result<(u64, String)> {
+    let mut file = File::open(path).map_err(|e| Error::io(name, e))?;
+    let mut hasher = blake3::Hasher::new();
+    let size = io::copy(&mut file, &mut hasher).map_err(|e| Error::io(name, e))?;
+    Ok((size, hasher.finalize().to_hex().to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_say_the_format() {
+        assert_eq!(kind_from_name("a.csv"), Some((Encoding::Csv, Compression::None)));
+        assert_eq!(kind_from_name("a.CSV.GZ"), Some((Encoding::Csv, Compression::Gzip)));
+        assert_eq!(kind_from_name("x/a.jsonl.zst"), Some((Encoding::Ndjson, Compression::Zstd)));
+        assert_eq!(kind_from_name("a.ndjson"), Some((Encoding::Ndjson, Compression::None)));
+        assert_eq!(kind_from_name("a.json"), None);
+        assert_eq!(kind_from_name("a.csv.bz2"), None);
+        assert_eq!(kind_from_name("README.md"), None);
+    }
+}

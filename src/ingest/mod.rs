@@ -1,0 +1,500 @@
+//! Ingest: raw transaction logs in, committed Parquet out, exactly once.
+//!
+//! The pipeline for one run:
+//! 1. resolve the inputs (files, folders, globs, stdin) and skip files already ingested;
+//! 2. stream each input's records ([`csv_records`], [`ndjson_records`]);
+//! 3. apply the contract's rules ([`validate`]); a broken line becomes a row of `rejects`;
+//! 4. drop re-deliveries of an `event_id` already accepted, in this run or an earlier one;
+//! 5. buffer accepted rows per CST day and write sorted Parquet files into staging;
+//! 6. commit: move the files into place and write the manifest, atomically.
+//!
+//! Memory stays bounded: rows go to disk every [`IngestOptions::rows_per_file`] rows per day.
+
+pub mod batches;
+pub mod csv_records;
+pub mod fx;
+pub mod input;
+pub mod ndjson_records;
+pub mod summary;
+pub mod validate;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use crate::cst::date_from_days;
+use crate::error::{Error, Result};
+use crate::schema::{FX_RATES, FX_RATES_SCHEMA, REJECTS, REJECTS_SCHEMA, TRANSACTIONS};
+use crate::warehouse::commit::{self, CommitPlan, STAGING_DIR};
+use crate::warehouse::manifest::{Counts, DataFile, InputRecord, Manifest, RunRecord};
+use crate::warehouse::parquet_files::{for_each_string, write_file};
+use crate::warehouse::Warehouse;
+use batches::{RejectsBuilder, TransactionsBuilder};
+use fx::FxRates;
+use input::{Encoding, Input};
+use validate::{validate, Reject, RejectKind, Value};
+
+/// What to ingest and how.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Files, folders, globs, or `-` for standard input, in de-duplication order.
+    pub inputs: Vec<String>,
+    /// A rates CSV; without one, the warehouse's stored rates (or the bundled sample rates).
+    pub fx_rates: Option<PathBuf>,
+    /// Forces the encoding of standard input (files are known by their names).
+    pub stdin_encoding: Option<Encoding>,
+    /// Accepted rows of one CST day buffered before they are written to a file.
+    pub rows_per_file: usize,
+    /// Show a progress bar (on a terminal).
+    pub progress: bool,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            inputs: Vec::new(),
+            fx_rates: None,
+            stdin_encoding: None,
+            rows_per_file: 2_000_000,
+            progress: false,
+        }
+    }
+}
+
+/// The outcome of one ingest run: the run record also written to the manifest.
+#[derive(Debug, Clone)]
+pub struct IngestReport {
+    pub run: RunRecord,
+    pub rejects_by_kind: BTreeMap<String, u64>,
+    pub warehouse: PathBuf,
+}
+
+/// Accepted rows and seen ids of one CST day.
+struct DayBuffer {
+    rows: TransactionsBuilder,
+    /// xxh3-128 of every accepted `event_id` of the day, committed or from this run.
+    seen: HashSet<u128>,
+    files_written: usize,
+    rows_written: u64,
+}
+
+/// The state of a run between its first input and its commit.
+struct Run<'w> {
+    wh: &'w Warehouse,
+    manifest: Manifest,
+    run_id: String,
+    staging: PathBuf,
+    fx: FxRates,
+    days: HashMap<i32, DayBuffer>,
+    rejects: RejectsBuilder,
+    rejects_by_kind: BTreeMap<String, u64>,
+    new_files: Vec<DataFile>,
+    moves: Vec<(String, String)>,
+    rows_per_file: usize,
+}
+
+/// Ingests the inputs into the warehouse at `root`, creating it if needed.
+pub fn ingest(root: &Path, opts: &IngestOptions) -> Result<IngestReport> {
+    let inputs = input::resolve_inputs(&opts.inputs)?;
+    if inputs.is_empty() {
+        return Err(Error::Usage(
+            "no log files among the inputs (expected *.csv, *.jsonl or *.ndjson, optionally .gz or .zst)".into(),
+        ));
+    }
+    let stored_rates_needed = opts.fx_rates.is_none();
+    let given_rates = match &opts.fx_rates {
+        Some(path) => Some(FxRates::from_file(path)?),
+        None => None,
+    };
+    let wh = Warehouse::open_or_create(root)?;
+    let manifest = wh.manifest()?;
+    let run_id = Manifest::run_id(manifest.next_run);
+    let staging = root.join(STAGING_DIR).join(&run_id);
+    std::fs::create_dir_all(&staging).map_err(|e| Error::io(staging.display().to_string(), e))?;
+
+    let mut fx = load_stored_rates(&wh, &manifest)?;
+    match given_rates {
+        Some(rates) => fx.merge(&rates),
+        None if fx.is_empty() && stored_rates_needed => {
+            tracing::info!("no --fx-rates and none stored: using the bundled sample rates");
+            fx = FxRates::parse(fx::BUNDLED_RATES.as_bytes(), "<bundled rates>")?;
+        }
+        None => {}
+    }
+
+    let started_at = now_rfc3339();
+    let mut run = Run {
+        wh: &wh,
+        manifest,
+        run_id,
+        staging,
+        fx,
+        days: HashMap::new(),
+        rejects: RejectsBuilder::default(),
+        rejects_by_kind: BTreeMap::new(),
+        new_files: Vec::new(),
+        moves: Vec::new(),
+        rows_per_file: opts.rows_per_file.max(1),
+    };
+    let progress = summary::progress_bar(&inputs, opts.progress);
+    let mut records = Vec::new();
+    let mut seen_in_run: HashMap<(u64, String), String> = HashMap::new();
+    for input in &inputs {
+        let mut record = InputRecord {
+            name: input.name.clone(),
+            path: input
+                .path
+                .as_ref()
+                .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()).display().to_string()),
+            size: None,
+            blake3: None,
+            skipped_as_ingested_by: None,
+            counts: Counts::default(),
+        };
+        if let Some(path) = &input.path {
+            let (size, hash) = input::checksum(path, &input.name)?;
+            let earlier = run
+                .manifest
+                .ingested_by(size, &hash)
+                .map(str::to_string)
+                .or_else(|| seen_in_run.get(&(size, hash.clone())).cloned());
+            record.size = Some(size);
+            record.blake3 = Some(hash.clone());
+            if let Some(by) = earlier {
+                tracing::info!("{}: same bytes as already ingested by {by}; skipped", input.name);
+                if let Some(p) = &progress {
+                    p.inc(size);
+                }
+                record.skipped_as_ingested_by = Some(by);
+                records.push(record);
+                continue;
+            }
+            seen_in_run.insert((size, hash), run.run_id.clone());
+        }
+        record.counts = run.ingest_input(input, opts.stdin_encoding, progress.clone())?;
+        records.push(record);
+    }
+    if let Some(p) = &progress {
+        p.finish_and_clear();
+    }
+    run.finish(records, started_at)
+}
+
+impl Run<'_> {
+    fn ingest_input(
+        &mut self,
+        input: &Input,
+        forced: Option<Encoding>,
+        progress: Option<indicatif::ProgressBar>,
+    ) -> Result<Counts> {
+        let opened = input::open(input, forced, progress)?;
+        let mut counts = Counts::default();
+        match opened.encoding {
+            Encoding::Csv => self.ingest_csv(input, opened.reader, &mut counts)?,
+            Encoding::Ndjson => self.ingest_ndjson(input, opened.reader, &mut counts)?,
+        }
+        debug_assert!(counts.balanced());
+        Ok(counts)
+    }
+
+    fn ingest_csv(
+        &mut self,
+        input: &Input,
+        reader: Box<dyn BufRead + Send>,
+        counts: &mut Counts,
+    ) -> Result<()> {
+        let mut records = csv_records::CsvRecords::new(reader);
+        let read = |r: &mut csv_records::CsvRecords<_>| r.advance().map_err(|e| Error::corrupt(&input.name, e));
+        if !read(&mut records)? {
+            return Ok(()); // an empty file
+        }
+        // Header: contract fields by position; unknown columns are ignored.
+        let mut columns: [Option<usize>; 13] = [None; 13];
+        for i in 0..records.len() {
+            let name = String::from_utf8_lossy(records.field(i));
+            if let Some(f) = crate::schema::INPUT_FIELDS
+                .iter()
+                .position(|n| *n == name.trim())
+            {
+                columns[f].get_or_insert(i);
+            }
+        }
+        let width = records.len();
+        while read(&mut records)? {
+            counts.records += 1;
+            let line = records.line();
+            let outcome = if records.len() != width {
+                Err(Reject::new(
+                    RejectKind::CsvFieldCount,
+                    format!("expected {width} fields as in the header, found {}", records.len()),
+                ))
+            } else {
+                let mut raw: validate::RawEvent<'_> = std::array::from_fn(|_| Value::Absent);
+                let mut bad_utf8 = None;
+                for (f, col) in columns.iter().enumerate() {
+                    let Some(col) = col else { continue };
+                    let bytes = records.field(*col);
+                    if bytes.is_empty() {
+                        continue;
+                    }
+                    match std::str::from_utf8(bytes) {
+                        Ok(s) => raw[f] = Value::Text(s.into()),
+                        Err(_) => bad_utf8 = Some(crate::schema::INPUT_FIELDS[f]),
+                    }
+                }
+                match bad_utf8 {
+                    Some(name) => Err(Reject::new(
+                        RejectKind::BadEncoding,
+                        format!("{name} is not valid UTF-8"),
+                    )),
+                    None => validate(&mut raw, &self.fx).map(|e| self.accept(&e)),
+                }
+            };
+            self.tally(outcome, input, line, records.raw(), counts)?;
+        }
+        Ok(())
+    }
+
+    fn ingest_ndjson(
+        &mut self,
+        input: &Input,
+        mut reader: Box<dyn BufRead + Send>,
+        counts: &mut Counts,
+    ) -> Result<()> {
+        let mut buf = Vec::with_capacity(1024);
+        let mut line_no = 0u64;
+        loop {
+            buf.clear();
+            let n = reader
+                .read_until(b'\n', &mut buf)
+                .map_err(|e| Error::corrupt(&input.name, e))?;
+            if n == 0 {
+                return Ok(());
+            }
+            line_no += 1;
+            let mut line: &[u8] = &buf;
+            if line_no == 1 {
+                line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+            }
+            while let [rest @ .., b'\n' | b'\r'] = line {
+                line = rest;
+            }
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            counts.records += 1;
+            let outcome = match std::str::from_utf8(line) {
+                Err(_) => Err(Reject::new(RejectKind::BadEncoding, "line is not valid UTF-8")),
+                Ok(text) => ndjson_records::parse_line(text)
+                    .and_then(|mut raw| validate(&mut raw, &self.fx))
+                    .map(|e| self.accept(&e)),
+            };
+            self.tally(outcome, input, line_no, line, counts)?;
+        }
+    }
+
+    /// Adds an accepted event unless its id was seen before; `Ok(false)` for a duplicate.
+    fn accept(&mut self, e: &validate::Event<'_>) -> Result<bool> {
+        let day = match self.days.entry(e.day) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let seen = committed_ids(self.wh, &self.manifest, e.day)?;
+                v.insert(DayBuffer {
+                    rows: TransactionsBuilder::default(),
+                    seen,
+                    files_written: 0,
+                    rows_written: 0,
+                })
+            }
+        };
+        if !day.seen.insert(id_hash(&e.event_id)) {
+            return Ok(false);
+        }
+        day.rows.append(e);
+        if day.rows.len() >= self.rows_per_file {
+            self.flush_day(e.day)?;
+        }
+        Ok(true)
+    }
+
+    fn tally(
+        &mut self,
+        outcome: std::result::Result<Result<bool>, Reject>,
+        input: &Input,
+        line: u64,
+        raw: &[u8],
+        counts: &mut Counts,
+    ) -> Result<()> {
+        match outcome {
+            Ok(accepted) => {
+                if accepted? {
+                    counts.accepted += 1;
+                } else {
+                    counts.duplicates += 1;
+                }
+            }
+            Err(reject) => {
+                counts.rejected += 1;
+                *self
+                    .rejects_by_kind
+                    .entry(reject.kind.as_str().to_string())
+                    .or_default() += 1;
+                self.rejects
+                    .append(&self.run_id, &input.name, line, &reject, raw);
+                if self.rejects.len() >= self.rows_per_file {
+                    self.flush_rejects()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_day(&mut self, day: i32) -> Result<()> {
+        let Some(buffer) = self.days.get_mut(&day) else {
+            return Ok(());
+        };
+        if buffer.rows.is_empty() {
+            return Ok(());
+        }
+        let batch = buffer.rows.finish()?;
+        let date = date_from_days(day).to_string();
+        let rel = format!(
+            "{TRANSACTIONS}/{}={date}/part-{}-{:04}.parquet",
+            crate::schema::PARTITION_COLUMN,
+            self.run_id,
+            buffer.files_written
+        );
+        buffer.files_written += 1;
+        buffer.rows_written += batch.num_rows() as u64;
+        // Sorted by event_time, then event_id, so files are the same whatever the input order.
+        let bytes = write_file(
+            &self.staging.join(&rel),
+            &crate::schema::TRANSACTIONS_FILE_SCHEMA,
+            &batch,
+            &[1, 0],
+        )?;
+        self.stage(rel, TRANSACTIONS, Some(date), batch.num_rows() as u64, bytes);
+        Ok(())
+    }
+
+    fn flush_rejects(&mut self) -> Result<()> {
+        if self.rejects.is_empty() {
+            return Ok(());
+        }
+        let batch = self.rejects.finish()?;
+        let n = self.new_files.iter().filter(|f| f.table == REJECTS).count();
+        let rel = format!("{REJECTS}/rejects-{}-{n:04}.parquet", self.run_id);
+        let bytes = write_file(&self.staging.join(&rel), &REJECTS_SCHEMA, &batch, &[])?;
+        self.stage(rel, REJECTS, None, batch.num_rows() as u64, bytes);
+        Ok(())
+    }
+
+    fn stage(&mut self, rel: String, table: &str, cst_date: Option<String>, rows: u64, bytes: u64) {
+        let staged = format!("{STAGING_DIR}/{}/{rel}", self.run_id);
+        self.moves.push((staged, rel.clone()));
+        self.new_files.push(DataFile {
+            table: table.into(),
+            path: rel,
+            cst_date,
+            rows,
+            bytes,
+            run_id: self.run_id.clone(),
+        });
+    }
+
+    /// Writes what is buffered, the rates, and commits the run.
+    fn finish(mut self, inputs: Vec<InputRecord>, started_at: String) -> Result<IngestReport> {
+        let mut days: Vec<i32> = self.days.keys().copied().collect();
+        days.sort_unstable();
+        for day in &days {
+            self.flush_day(*day)?;
+        }
+        self.flush_rejects()?;
+
+        // The rates table is replaced by one file holding every rate used so far.
+        let mut deletes = Vec::new();
+        let old_rates: Vec<DataFile> = self.manifest.files_of(FX_RATES).cloned().collect();
+        let stored = load_stored_rates(self.wh, &self.manifest)?;
+        if stored != self.fx || old_rates.is_empty() {
+            let rel = format!("{FX_RATES}/fx_rates-{}.parquet", self.run_id);
+            let batch = self.fx.to_batch()?;
+            let bytes = write_file(&self.staging.join(&rel), &FX_RATES_SCHEMA, &batch, &[0, 1])?;
+            self.stage(rel, FX_RATES, None, batch.num_rows() as u64, bytes);
+            deletes.extend(old_rates.iter().map(|f| f.path.clone()));
+        }
+
+        let mut totals = Counts::default();
+        for i in &inputs {
+            totals.add(&i.counts);
+        }
+        let rows_by_date = days
+            .iter()
+            .filter_map(|d| {
+                let b = &self.days[d];
+                (b.rows_written > 0).then(|| (date_from_days(*d).to_string(), b.rows_written))
+            })
+            .collect();
+        let run = RunRecord {
+            run_id: self.run_id.clone(),
+            started_at,
+            finished_at: now_rfc3339(),
+            double11_version: env!("CARGO_PKG_VERSION").into(),
+            inputs,
+            totals,
+            rows_by_date,
+        };
+        let mut manifest = self.manifest.clone();
+        manifest.files.retain(|f| !deletes.contains(&f.path));
+        manifest.files.extend(self.new_files.iter().cloned());
+        manifest.next_run += 1;
+        manifest.written_by = env!("CARGO_PKG_VERSION").into();
+        manifest.runs.push(run.clone());
+        let plan = CommitPlan {
+            moves: std::mem::take(&mut self.moves),
+            deletes,
+            manifest,
+        };
+        commit::commit(self.wh.root(), &self.run_id, &plan)?;
+        Ok(IngestReport {
+            run,
+            rejects_by_kind: self.rejects_by_kind,
+            warehouse: self.wh.root().to_path_buf(),
+        })
+    }
+}
+
+/// The rates stored in the warehouse's `fx_rates` table.
+fn load_stored_rates(wh: &Warehouse, manifest: &Manifest) -> Result<FxRates> {
+    let mut rates = FxRates::default();
+    for file in manifest.files_of(FX_RATES) {
+        let path = wh.root().join(&file.path);
+        for batch in crate::warehouse::parquet_files::read_all(&path)? {
+            rates.merge(&FxRates::from_batch(&batch, &file.path)?);
+        }
+    }
+    Ok(rates)
+}
+
+/// The ids already committed for a CST day: the contract lets de-duplication rely on a
+/// re-delivery carrying the same instant, hence the same day.
+fn committed_ids(wh: &Warehouse, manifest: &Manifest, day: i32) -> Result<HashSet<u128>> {
+    let date = date_from_days(day).to_string();
+    let mut seen = HashSet::new();
+    for file in manifest.files_of(TRANSACTIONS) {
+        if file.cst_date.as_deref() == Some(date.as_str()) {
+            for_each_string(&wh.root().join(&file.path), "event_id", |id| {
+                seen.insert(id_hash(id));
+            })?;
+        }
+    }
+    Ok(seen)
+}
+
+/// A 128-bit hash stands in for an id: a collision among even 10^12 ids has odds below 10^-14.
+fn id_hash(id: &str) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(id.as_bytes())
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

@@ -1,0 +1,495 @@
+//! The contract's field rules: raw field values in, an accepted event or a reject reason out.
+//!
+//! Both encodings land here. CSV gives every field as text; NDJSON gives strings, numbers
+//! (kept as their literal text, never as floats) or other JSON values. Every rule of
+//! `shared/spec/transaction-log.md` that decides accept-or-reject lives in this file.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::cst::{cst_day, parse_rfc3339_ms, plausible_epoch_ms};
+use crate::ingest::fx::{is_currency_code, FxRates};
+use crate::money::{convert_to_cny_fen, format_fixed, parse_amount_fen, RATE_ONE, RATE_SCALE};
+
+/// One raw field value, before any rule is applied.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value<'a> {
+    /// Absent, empty (CSV) or JSON `null`.
+    Absent,
+    Text(Cow<'a, str>),
+    /// A JSON number, as its literal text.
+    Number(&'a str),
+    /// Another JSON value (boolean, object, array), named for the reject reason.
+    Other(&'static str),
+}
+
+/// Field positions in [`RawEvent::fields`], in the order of `schema::INPUT_FIELDS`.
+pub mod f {
+    pub const EVENT_ID: usize = 0;
+    pub const EVENT_TIME: usize = 1;
+    pub const EVENT_TYPE: usize = 2;
+    pub const ORDER_ID: usize = 3;
+    pub const PLATFORM: usize = 4;
+    pub const AMOUNT: usize = 5;
+    pub const CURRENCY: usize = 6;
+    pub const BUYER_ID: usize = 7;
+    pub const SELLER_ID: usize = 8;
+    pub const CATEGORY: usize = 9;
+    pub const PROVINCE: usize = 10;
+    pub const DEVICE: usize = 11;
+    pub const QUANTITY: usize = 12;
+}
+
+/// The raw values of one record, by contract field.
+pub type RawEvent<'a> = [Value<'a>; 13];
+
+/// Why a line was rejected: a stable kind a user can group by, and a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RejectKind {
+    /// A CSV row whose field count differs from the header's.
+    CsvFieldCount,
+    InvalidJson,
+    /// Bytes that are not UTF-8.
+    BadEncoding,
+    MissingField,
+    BadTime,
+    BadAmount,
+    BadEventType,
+    UnknownCurrency,
+    /// An id, string or optional field that breaks its rule.
+    BadField,
+}
+
+impl RejectKind {
+    pub const ALL: [RejectKind; 9] = [
+        RejectKind::CsvFieldCount,
+        RejectKind::InvalidJson,
+        RejectKind::BadEncoding,
+        RejectKind::MissingField,
+        RejectKind::BadTime,
+        RejectKind::BadAmount,
+        RejectKind::BadEventType,
+        RejectKind::UnknownCurrency,
+        RejectKind::BadField,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectKind::CsvFieldCount => "csv_field_count",
+            RejectKind::InvalidJson => "invalid_json",
+            RejectKind::BadEncoding => "bad_encoding",
+            RejectKind::MissingField => "missing_field",
+            RejectKind::BadTime => "bad_time",
+            RejectKind::BadAmount => "bad_amount",
+            RejectKind::BadEventType => "bad_event_type",
+            RejectKind::UnknownCurrency => "unknown_currency",
+            RejectKind::BadField => "bad_field",
+        }
+    }
+}
+
+impl fmt::Display for RejectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    pub kind: RejectKind,
+    pub reason: String,
+}
+
+impl Reject {
+    pub fn new(kind: RejectKind, reason: impl Into<String>) -> Self {
+        Reject {
+            kind,
+            reason: reason.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Paid,
+    Refunded,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Paid => "paid",
+            EventType::Refunded => "refunded",
+        }
+    }
+}
+
+/// An accepted event, borrowing its strings from the record where it can.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event<'a> {
+    pub event_id: Cow<'a, str>,
+    pub event_time_ms: i64,
+    /// CST day of `event_time_ms`, days since the epoch.
+    pub day: i32,
+    pub event_type: EventType,
+    pub order_id: Cow<'a, str>,
+    pub platform: Cow<'a, str>,
+    pub amount_fen: i64,
+    pub currency: Cow<'a, str>,
+    pub amount_cny_fen: i64,
+    pub buyer_id: Option<i64>,
+    pub seller_id: Option<i64>,
+    pub category: Option<Cow<'a, str>>,
+    pub province: Option<Cow<'a, str>>,
+    pub device: Option<Cow<'a, str>>,
+    pub quantity: i64,
+}
+
+const NAMES: [&str; 13] = crate::schema::INPUT_FIELDS;
+const MAX_ID_CHARS: usize = 64;
+
+/// Applies every rule of the contract to one record.
+pub fn validate<'a>(raw: &mut RawEvent<'a>, fx: &FxRates) -> Result<Event<'a>, Reject> {
+    use RejectKind::*;
+    // Required fields first, in contract order, so the reason names the first problem.
+    for i in [
+        f::EVENT_ID,
+        f::EVENT_TIME,
+        f::EVENT_TYPE,
+        f::ORDER_ID,
+        f::PLATFORM,
+        f::AMOUNT,
+    ] {
+        if raw[i] == Value::Absent {
+            return Err(Reject::new(
+                MissingField,
+                format!("missing required field {}", NAMES[i]),
+            ));
+        }
+    }
+    let event_id = id_field(take(raw, f::EVENT_ID), f::EVENT_ID)?;
+    let event_time_ms = match &raw[f::EVENT_TIME] {
+        Value::Text(t) => {
+            parse_rfc3339_ms(t).map_err(|e| Reject::new(BadTime, format!("event_time {t:?}: {e}")))?
+        }
+        Value::Number(n) => n.parse::<i64>().map_err(|_| {
+            Reject::new(
+                BadTime,
+                format!("event_time {n}: a number must be whole epoch milliseconds"),
+            )
+        })?,
+        other => return Err(wrong_type(BadTime, f::EVENT_TIME, other)),
+    };
+    if !plausible_epoch_ms(event_time_ms) {
+        return Err(Reject::new(
+            BadTime,
+            format!("event_time {event_time_ms} is outside years 1000 to 9999"),
+        ));
+    }
+    let day = cst_day(event_time_ms);
+    let event_type = match &raw[f::EVENT_TYPE] {
+        Value::Text(t) if t == "paid" => EventType::Paid,
+        Value::Text(t) if t == "refunded" => EventType::Refunded,
+        Value::Text(t) => {
+            return Err(Reject::new(
+                BadEventType,
+                format!("event_type {t:?} is neither \"paid\" nor \"refunded\""),
+            ))
+        }
+        other => return Err(wrong_type(BadEventType, f::EVENT_TYPE, other)),
+    };
+    let order_id = id_field(take(raw, f::ORDER_ID), f::ORDER_ID)?;
+    let platform = match take(raw, f::PLATFORM) {
+        Value::Text(t) => t,
+        other => return Err(wrong_type(BadField, f::PLATFORM, &other)),
+    };
+    let amount_text = match &raw[f::AMOUNT] {
+        Value::Text(t) => t.as_ref(),
+        Value::Number(n) => n,
+        other => return Err(wrong_type(BadAmount, f::AMOUNT, other)),
+    };
+    let amount_fen = parse_amount_fen(amount_text)
+        .map_err(|e| Reject::new(BadAmount, format!("amount {amount_text:?}: {e}")))?;
+    let currency = match take(raw, f::CURRENCY) {
+        Value::Absent => Cow::Borrowed("CNY"),
+        Value::Text(t) if is_currency_code(&t) => t,
+        Value::Text(t) => {
+            return Err(Reject::new(
+                UnknownCurrency,
+                format!("currency {t:?} is not an ISO 4217 code"),
+            ))
+        }
+        other => return Err(wrong_type(UnknownCurrency, f::CURRENCY, &other)),
+    };
+    let rate = if currency == "CNY" {
+        RATE_ONE
+    } else {
+        fx.get(&currency, day).ok_or_else(|| {
+            Reject::new(
+                UnknownCurrency,
+                format!(
+                    "no {currency} rate for {} (CST); add it to the rates file",
+                    crate::cst::date_from_days(day)
+                ),
+            )
+        })?
+    };
+    let amount_cny_fen = convert_to_cny_fen(amount_fen, rate);
+    let buyer_id = int_field(&raw[f::BUYER_ID], f::BUYER_ID)?;
+    let seller_id = int_field(&raw[f::SELLER_ID], f::SELLER_ID)?;
+    let category = string_field(take(raw, f::CATEGORY), f::CATEGORY)?;
+    let province = string_field(take(raw, f::PROVINCE), f::PROVINCE)?;
+    let device = string_field(take(raw, f::DEVICE), f::DEVICE)?;
+    let quantity = match int_field(&raw[f::QUANTITY], f::QUANTITY)? {
+        None => 1,
+        Some(q) if q >= 1 => q,
+        Some(q) => {
+            return Err(Reject::new(
+                BadField,
+                format!("quantity {q}: must be at least 1"),
+            ))
+        }
+    };
+    Ok(Event {
+        event_id,
+        event_time_ms,
+        day,
+        event_type,
+        order_id,
+        platform,
+        amount_fen,
+        currency,
+        amount_cny_fen,
+        buyer_id,
+        seller_id,
+        category,
+        province,
+        device,
+        quantity,
+    })
+}
+
+/// Shows a rate the way the rates file writes it, for messages.
+pub fn format_rate(rate: i64) -> String {
+    format_fixed(i128::from(rate), RATE_SCALE as u32)
+}
+
+fn take<'a>(raw: &mut RawEvent<'a>, i: usize) -> Value<'a> {
+    std::mem::replace(&mut raw[i], Value::Absent)
+}
+
+fn wrong_type(kind: RejectKind, i: usize, value: &Value) -> Reject {
+    let what = match value {
+        Value::Absent => "empty",
+        Value::Text(_) => "a string",
+        Value::Number(_) => "a number",
+        Value::Other(t) => t,
+    };
+    Reject::new(kind, format!("{} is {what}, which it may not be", NAMES[i]))
+}
+
+fn id_field(value: Value<'_>, i: usize) -> Result<Cow<'_, str>, Reject> {
+    match value {
+        Value::Text(t) => {
+            let chars = t.chars().count();
+            if chars == 0 || chars > MAX_ID_CHARS {
+                Err(Reject::new(
+                    RejectKind::BadField,
+                    format!("{} has {chars} characters; it must have 1 to 64", NAMES[i]),
+                ))
+            } else {
+                Ok(t)
+            }
+        }
+        other => Err(wrong_type(RejectKind::BadField, i, &other)),
+    }
+}
+
+fn string_field(value: Value<'_>, i: usize) -> Result<Option<Cow<'_, str>>, Reject> {
+    match value {
+        Value::Absent => Ok(None),
+        Value::Text(t) if t.is_empty() => Ok(None),
+        Value::Text(t) => Ok(Some(t)),
+        other => Err(wrong_type(RejectKind::BadField, i, &other)),
+    }
+}
+
+/// A 64-bit integer, from CSV text, a JSON integer or a JSON string holding one (ids beyond
+/// 2^53 are often quoted so JavaScript does not round them).
+fn int_field(value: &Value<'_>, i: usize) -> Result<Option<i64>, Reject> {
+    let text = match value {
+        Value::Absent => return Ok(None),
+        Value::Text(t) if t.is_empty() => return Ok(None),
+        Value::Text(t) => t.as_ref(),
+        Value::Number(n) => n,
+        other => return Err(wrong_type(RejectKind::BadField, i, other)),
+    };
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Reject::new(
+            RejectKind::BadField,
+            format!("{} {text:?} is not an integer", NAMES[i]),
+        ));
+    }
+    text.parse::<i64>().map(Some).map_err(|_| {
+        Reject::new(
+            RejectKind::BadField,
+            format!("{} {text} does not fit in 64 bits", NAMES[i]),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fx() -> FxRates {
+        let mut fx = FxRates::default();
+        fx.insert(
+            "USD".into(),
+            crate::cst::days_from_date(
+                chrono::NaiveDate::from_ymd_opt(2019, 11, 11).expect("date"),
+            ),
+            7_012_300,
+        );
+        fx
+    }
+
+    fn csv_event(pairs: &[(&str, &str)]) -> RawEvent<'static> {
+        let mut raw: RawEvent<'static> = std::array::from_fn(|_| Value::Absent);
+        for (k, v) in pairs {
+            let i = NAMES.iter().position(|n| n == k).expect("known field");
+            if !v.is_empty() {
+                raw[i] = Value::Text(Cow::Owned(v.to_string()));
+            }
+        }
+        raw
+    }
+
+    fn good() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("event_id", "e1"),
+            ("event_time", "2019-11-11T00:00:01.234+08:00"),
+            ("event_type", "paid"),
+            ("order_id", "o1"),
+            ("platform", "tmall"),
+            ("amount", "199.90"),
+        ]
+    }
+
+    fn with(changes: &[(&'static str, &'static str)]) -> Result<Event<'static>, Reject> {
+        let mut pairs = good();
+        for (k, v) in changes {
+            pairs.retain(|(n, _)| n != k);
+            pairs.push((k, v));
+        }
+        validate(&mut csv_event(&pairs), &fx())
+    }
+
+    fn kind(changes: &[(&'static str, &'static str)]) -> RejectKind {
+        with(changes).expect_err("should be rejected").kind
+    }
+
+    #[test]
+    fn a_good_event_takes_its_defaults() {
+        let e = with(&[]).expect("accepted");
+        assert_eq!(e.currency, "CNY");
+        assert_eq!(e.amount_cny_fen, 19_990);
+        assert_eq!(e.quantity, 1);
+        assert_eq!(e.buyer_id, None);
+        assert_eq!(e.day, 18_211, "2019-11-11");
+    }
+
+    #[test]
+    fn foreign_amounts_convert_at_the_days_rate() {
+        let e = with(&[("currency", "USD"), ("amount", "10.01")]).expect("accepted");
+        // 10.01 * 7.0123 = 70.193123 -> 70.19
+        assert_eq!(e.amount_cny_fen, 7_019);
+        assert_eq!(e.amount_fen, 1_001);
+        assert_eq!(
+            kind(&[
+                ("currency", "USD"),
+                ("event_time", "2019-11-12T00:00:00+08:00")
+            ]),
+            RejectKind::UnknownCurrency,
+            "no rate for the next day"
+        );
+        assert_eq!(kind(&[("currency", "usd")]), RejectKind::UnknownCurrency);
+        assert_eq!(kind(&[("currency", "GBP")]), RejectKind::UnknownCurrency);
+    }
+
+    #[test]
+    fn every_missing_required_field_is_a_reject() {
+        for name in [
+            "event_id",
+            "event_time",
+            "event_type",
+            "order_id",
+            "platform",
+            "amount",
+        ] {
+            let mut pairs = good();
+            pairs.retain(|(n, _)| *n != name);
+            let r = validate(&mut csv_event(&pairs), &fx()).expect_err(name);
+            assert_eq!(r.kind, RejectKind::MissingField);
+            assert!(r.reason.contains(name), "{}", r.reason);
+        }
+    }
+
+    #[test]
+    fn each_rule_has_its_kind() {
+        assert_eq!(kind(&[("event_type", "PAID")]), RejectKind::BadEventType);
+        assert_eq!(kind(&[("event_type", "cancelled")]), RejectKind::BadEventType);
+        assert_eq!(kind(&[("amount", "-1")]), RejectKind::BadAmount);
+        assert_eq!(kind(&[("amount", "1.001")]), RejectKind::BadAmount);
+        assert_eq!(kind(&[("amount", "10000000")]), RejectKind::BadAmount);
+        assert_eq!(kind(&[("event_time", "2019-11-11 00:00:01")]), RejectKind::BadTime);
+        assert_eq!(kind(&[("event_time", "1573401601234")]), RejectKind::BadTime);
+        assert_eq!(kind(&[("quantity", "0")]), RejectKind::BadField);
+        assert_eq!(kind(&[("quantity", "two")]), RejectKind::BadField);
+        assert_eq!(kind(&[("quantity", "1.0")]), RejectKind::BadField);
+        assert_eq!(kind(&[("buyer_id", "abc")]), RejectKind::BadField);
+        assert_eq!(kind(&[("buyer_id", "9223372036854775808")]), RejectKind::BadField);
+        let long = "x".repeat(65);
+        let long: &'static str = Box::leak(long.into_boxed_str());
+        assert_eq!(kind(&[("event_id", long)]), RejectKind::BadField);
+        assert_eq!(kind(&[("order_id", long)]), RejectKind::BadField);
+    }
+
+    #[test]
+    fn big_ids_and_quantities_are_exact() {
+        let e = with(&[
+            ("buyer_id", "9223372036854775807"),
+            ("seller_id", "9007199254740993"),
+            ("quantity", "3"),
+        ])
+        .expect("accepted");
+        assert_eq!(e.buyer_id, Some(i64::MAX));
+        assert_eq!(e.seller_id, Some(9_007_199_254_740_993));
+        assert_eq!(e.quantity, 3);
+        let id64 = "é".repeat(64);
+        let id64: &'static str = Box::leak(id64.into_boxed_str());
+        assert!(with(&[("event_id", id64)]).is_ok(), "64 characters, 128 bytes");
+    }
+
+    #[test]
+    fn json_numbers_follow_their_text() {
+        let mut raw = csv_event(&good());
+        raw[f::AMOUNT] = Value::Number("12.5");
+        raw[f::EVENT_TIME] = Value::Number("1573401601234");
+        let e = validate(&mut raw, &fx()).expect("accepted");
+        assert_eq!(e.amount_fen, 1250);
+        assert_eq!(e.event_time_ms, 1_573_401_601_234);
+        for (field, value, want) in [
+            (f::AMOUNT, Value::Number("1e3"), RejectKind::BadAmount),
+            (f::AMOUNT, Value::Number("0.125"), RejectKind::BadAmount),
+            (f::EVENT_TIME, Value::Number("1.5e12"), RejectKind::BadTime),
+            (f::EVENT_ID, Value::Number("12"), RejectKind::BadField),
+            (f::AMOUNT, Value::Other("a boolean"), RejectKind::BadAmount),
+        ] {
+            let mut raw = csv_event(&good());
+            raw[field] = value;
+            assert_eq!(validate(&mut raw, &fx()).expect_err("reject").kind, want);
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! double11: ingest e-commerce transaction logs into a Parquet warehouse and answer
+//! Singles' Day questions about them with DataFusion SQL.
+//!
+//! The modules follow the pipeline: [`ingest`] → [`warehouse`] → [`sql`] →
+//! [`shell`] / [`export`]. [`schema`], [`cst`] and [`money`] are the single sources of
+//! truth for the columns, the China Standard Time day and exact money.
+
+pub mod cli;
+pub mod cst;
+pub mod error;
+pub mod export;
+pub mod ingest;
+pub mod money;
+pub mod output;
+pub mod schema;
+pub mod shell;
+pub mod sql;
+pub mod warehouse;

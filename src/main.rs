@@ -1,0 +1,123 @@
+//! The `double11` binary: parse the command line, run the command, map errors to exit codes.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use double11::cli::{Cli, Command, StdinFormat};
+use double11::error::{exit, Error, Result};
+use double11::ingest::{self, input::Encoding, IngestOptions};
+use double11::shell::{self, ShellOptions};
+use double11::sql::{self, Access};
+use double11::warehouse::Warehouse;
+use double11::export;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("double11: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::FAILURE as u8);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("double11: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_env("DOUBLE11_LOG").unwrap_or_else(|_| EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Ingest(args) => {
+            let opts = IngestOptions {
+                inputs: args.inputs,
+                fx_rates: args.fx_rates,
+                stdin_encoding: args.stdin_format.map(|f| match f {
+                    StdinFormat::Csv => Encoding::Csv,
+                    StdinFormat::Ndjson => Encoding::Ndjson,
+                }),
+                rows_per_file: args.rows_per_file,
+                progress: !cli.quiet,
+            };
+            let root = cli.warehouse.clone();
+            // Ingest is blocking I/O and CPU work: keep it off the async workers.
+            let report = tokio::task::spawn_blocking(move || ingest::ingest(&root, &opts))
+                .await
+                .map_err(|e| Error::Other(anyhow::anyhow!("ingest stopped: {e}")))??;
+            if !cli.quiet {
+                print!("{}", ingest::summary::render(&report));
+            }
+            Ok(())
+        }
+        Command::Sql(args) => {
+            let wh = Warehouse::open(&cli.warehouse)?;
+            let ctx = sql::session(&wh).await?;
+            let opts = ShellOptions {
+                format: args.format,
+                timing: args.timing,
+                access: if args.writable { Access::ReadWrite } else { Access::ReadOnly },
+            };
+            if args.commands.is_empty() && args.files.is_empty() {
+                if !std::io::stdin().is_terminal() {
+                    // Piped statements: read them all, run them, no prompt.
+                    let mut text = String::new();
+                    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                        .map_err(|e| Error::io("<stdin>", e))?;
+                    return shell::run_text(&ctx, &text, &opts).await;
+                }
+                let opts = ShellOptions { timing: true, ..opts };
+                return shell::interactive(&ctx, opts).await;
+            }
+            for text in &args.commands {
+                shell::run_text(&ctx, text, &opts).await?;
+            }
+            for file in &args.files {
+                shell::run_file(&ctx, file, &opts).await?;
+            }
+            Ok(())
+        }
+        Command::Export(args) => {
+            let wh = Warehouse::open(&cli.warehouse)?;
+            let ctx = sql::session(&wh).await?;
+            let sql = match (&args.sql, &args.table) {
+                (Some(sql), _) => sql.clone(),
+                (None, Some(table)) => export::sql_for_table(table),
+                (None, None) => return Err(Error::Usage("pass --sql or --table".into())),
+            };
+            let opts = export::ExportOptions {
+                sql,
+                to: args.to.clone(),
+                format: args.format,
+                partition_by: args.partition_by,
+                force: args.force,
+            };
+            let rows = export::export(&ctx, &opts).await?;
+            if !cli.quiet {
+                eprintln!("exported {rows} rows to {}", args.to.display());
+            }
+            Ok(())
+        }
+    }
+}

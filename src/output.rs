@@ -1,0 +1,81 @@
+//! Printing query results: a table for people, CSV / JSON / NDJSON / Parquet for programs.
+//!
+//! Decimals print with all their digits, timestamps as RFC 3339 in CST, and JSON is strict
+//! (no NaN, no trailing commas); large integers stay exact as JSON numbers.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use clap::ValueEnum;
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A boxed table for a terminal.
+    Table,
+    Csv,
+    /// One JSON array of objects.
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+    /// Binary Parquet (to a file or a pipe, never to a terminal).
+    Parquet,
+}
+
+/// Writes `batches` to `out` in `format`.
+pub fn write(
+    out: &mut dyn Write,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    format: Format,
+) -> Result<()> {
+    match format {
+        Format::Table => {
+            let text = arrow::util::pretty::pretty_format_batches(batches)?;
+            writeln!(out, "{text}").map_err(stdout_err)?;
+        }
+        Format::Csv => {
+            let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(&mut *out);
+            if batches.is_empty() {
+                w.write(&RecordBatch::new_empty(Arc::clone(schema)))?;
+            }
+            for b in batches {
+                w.write(b)?;
+            }
+        }
+        Format::Json => {
+            let mut w = arrow::json::ArrayWriter::new(&mut *out);
+            let refs: Vec<&RecordBatch> = batches.iter().collect();
+            w.write_batches(&refs)?;
+            w.finish()?;
+            if batches.iter().all(|b| b.num_rows() == 0) {
+                // arrow writes nothing for no rows; an empty array is the honest answer.
+                write!(out, "[]").map_err(stdout_err)?;
+            }
+            writeln!(out).map_err(stdout_err)?;
+        }
+        Format::Ndjson => {
+            let mut w = arrow::json::LineDelimitedWriter::new(&mut *out);
+            let refs: Vec<&RecordBatch> = batches.iter().collect();
+            w.write_batches(&refs)?;
+            w.finish()?;
+        }
+        Format::Parquet => {
+            let mut buffer = Vec::new();
+            let mut w = parquet::arrow::ArrowWriter::try_new(&mut buffer, Arc::clone(schema), None)?;
+            for b in batches {
+                w.write(b)?;
+            }
+            w.close()?;
+            out.write_all(&buffer).map_err(stdout_err)?;
+        }
+    }
+    out.flush().map_err(stdout_err)
+}
+
+fn stdout_err(e: std::io::Error) -> Error {
+    Error::io("<stdout>", e)
+}

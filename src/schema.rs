@@ -1,0 +1,98 @@
+//! The warehouse schema: the one source of truth for every table's columns.
+//!
+//! Ingest writes these schemas, the SQL layer registers them, exports and reports read them.
+//! Change a column here and everything follows; nothing else spells out a column type.
+
+use std::sync::{Arc, LazyLock};
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+use crate::cst::CST_TIMEZONE;
+use crate::money::{
+    AMOUNT_CNY_PRECISION, AMOUNT_PRECISION, AMOUNT_SCALE, RATE_PRECISION, RATE_SCALE,
+};
+
+/// Table names as the SQL shell sees them.
+pub const TRANSACTIONS: &str = "transactions";
+pub const REJECTS: &str = "rejects";
+pub const FX_RATES: &str = "fx_rates";
+
+/// The Hive partition column of `transactions`: the CST calendar day of `event_time`.
+pub const PARTITION_COLUMN: &str = "cst_date";
+
+/// The input fields of the contract, in the order the warehouse stores them.
+pub const INPUT_FIELDS: [&str; 13] = [
+    "event_id",
+    "event_time",
+    "event_type",
+    "order_id",
+    "platform",
+    "amount",
+    "currency",
+    "buyer_id",
+    "seller_id",
+    "category",
+    "province",
+    "device",
+    "quantity",
+];
+
+/// `event_time`: milliseconds, shown and truncated in China Standard Time.
+pub fn event_time_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Millisecond, Some(CST_TIMEZONE.into()))
+}
+
+/// Amount in the log's currency.
+pub fn amount_type() -> DataType {
+    DataType::Decimal128(AMOUNT_PRECISION, AMOUNT_SCALE)
+}
+
+/// Amount converted to CNY, rounded to the fen.
+pub fn amount_cny_type() -> DataType {
+    DataType::Decimal128(AMOUNT_CNY_PRECISION, AMOUNT_SCALE)
+}
+
+/// Columns stored in each Parquet file of `transactions` (the partition column is in the path).
+pub static TRANSACTIONS_FILE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("event_id", DataType::Utf8, false),
+        Field::new("event_time", event_time_type(), false),
+        Field::new("event_type", DataType::Utf8, false),
+        Field::new("order_id", DataType::Utf8, false),
+        Field::new("platform", DataType::Utf8, false),
+        Field::new("amount", amount_type(), false),
+        Field::new("currency", DataType::Utf8, false),
+        Field::new("amount_cny", amount_cny_type(), false),
+        Field::new("buyer_id", DataType::Int64, true),
+        Field::new("seller_id", DataType::Int64, true),
+        Field::new("category", DataType::Utf8, true),
+        Field::new("province", DataType::Utf8, true),
+        Field::new("device", DataType::Utf8, true),
+        Field::new("quantity", DataType::Int64, false),
+    ]))
+});
+
+/// Every rejected line, verbatim, with where it came from and why.
+pub static REJECTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("run_id", DataType::Utf8, false),
+        Field::new("file", DataType::Utf8, false),
+        Field::new("line", DataType::Int64, false),
+        Field::new("kind", DataType::Utf8, false),
+        Field::new("reason", DataType::Utf8, false),
+        Field::new("raw", DataType::Utf8, false),
+    ]))
+});
+
+/// Exchange rates used to convert amounts: CNY per one unit of `currency` on a CST `date`.
+pub static FX_RATES_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("currency", DataType::Utf8, false),
+        Field::new("date", DataType::Date32, false),
+        Field::new(
+            "cny_per_unit",
+            DataType::Decimal128(RATE_PRECISION, RATE_SCALE),
+            false,
+        ),
+    ]))
+});

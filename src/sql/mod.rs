@@ -1,0 +1,112 @@
+//! The SQL side: a DataFusion session over the warehouse's tables.
+//!
+//! Tables are plain Parquet listing tables over the warehouse folders, with the schema from
+//! [`crate::schema`] and `cst_date` as a Hive partition column, so a date filter prunes
+//! folders and the Parquet statistics prune row groups and pages. Nothing custom is
+//! registered (no UDF, no bespoke table provider): the same SQL runs on a Ballista cluster.
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::DataType;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::logical_expr::col;
+use datafusion::prelude::DataFrame;
+use datafusion::sql::parser::DFParser;
+
+use crate::error::{Error, Result};
+use crate::schema::{
+    FX_RATES, FX_RATES_SCHEMA, PARTITION_COLUMN, REJECTS, REJECTS_SCHEMA, TRANSACTIONS,
+    TRANSACTIONS_FILE_SCHEMA,
+};
+use crate::warehouse::Warehouse;
+
+/// Whether SQL may change anything (`INSERT`, `COPY`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    ReadOnly,
+    ReadWrite,
+}
+
+/// A session with `transactions`, `rejects` and `fx_rates` registered.
+pub async fn session(wh: &Warehouse) -> Result<SessionContext> {
+    let config = SessionConfig::new()
+        .with_information_schema(true)
+        .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .set_bool("datafusion.execution.parquet.pushdown_filters", true)
+        .set_bool("datafusion.execution.parquet.reorder_filters", true);
+    let ctx = SessionContext::new_with_config(config);
+    let parquet = || Arc::new(ParquetFormat::default());
+
+    let transactions = ListingOptions::new(parquet())
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(vec![(PARTITION_COLUMN.to_string(), DataType::Date32)])
+        .with_file_sort_order(vec![vec![col("event_time").sort(true, false)]])
+        .with_collect_stat(true);
+    register(&ctx, wh, TRANSACTIONS, transactions, &TRANSACTIONS_FILE_SCHEMA)?;
+    let plain = || {
+        ListingOptions::new(parquet())
+            .with_file_extension(".parquet")
+            .with_collect_stat(true)
+    };
+    register(&ctx, wh, REJECTS, plain(), &REJECTS_SCHEMA)?;
+    register(&ctx, wh, FX_RATES, plain(), &FX_RATES_SCHEMA)?;
+    Ok(ctx)
+}
+
+fn register(
+    ctx: &SessionContext,
+    wh: &Warehouse,
+    table: &str,
+    options: ListingOptions,
+    schema: &arrow::datatypes::SchemaRef,
+) -> Result<()> {
+    let dir = wh.table_dir(table);
+    let dir = std::path::absolute(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+    let url = ListingTableUrl::parse(format!("{}/", dir.display()))?;
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .with_schema(Arc::clone(schema));
+    ctx.register_table(table, Arc::new(ListingTable::try_new(config)?))?;
+    Ok(())
+}
+
+/// Splits `sql` into statements and plans each one, refusing writes when read-only.
+/// Returns one DataFrame per statement, in order; the caller executes and prints them.
+pub async fn plan_statements(
+    ctx: &SessionContext,
+    sql: &str,
+    access: Access,
+) -> Result<Vec<DataFrame>> {
+    let statements = DFParser::parse_sql(sql)?;
+    let options = SQLOptions::new()
+        .with_allow_ddl(true)
+        .with_allow_dml(access == Access::ReadWrite)
+        .with_allow_statements(true);
+    let mut frames = Vec::with_capacity(statements.len());
+    for statement in statements {
+        let state = ctx.state();
+        let plan = state.statement_to_plan(statement).await?;
+        options.verify_plan(&plan).map_err(|e| {
+            Error::Sql(format!(
+                "{}; the warehouse is read-only here (pass --writable to allow changes)",
+                e.find_root()
+            ))
+        })?;
+        frames.push(ctx.execute_logical_plan(plan).await?);
+    }
+    Ok(frames)
+}
+
+/// Runs one query and collects its rows (for reports, exports and tests).
+pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
+    let mut frames = plan_statements(ctx, sql, Access::ReadOnly).await?;
+    let Some(last) = frames.pop() else {
+        return Err(Error::Sql("no SQL statement given".into()));
+    };
+    Ok(last.collect().await?)
+}

@@ -1,0 +1,174 @@
+//! The manifest: what the warehouse holds and how it got there.
+//!
+//! `manifest.json` lists every committed data file and every ingest run with its inputs
+//! (path, size, checksum, counts). It is written last in a commit, by rename, so it always
+//! describes a complete warehouse. A manifest from a newer double11 is refused, not guessed at.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Identifies a double11 warehouse manifest.
+pub const FORMAT: &str = "double11-warehouse";
+/// Bumped when the layout or schema changes incompatibly.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub format: String,
+    pub format_version: u32,
+    /// The double11 version that wrote this manifest.
+    pub written_by: String,
+    /// Sequence number of the next run; run ids are `r000001`, `r000002`, …
+    pub next_run: u64,
+    pub files: Vec<DataFile>,
+    pub runs: Vec<RunRecord>,
+}
+
+/// One Parquet file of a table, relative to the warehouse root.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DataFile {
+    pub table: String,
+    pub path: String,
+    /// CST day of the rows (for `transactions`), `YYYY-MM-DD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cst_date: Option<String>,
+    pub rows: u64,
+    pub bytes: u64,
+    pub run_id: String,
+}
+
+/// Records read, and what became of them.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Counts {
+    pub records: u64,
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub rejected: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, other: &Counts) {
+        self.records += other.records;
+        self.accepted += other.accepted;
+        self.duplicates += other.duplicates;
+        self.rejected += other.rejected;
+    }
+
+    /// The contract's invariant: records read = accepted + duplicates + rejected.
+    pub fn balanced(&self) -> bool {
+        self.records == self.accepted + self.duplicates + self.rejected
+    }
+}
+
+/// One input of a run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InputRecord {
+    /// The name as given on the command line (`<stdin>` for standard input).
+    pub name: String,
+    /// Absolute path, when the input is a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// BLAKE3 of the file's bytes as stored (compressed or not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blake3: Option<String>,
+    /// The run that already ingested the same bytes, when this input was skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped_as_ingested_by: Option<String>,
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunRecord {
+    pub run_id: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub double11_version: String,
+    pub inputs: Vec<InputRecord>,
+    pub totals: Counts,
+    /// Accepted rows per CST day written by this run.
+    pub rows_by_date: std::collections::BTreeMap<String, u64>,
+}
+
+impl Manifest {
+    pub fn empty() -> Self {
+        Manifest {
+            format: FORMAT.into(),
+            format_version: FORMAT_VERSION,
+            written_by: env!("CARGO_PKG_VERSION").into(),
+            next_run: 1,
+            files: Vec::new(),
+            runs: Vec::new(),
+        }
+    }
+
+    pub fn parse(text: &str, path: &str) -> Result<Self> {
+        #[derive(Deserialize)]
+        struct Header {
+            format: String,
+            format_version: u32,
+            #[serde(default)]
+            written_by: String,
+        }
+        let header: Header = serde_json::from_str(text)
+            .map_err(|e| Error::Data(format!("{path}: not a double11 manifest ({e})")))?;
+        if header.format != FORMAT {
+            return Err(Error::Data(format!(
+                "{path}: not a double11 warehouse manifest (format {:?})",
+                header.format
+            )));
+        }
+        if header.format_version > FORMAT_VERSION {
+            return Err(Error::Data(format!(
+                "{path}: this warehouse was written by double11 {} (format {}); this double11 {} reads format {} at most. Upgrade double11.",
+                header.written_by,
+                header.format_version,
+                env!("CARGO_PKG_VERSION"),
+                FORMAT_VERSION
+            )));
+        }
+        serde_json::from_str(text).map_err(|e| Error::Data(format!("{path}: damaged manifest ({e})")))
+    }
+
+    pub fn run_id(seq: u64) -> String {
+        format!("r{seq:06}")
+    }
+
+    /// The run that already ingested a file with these bytes, if any.
+    pub fn ingested_by(&self, size: u64, blake3: &str) -> Option<&str> {
+        self.runs.iter().find_map(|run| {
+            run.inputs.iter().find_map(|i| {
+                (i.size == Some(size)
+                    && i.blake3.as_deref() == Some(blake3)
+                    && i.skipped_as_ingested_by.is_none())
+                .then_some(run.run_id.as_str())
+            })
+        })
+    }
+
+    pub fn files_of<'a>(&'a self, table: &'a str) -> impl Iterator<Item = &'a DataFile> + 'a {
+        self.files.iter().filter(move |f| f.table == table)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newer_versions_are_refused_with_advice() {
+        let mut m = Manifest::empty();
+        m.format_version = FORMAT_VERSION + 1;
+        m.written_by = "9.0.0".into();
+        let text = serde_json::to_string(&m).expect("serialize");
+        let err = Manifest::parse(&text, "wh/manifest.json").expect_err("newer");
+        let msg = err.to_string();
+        assert!(msg.contains("wh/manifest.json") && msg.contains("Upgrade"), "{msg}");
+        let ok = serde_json::to_string(&Manifest::empty()).expect("serialize");
+        assert_eq!(Manifest::parse(&ok, "m").expect("same version"), Manifest::empty());
+        assert!(Manifest::parse("{}", "m").is_err());
+    }
+}

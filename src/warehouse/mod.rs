@@ -1,0 +1,104 @@
+//! The warehouse: plain Parquet files in Hive-style folders, plus a manifest.
+//!
+//! ```text
+//! warehouse/
+//!   manifest.json                                  what is committed (written last)
+//!   transactions/cst_date=2019-11-11/part-r000001-0000.parquet
+//!   rejects/rejects-r000001-0000.parquet
+//!   fx_rates/fx_rates-r000001.parquet
+//!   _staging/<run>/                                a run in progress; never read
+//! ```
+//! Every table is a plain Parquet listing table, so the same folders can be registered on a
+//! DataFusion Ballista cluster unchanged.
+
+pub mod commit;
+pub mod manifest;
+pub mod parquet_files;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::schema::{FX_RATES, REJECTS, TRANSACTIONS};
+use manifest::Manifest;
+
+/// Where the warehouse lives when `--warehouse` is not given.
+pub const DEFAULT_WAREHOUSE: &str = "./warehouse";
+/// Environment variable that overrides the default location.
+pub const WAREHOUSE_ENV: &str = "DOUBLE11_WAREHOUSE";
+
+#[derive(Debug, Clone)]
+pub struct Warehouse {
+    root: PathBuf,
+}
+
+impl Warehouse {
+    /// Opens an existing warehouse for reading. A crashed run is finished or discarded first,
+    /// so readers never see a half-committed state.
+    pub fn open(root: &Path) -> Result<Self> {
+        if !root.join(commit::MANIFEST_FILE).exists() {
+            return Err(Error::Usage(format!(
+                "{}: no warehouse here (no manifest.json); run `double11 ingest <logs> --warehouse {}` first",
+                root.display(),
+                root.display()
+            )));
+        }
+        let wh = Warehouse {
+            root: root.to_path_buf(),
+        };
+        commit::recover(root)?;
+        wh.manifest()?;
+        Ok(wh)
+    }
+
+    /// Opens a warehouse for writing, creating it when the folder is new or empty.
+    pub fn open_or_create(root: &Path) -> Result<Self> {
+        let name = root.display().to_string();
+        fs::create_dir_all(root).map_err(|e| Error::io(&name, e))?;
+        let wh = Warehouse {
+            root: root.to_path_buf(),
+        };
+        commit::recover(root)?;
+        if !root.join(commit::MANIFEST_FILE).exists() {
+            let non_empty = fs::read_dir(root)
+                .map_err(|e| Error::io(&name, e))?
+                .filter_map(|e| e.ok())
+                .any(|e| e.file_name() != commit::STAGING_DIR);
+            if non_empty {
+                return Err(Error::Usage(format!(
+                    "{name}: this folder has files but no warehouse manifest; choose an empty folder for a new warehouse"
+                )));
+            }
+            let text = serde_json::to_vec_pretty(&Manifest::empty())
+                .map_err(|e| Error::Other(e.into()))?;
+            commit::write_atomic(&root.join(commit::MANIFEST_FILE), &text)?;
+        }
+        for table in [TRANSACTIONS, REJECTS, FX_RATES] {
+            let dir = root.join(table);
+            fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+        }
+        wh.manifest()?;
+        Ok(wh)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn table_dir(&self, table: &str) -> PathBuf {
+        self.root.join(table)
+    }
+
+    pub fn manifest(&self) -> Result<Manifest> {
+        let path = self.root.join(commit::MANIFEST_FILE);
+        let name = path.display().to_string();
+        let text = fs::read_to_string(&path).map_err(|e| Error::io(&name, e))?;
+        Manifest::parse(&text, &name)
+    }
+}
+
+/// The warehouse folder to use: the flag, else `$DOUBLE11_WAREHOUSE`, else `./warehouse`.
+/// (clap reads the environment variable; this is the fallback in one place.)
+pub fn default_location() -> PathBuf {
+    PathBuf::from(DEFAULT_WAREHOUSE)
+}
