@@ -59,6 +59,12 @@ pub enum Command {
   double11 export --sql \"SELECT * FROM transactions WHERE cst_date = DATE '2019-11-11'\" --to day.parquet
   double11 export --table transactions --to out/ --format parquet --partition-by platform --force")]
     Export(ExportArgs),
+    /// Generate a synthetic Singles' Day (and its base year) calibrated to the seed figures.
+    #[command(after_help = "Examples:
+  double11 generate --day 2019-11-11 --scale 0.001 --out logs/ --format csv --compress zst --files 8
+  double11 generate --day 2019-11-11 --scale 0.001 --stdout | double11 ingest -
+  double11 generate --year-over-year 2018-11-11 --scale 0.0001 --dirty 0.02 --out logs/")]
+    Generate(crate::generate::GenerateArgs),
 }
 
 #[derive(Debug, Args)]

@@ -28,9 +28,15 @@ pub fn parse_rfc3339_ms(text: &str) -> Result<i64, &'static str> {
         if !part.iter().all(u8::is_ascii_digit) {
             return Err("not an RFC 3339 timestamp with offset");
         }
-        Ok(part.iter().fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0')))
+        Ok(part
+            .iter()
+            .fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0')))
     };
-    if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':'
+    if b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't')
+        || b[13] != b':'
+        || b[16] != b':'
     {
         return Err("not an RFC 3339 timestamp with offset");
     }
@@ -188,6 +194,10 @@ mod tests {
         assert_eq!(cst_date(start - 1).to_string(), "2019-11-10");
         assert_eq!(cst_date(start + 86_400_000 - 1), day);
         assert_eq!(date_from_days(days_from_date(day)), day);
-        assert_eq!(cst_day(-1), 0, "1970-01-01T07:59:59.999+08:00 is still day 0");
+        assert_eq!(
+            cst_day(-1),
+            0,
+            "1970-01-01T07:59:59.999+08:00 is still day 0"
+        );
     }
 }

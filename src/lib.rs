@@ -9,6 +9,7 @@ pub mod cli;
 pub mod cst;
 pub mod error;
 pub mod export;
+pub mod generate;
 pub mod ingest;
 pub mod money;
 pub mod output;

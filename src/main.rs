@@ -8,16 +8,19 @@ use tracing_subscriber::EnvFilter;
 
 use double11::cli::{Cli, Command, StdinFormat};
 use double11::error::{exit, Error, Result};
+use double11::export;
 use double11::ingest::{self, input::Encoding, IngestOptions};
 use double11::shell::{self, ShellOptions};
 use double11::sql::{self, Access};
 use double11::warehouse::Warehouse;
-use double11::export;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("double11: cannot start the async runtime: {e}");
@@ -77,7 +80,11 @@ async fn run(cli: Cli) -> Result<()> {
             let opts = ShellOptions {
                 format: args.format,
                 timing: args.timing,
-                access: if args.writable { Access::ReadWrite } else { Access::ReadOnly },
+                access: if args.writable {
+                    Access::ReadWrite
+                } else {
+                    Access::ReadOnly
+                },
             };
             if args.commands.is_empty() && args.files.is_empty() {
                 if !std::io::stdin().is_terminal() {
@@ -87,7 +94,10 @@ async fn run(cli: Cli) -> Result<()> {
                         .map_err(|e| Error::io("<stdin>", e))?;
                     return shell::run_text(&ctx, &text, &opts).await;
                 }
-                let opts = ShellOptions { timing: true, ..opts };
+                let opts = ShellOptions {
+                    timing: true,
+                    ..opts
+                };
                 return shell::interactive(&ctx, opts).await;
             }
             for text in &args.commands {
@@ -95,6 +105,19 @@ async fn run(cli: Cli) -> Result<()> {
             }
             for file in &args.files {
                 shell::run_file(&ctx, file, &opts).await?;
+            }
+            Ok(())
+        }
+        Command::Generate(args) => {
+            let report = tokio::task::spawn_blocking(move || double11::generate::run(&args))
+                .await
+                .map_err(|e| Error::Other(anyhow::anyhow!("generate stopped: {e}")))??;
+            if !cli.quiet {
+                eprintln!(
+                    "generated {} records in {} file(s)",
+                    report.rows,
+                    report.files.len().max(1)
+                );
             }
             Ok(())
         }

@@ -38,7 +38,9 @@ pub fn write(
             writeln!(out, "{text}").map_err(stdout_err)?;
         }
         Format::Csv => {
-            let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(&mut *out);
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut *out);
             if batches.is_empty() {
                 w.write(&RecordBatch::new_empty(Arc::clone(schema)))?;
             }
@@ -65,7 +67,8 @@ pub fn write(
         }
         Format::Parquet => {
             let mut buffer = Vec::new();
-            let mut w = parquet::arrow::ArrowWriter::try_new(&mut buffer, Arc::clone(schema), None)?;
+            let mut w =
+                parquet::arrow::ArrowWriter::try_new(&mut buffer, Arc::clone(schema), None)?;
             for b in batches {
                 w.write(b)?;
             }

@@ -10,9 +10,7 @@ use arrow::array::{
 use crate::cst::CST_TIMEZONE;
 use crate::error::Result;
 use crate::ingest::validate::{Event, Reject};
-use crate::schema::{
-    amount_cny_type, amount_type, REJECTS_SCHEMA, TRANSACTIONS_FILE_SCHEMA,
-};
+use crate::schema::{amount_cny_type, amount_type, REJECTS_SCHEMA, TRANSACTIONS_FILE_SCHEMA};
 
 /// Accepted events of one CST day, column by column.
 pub struct TransactionsBuilder {
@@ -124,7 +122,8 @@ impl RejectsBuilder {
     pub fn append(&mut self, run_id: &str, file: &str, line: u64, reject: &Reject, raw: &[u8]) {
         self.run_id.append_value(run_id);
         self.file.append_value(file);
-        self.line.append_value(i64::try_from(line).unwrap_or(i64::MAX));
+        self.line
+            .append_value(i64::try_from(line).unwrap_or(i64::MAX));
         self.kind.append_value(reject.kind.as_str());
         self.reason.append_value(&reject.reason);
         self.raw.append_value(String::from_utf8_lossy(raw));

@@ -65,6 +65,11 @@ impl<R: BufRead> CsvRecords<R> {
                 if input.starts_with(b"\xEF\xBB\xBF") {
                     input = &input[3..];
                     skipped = 3;
+                    if input.is_empty() {
+                        // An empty slice would tell the parser the file ended: read on.
+                        self.src.consume(skipped);
+                        continue;
+                    }
                 }
             }
             let (result, n_in, n_out, n_ends) = self.parser.read_record(
@@ -151,7 +156,11 @@ mod tests {
             let fields = (0..r.len())
                 .map(|i| String::from_utf8_lossy(r.field(i)).into_owned())
                 .collect();
-            out.push((r.line(), String::from_utf8_lossy(r.raw()).into_owned(), fields));
+            out.push((
+                r.line(),
+                String::from_utf8_lossy(r.raw()).into_owned(),
+                fields,
+            ));
         }
         out
     }

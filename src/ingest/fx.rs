@@ -100,7 +100,9 @@ impl FxRates {
                 return Err(bad("not valid UTF-8".into()));
             };
             if !is_currency_code(currency) {
-                return Err(bad(format!("{currency:?} is not an ISO 4217 currency code")));
+                return Err(bad(format!(
+                    "{currency:?} is not an ISO 4217 currency code"
+                )));
             }
             let date = NaiveDate::parse_from_str(date, "%Y-%m-%d")
                 .map_err(|_| bad(format!("{date:?} is not a date (YYYY-MM-DD)")))?;
@@ -108,7 +110,9 @@ impl FxRates {
             let day = days_from_date(date);
             if let Some(old) = rates.get(currency, day) {
                 if old != rate {
-                    return Err(bad(format!("a second, different rate for {currency} on {date}")));
+                    return Err(bad(format!(
+                        "a second, different rate for {currency} on {date}"
+                    )));
                 }
             }
             rates.insert(currency.to_string(), day, rate);
@@ -120,8 +124,8 @@ impl FxRates {
     pub fn to_batch(&self) -> Result<RecordBatch> {
         let mut currency = StringBuilder::new();
         let mut date = Date32Builder::new();
-        let mut rate = Decimal128Builder::new()
-            .with_data_type(FX_RATES_SCHEMA.field(2).data_type().clone());
+        let mut rate =
+            Decimal128Builder::new().with_data_type(FX_RATES_SCHEMA.field(2).data_type().clone());
         for (c, d, r) in self.iter() {
             currency.append_value(c);
             date.append_value(d);
@@ -140,9 +144,21 @@ impl FxRates {
     /// Reads rates back from a batch of the `fx_rates` table.
     pub fn from_batch(batch: &RecordBatch, name: &str) -> Result<Self> {
         let bad = || Error::Data(format!("{name}: not an fx_rates file of this version"));
-        let currency = batch.column(0).as_any().downcast_ref::<StringArray>().ok_or_else(bad)?;
-        let date = batch.column(1).as_any().downcast_ref::<Date32Array>().ok_or_else(bad)?;
-        let rate = batch.column(2).as_any().downcast_ref::<Decimal128Array>().ok_or_else(bad)?;
+        let currency = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or_else(bad)?;
+        let date = batch
+            .column(1)
+            .as_any()
+            .downcast_ref::<Date32Array>()
+            .ok_or_else(bad)?;
+        let rate = batch
+            .column(2)
+            .as_any()
+            .downcast_ref::<Decimal128Array>()
+            .ok_or_else(bad)?;
         let mut rates = FxRates::default();
         for i in 0..batch.num_rows() {
             let r = i64::try_from(rate.value(i)).map_err(|_| bad())?;

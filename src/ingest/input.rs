@@ -61,8 +61,9 @@ pub fn kind_from_name(name: &str) -> Option<(Encoding, Compression)> {
 
 /// Expands the command-line arguments (files, folders, globs, `-`) into inputs, in order.
 ///
-/// A folder contributes its log files sorted by path; other files in it are skipped with a
-/// debug message. A named file must exist and be a log file; a glob must match something.
+/// A folder contributes its log files sorted by path; other files in it, and names starting
+/// with `_` or `.` (side files such as `_fx_rates.csv`, as Hive and Spark skip `_SUCCESS`),
+/// are skipped with a debug message. A named file must exist and be a log file; a glob must match something.
 pub fn resolve_inputs(args: &[String]) -> Result<Vec<Input>> {
     let mut inputs = Vec::new();
     for arg in args {
@@ -81,16 +82,22 @@ pub fn resolve_inputs(args: &[String]) -> Result<Vec<Input>> {
         } else if path.exists() {
             inputs.push(file_input(path)?);
         } else if arg.contains(['*', '?', '[']) {
-            let pattern = glob::glob(arg).map_err(|e| Error::Usage(format!("bad glob {arg:?}: {e}")))?;
+            let pattern =
+                glob::glob(arg).map_err(|e| Error::Usage(format!("bad glob {arg:?}: {e}")))?;
             let mut matched: Vec<PathBuf> = Vec::new();
             for entry in pattern {
-                let p = entry.map_err(|e| Error::io(e.path().display().to_string(), e.into_error()))?;
+                let p = entry.map_err(|e| {
+                    let at = e.path().display().to_string();
+                    Error::io(at, e.into())
+                })?;
                 if p.is_file() && kind_from_name(&p.to_string_lossy()).is_some() {
                     matched.push(p);
                 }
             }
             if matched.is_empty() {
-                return Err(Error::MissingInput(format!("{arg}: the glob matched no log file")));
+                return Err(Error::MissingInput(format!(
+                    "{arg}: the glob matched no log file"
+                )));
             }
             matched.sort();
             for p in matched {
@@ -122,10 +129,20 @@ fn file_input(path: &Path) -> Result<Input> {
 
 fn folder_inputs(dir: &Path) -> Result<Vec<Input>> {
     let mut files = Vec::new();
-    for entry in walkdir::WalkDir::new(dir).follow_links(true) {
+    let walk = walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .into_iter()
+        .filter_entry(|e| {
+            e.depth() == 0 || !e.file_name().to_string_lossy().starts_with(['_', '.'])
+        });
+    for entry in walk {
         let entry = entry.map_err(|e| {
             let at = e.path().unwrap_or(dir).display().to_string();
-            Error::io(at, e.into_io_error().unwrap_or_else(|| io::Error::other("symlink loop")))
+            Error::io(
+                at,
+                e.into_io_error()
+                    .unwrap_or_else(|| io::Error::other("symlink loop")),
+            )
         })?;
         if !entry.file_type().is_file() {
             continue;
@@ -174,7 +191,13 @@ pub fn open(
         Some(path) => Box::new(File::open(path).map_err(|e| Error::io(&input.name, e))?),
         None => Box::new(io::stdin()),
     };
-    let mut raw = BufReader::with_capacity(READ_BUFFER, Counting { inner: raw, progress });
+    let mut raw = BufReader::with_capacity(
+        READ_BUFFER,
+        Counting {
+            inner: raw,
+            progress,
+        },
+    );
     let compression = match input.compression {
         Some(c) => c,
         None => {
@@ -234,10 +257,22 @@ mod tests {
 
     #[test]
     fn names_say_the_format() {
-        assert_eq!(kind_from_name("a.csv"), Some((Encoding::Csv, Compression::None)));
-        assert_eq!(kind_from_name("a.CSV.GZ"), Some((Encoding::Csv, Compression::Gzip)));
-        assert_eq!(kind_from_name("x/a.jsonl.zst"), Some((Encoding::Ndjson, Compression::Zstd)));
-        assert_eq!(kind_from_name("a.ndjson"), Some((Encoding::Ndjson, Compression::None)));
+        assert_eq!(
+            kind_from_name("a.csv"),
+            Some((Encoding::Csv, Compression::None))
+        );
+        assert_eq!(
+            kind_from_name("a.CSV.GZ"),
+            Some((Encoding::Csv, Compression::Gzip))
+        );
+        assert_eq!(
+            kind_from_name("x/a.jsonl.zst"),
+            Some((Encoding::Ndjson, Compression::Zstd))
+        );
+        assert_eq!(
+            kind_from_name("a.ndjson"),
+            Some((Encoding::Ndjson, Compression::None))
+        );
         assert_eq!(kind_from_name("a.json"), None);
         assert_eq!(kind_from_name("a.csv.bz2"), None);
         assert_eq!(kind_from_name("README.md"), None);

@@ -101,33 +101,50 @@ pub fn ingest(root: &Path, opts: &IngestOptions) -> Result<IngestReport> {
             "no log files among the inputs (expected *.csv, *.jsonl or *.ndjson, optionally .gz or .zst)".into(),
         ));
     }
-    let stored_rates_needed = opts.fx_rates.is_none();
     let given_rates = match &opts.fx_rates {
         Some(path) => Some(FxRates::from_file(path)?),
         None => None,
     };
     let wh = Warehouse::open_or_create(root)?;
     let manifest = wh.manifest()?;
-    let run_id = Manifest::run_id(manifest.next_run);
-    let staging = root.join(STAGING_DIR).join(&run_id);
+    let staging = root
+        .join(STAGING_DIR)
+        .join(Manifest::run_id(manifest.next_run));
     std::fs::create_dir_all(&staging).map_err(|e| Error::io(staging.display().to_string(), e))?;
 
     let mut fx = load_stored_rates(&wh, &manifest)?;
     match given_rates {
         Some(rates) => fx.merge(&rates),
-        None if fx.is_empty() && stored_rates_needed => {
+        None if fx.is_empty() => {
             tracing::info!("no --fx-rates and none stored: using the bundled sample rates");
             fx = FxRates::parse(fx::BUNDLED_RATES.as_bytes(), "<bundled rates>")?;
         }
         None => {}
     }
 
+    let result = run_inputs(&wh, manifest, fx, &staging, &inputs, opts);
+    if result.is_err() {
+        // Nothing of a failed run may linger: the warehouse stays exactly as it was.
+        commit::discard_uncommitted(&staging);
+    }
+    result
+}
+
+fn run_inputs(
+    wh: &Warehouse,
+    manifest: Manifest,
+    fx: FxRates,
+    staging: &Path,
+    inputs: &[Input],
+    opts: &IngestOptions,
+) -> Result<IngestReport> {
+    let run_id = Manifest::run_id(manifest.next_run);
     let started_at = now_rfc3339();
     let mut run = Run {
-        wh: &wh,
+        wh,
         manifest,
         run_id,
-        staging,
+        staging: staging.to_path_buf(),
         fx,
         days: HashMap::new(),
         rejects: RejectsBuilder::default(),
@@ -136,16 +153,18 @@ pub fn ingest(root: &Path, opts: &IngestOptions) -> Result<IngestReport> {
         moves: Vec::new(),
         rows_per_file: opts.rows_per_file.max(1),
     };
-    let progress = summary::progress_bar(&inputs, opts.progress);
+    let progress = summary::progress_bar(inputs, opts.progress);
     let mut records = Vec::new();
     let mut seen_in_run: HashMap<(u64, String), String> = HashMap::new();
-    for input in &inputs {
+    for input in inputs {
         let mut record = InputRecord {
             name: input.name.clone(),
-            path: input
-                .path
-                .as_ref()
-                .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()).display().to_string()),
+            path: input.path.as_ref().map(|p| {
+                std::path::absolute(p)
+                    .unwrap_or_else(|_| p.clone())
+                    .display()
+                    .to_string()
+            }),
             size: None,
             blake3: None,
             skipped_as_ingested_by: None,
@@ -161,7 +180,10 @@ pub fn ingest(root: &Path, opts: &IngestOptions) -> Result<IngestReport> {
             record.size = Some(size);
             record.blake3 = Some(hash.clone());
             if let Some(by) = earlier {
-                tracing::info!("{}: same bytes as already ingested by {by}; skipped", input.name);
+                tracing::info!(
+                    "{}: same bytes as already ingested by {by}; skipped",
+                    input.name
+                );
                 if let Some(p) = &progress {
                     p.inc(size);
                 }
@@ -204,7 +226,9 @@ impl Run<'_> {
         counts: &mut Counts,
     ) -> Result<()> {
         let mut records = csv_records::CsvRecords::new(reader);
-        let read = |r: &mut csv_records::CsvRecords<_>| r.advance().map_err(|e| Error::corrupt(&input.name, e));
+        let read = |r: &mut csv_records::CsvRecords<_>| {
+            r.advance().map_err(|e| Error::corrupt(&input.name, e))
+        };
         if !read(&mut records)? {
             return Ok(()); // an empty file
         }
@@ -226,7 +250,10 @@ impl Run<'_> {
             let outcome = if records.len() != width {
                 Err(Reject::new(
                     RejectKind::CsvFieldCount,
-                    format!("expected {width} fields as in the header, found {}", records.len()),
+                    format!(
+                        "expected {width} fields as in the header, found {}",
+                        records.len()
+                    ),
                 ))
             } else {
                 let mut raw: validate::RawEvent<'_> = std::array::from_fn(|_| Value::Absent);
@@ -284,7 +311,10 @@ impl Run<'_> {
             }
             counts.records += 1;
             let outcome = match std::str::from_utf8(line) {
-                Err(_) => Err(Reject::new(RejectKind::BadEncoding, "line is not valid UTF-8")),
+                Err(_) => Err(Reject::new(
+                    RejectKind::BadEncoding,
+                    "line is not valid UTF-8",
+                )),
                 Ok(text) => ndjson_records::parse_line(text)
                     .and_then(|mut raw| validate(&mut raw, &self.fx))
                     .map(|e| self.accept(&e)),
@@ -373,7 +403,13 @@ impl Run<'_> {
             &batch,
             &[1, 0],
         )?;
-        self.stage(rel, TRANSACTIONS, Some(date), batch.num_rows() as u64, bytes);
+        self.stage(
+            rel,
+            TRANSACTIONS,
+            Some(date),
+            batch.num_rows() as u64,
+            bytes,
+        );
         Ok(())
     }
 

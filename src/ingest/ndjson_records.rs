@@ -43,6 +43,13 @@ struct JsonEvent<'a> {
 
 /// Parses one non-blank NDJSON line into the contract's fields.
 pub fn parse_line(line: &str) -> Result<RawEvent<'_>, Reject> {
+    // serde would also read a JSON array into the struct, by position: only objects are events.
+    if !line.trim_start().starts_with('{') {
+        return Err(Reject::new(
+            RejectKind::InvalidJson,
+            "invalid JSON: an event must be a JSON object",
+        ));
+    }
     let e: JsonEvent<'_> = serde_json::from_str(line)
         .map_err(|err| Reject::new(RejectKind::InvalidJson, format!("invalid JSON: {err}")))?;
     Ok([
@@ -74,7 +81,10 @@ fn value(raw: Option<&RawValue>) -> Result<Value<'_>, Reject> {
                 Ok(s) => Cow::Borrowed(s),
                 // Escapes need an owned, unescaped copy.
                 Err(_) => Cow::Owned(serde_json::from_str::<String>(text).map_err(|err| {
-                    Reject::new(RejectKind::InvalidJson, format!("invalid JSON string: {err}"))
+                    Reject::new(
+                        RejectKind::InvalidJson,
+                        format!("invalid JSON string: {err}"),
+                    )
                 })?),
             };
             if s.is_empty() {

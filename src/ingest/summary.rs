@@ -34,7 +34,14 @@ pub fn progress_bar(inputs: &[Input], wanted: bool) -> Option<ProgressBar> {
 pub fn render(report: &IngestReport) -> String {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_header(["file", "records", "accepted", "duplicates", "rejected", "note"]);
+    table.set_header([
+        "file",
+        "records",
+        "accepted",
+        "duplicates",
+        "rejected",
+        "note",
+    ]);
     let row = |name: &str, c: &Counts, note: &str| {
         let mut cells = vec![Cell::new(name)];
         for n in [c.records, c.accepted, c.duplicates, c.rejected] {

@@ -169,9 +169,8 @@ pub fn validate<'a>(raw: &mut RawEvent<'a>, fx: &FxRates) -> Result<Event<'a>, R
     }
     let event_id = id_field(take(raw, f::EVENT_ID), f::EVENT_ID)?;
     let event_time_ms = match &raw[f::EVENT_TIME] {
-        Value::Text(t) => {
-            parse_rfc3339_ms(t).map_err(|e| Reject::new(BadTime, format!("event_time {t:?}: {e}")))?
-        }
+        Value::Text(t) => parse_rfc3339_ms(t)
+            .map_err(|e| Reject::new(BadTime, format!("event_time {t:?}: {e}")))?,
         Value::Number(n) => n.parse::<i64>().map_err(|_| {
             Reject::new(
                 BadTime,
@@ -439,17 +438,29 @@ mod tests {
     #[test]
     fn each_rule_has_its_kind() {
         assert_eq!(kind(&[("event_type", "PAID")]), RejectKind::BadEventType);
-        assert_eq!(kind(&[("event_type", "cancelled")]), RejectKind::BadEventType);
+        assert_eq!(
+            kind(&[("event_type", "cancelled")]),
+            RejectKind::BadEventType
+        );
         assert_eq!(kind(&[("amount", "-1")]), RejectKind::BadAmount);
         assert_eq!(kind(&[("amount", "1.001")]), RejectKind::BadAmount);
         assert_eq!(kind(&[("amount", "10000000")]), RejectKind::BadAmount);
-        assert_eq!(kind(&[("event_time", "2019-11-11 00:00:01")]), RejectKind::BadTime);
-        assert_eq!(kind(&[("event_time", "1573401601234")]), RejectKind::BadTime);
+        assert_eq!(
+            kind(&[("event_time", "2019-11-11 00:00:01")]),
+            RejectKind::BadTime
+        );
+        assert_eq!(
+            kind(&[("event_time", "1573401601234")]),
+            RejectKind::BadTime
+        );
         assert_eq!(kind(&[("quantity", "0")]), RejectKind::BadField);
         assert_eq!(kind(&[("quantity", "two")]), RejectKind::BadField);
         assert_eq!(kind(&[("quantity", "1.0")]), RejectKind::BadField);
         assert_eq!(kind(&[("buyer_id", "abc")]), RejectKind::BadField);
-        assert_eq!(kind(&[("buyer_id", "9223372036854775808")]), RejectKind::BadField);
+        assert_eq!(
+            kind(&[("buyer_id", "9223372036854775808")]),
+            RejectKind::BadField
+        );
         let long = "x".repeat(65);
         let long: &'static str = Box::leak(long.into_boxed_str());
         assert_eq!(kind(&[("event_id", long)]), RejectKind::BadField);
@@ -469,7 +480,10 @@ mod tests {
         assert_eq!(e.quantity, 3);
         let id64 = "é".repeat(64);
         let id64: &'static str = Box::leak(id64.into_boxed_str());
-        assert!(with(&[("event_id", id64)]).is_ok(), "64 characters, 128 bytes");
+        assert!(
+            with(&[("event_id", id64)]).is_ok(),
+            "64 characters, 128 bytes"
+        );
     }
 
     #[test]

@@ -39,14 +39,21 @@ pub fn parse(line: &str) -> Result<Command> {
         ("\\timing", _) => Ok(Command::ToggleTiming),
         ("\\format", Some(f)) => {
             use clap::ValueEnum;
-            let format = Format::from_str(f, true)
-                .map_err(|_| Error::Usage(format!("unknown format {f:?}; try table, csv, json or ndjson")))?;
+            let format = Format::from_str(f, true).map_err(|_| {
+                Error::Usage(format!(
+                    "unknown format {f:?}; try table, csv, json or ndjson"
+                ))
+            })?;
             if format == Format::Parquet {
-                return Err(Error::Usage("parquet is binary; use `double11 export` for it".into()));
+                return Err(Error::Usage(
+                    "parquet is binary; use `double11 export` for it".into(),
+                ));
             }
             Ok(Command::SetFormat(format))
         }
-        _ => Err(Error::Usage(format!("unknown command {name:?}; \\? lists the commands"))),
+        _ => Err(Error::Usage(format!(
+            "unknown command {name:?}; \\? lists the commands"
+        ))),
     }
 }
 
@@ -80,8 +87,14 @@ mod tests {
     fn commands_parse() {
         assert_eq!(parse("\\q").ok(), Some(Command::Quit));
         assert_eq!(parse("\\dt").ok(), Some(Command::ListTables));
-        assert_eq!(parse("\\d transactions").ok(), Some(Command::Describe("transactions".into())));
-        assert_eq!(parse("\\format csv").ok(), Some(Command::SetFormat(Format::Csv)));
+        assert_eq!(
+            parse("\\d transactions").ok(),
+            Some(Command::Describe("transactions".into()))
+        );
+        assert_eq!(
+            parse("\\format csv").ok(),
+            Some(Command::SetFormat(Format::Csv))
+        );
         assert!(parse("\\format parquet").is_err());
         assert!(parse("\\nope").is_err());
     }

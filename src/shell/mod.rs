@@ -30,7 +30,8 @@ pub struct ShellOptions {
 pub async fn run_sql(ctx: &SessionContext, sql: &str, opts: &ShellOptions) -> Result<()> {
     if opts.format == Format::Parquet && std::io::stdout().is_terminal() {
         return Err(Error::Usage(
-            "Parquet is binary: redirect stdout to a file (> out.parquet) or use `double11 export`".into(),
+            "Parquet is binary: redirect stdout to a file (> out.parquet) or use `double11 export`"
+                .into(),
         ));
     }
     let started = Instant::now();
@@ -95,7 +96,11 @@ pub async fn interactive(ctx: &SessionContext, mut opts: ShellOptions) -> Result
     println!("double11 SQL shell. End statements with ';'. \\? for help, \\q to quit.");
     let mut statement = String::new();
     loop {
-        let prompt = if statement.is_empty() { "double11> " } else { "      -> " };
+        let prompt = if statement.is_empty() {
+            "double11> "
+        } else {
+            "      -> "
+        };
         match editor.readline(prompt) {
             Ok(line) => {
                 let trimmed = line.trim();

@@ -45,14 +45,15 @@ pub async fn session(wh: &Warehouse) -> Result<SessionContext> {
     let transactions = ListingOptions::new(parquet())
         .with_file_extension(".parquet")
         .with_table_partition_cols(vec![(PARTITION_COLUMN.to_string(), DataType::Date32)])
-        .with_file_sort_order(vec![vec![col("event_time").sort(true, false)]])
-        .with_collect_stat(true);
-    register(&ctx, wh, TRANSACTIONS, transactions, &TRANSACTIONS_FILE_SCHEMA)?;
-    let plain = || {
-        ListingOptions::new(parquet())
-            .with_file_extension(".parquet")
-            .with_collect_stat(true)
-    };
+        .with_file_sort_order(vec![vec![col("event_time").sort(true, false)]]);
+    register(
+        &ctx,
+        wh,
+        TRANSACTIONS,
+        transactions,
+        &TRANSACTIONS_FILE_SCHEMA,
+    )?;
+    let plain = || ListingOptions::new(parquet()).with_file_extension(".parquet");
     register(&ctx, wh, REJECTS, plain(), &REJECTS_SCHEMA)?;
     register(&ctx, wh, FX_RATES, plain(), &FX_RATES_SCHEMA)?;
     Ok(ctx)

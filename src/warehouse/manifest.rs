@@ -130,7 +130,8 @@ impl Manifest {
                 FORMAT_VERSION
             )));
         }
-        serde_json::from_str(text).map_err(|e| Error::Data(format!("{path}: damaged manifest ({e})")))
+        serde_json::from_str(text)
+            .map_err(|e| Error::Data(format!("{path}: damaged manifest ({e})")))
     }
 
     pub fn run_id(seq: u64) -> String {
@@ -166,9 +167,15 @@ mod tests {
         let text = serde_json::to_string(&m).expect("serialize");
         let err = Manifest::parse(&text, "wh/manifest.json").expect_err("newer");
         let msg = err.to_string();
-        assert!(msg.contains("wh/manifest.json") && msg.contains("Upgrade"), "{msg}");
+        assert!(
+            msg.contains("wh/manifest.json") && msg.contains("Upgrade"),
+            "{msg}"
+        );
         let ok = serde_json::to_string(&Manifest::empty()).expect("serialize");
-        assert_eq!(Manifest::parse(&ok, "m").expect("same version"), Manifest::empty());
+        assert_eq!(
+            Manifest::parse(&ok, "m").expect("same version"),
+            Manifest::empty()
+        );
         assert!(Manifest::parse("{}", "m").is_err());
     }
 }

@@ -13,8 +13,8 @@ use arrow::datatypes::SchemaRef;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::metadata::SortingColumn;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use crate::error::{Error, Result};
 
@@ -26,7 +26,7 @@ fn properties(sorting: Option<Vec<SortingColumn>>) -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
         .set_statistics_enabled(EnabledStatistics::Page)
-        .set_max_row_group_size(ROW_GROUP_ROWS)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_sorting_columns(sorting)
         .set_created_by(format!("double11 {}", env!("CARGO_PKG_VERSION")))
         .build()
@@ -80,10 +80,12 @@ pub fn write_file(
 /// Parquet wraps I/O errors (a full disk, say); unwrap them so the user sees the cause.
 fn parquet_io(name: &str, e: parquet::errors::ParquetError) -> Error {
     match e {
-        parquet::errors::ParquetError::External(inner) => match inner.downcast::<std::io::Error>() {
-            Ok(io) => Error::io(name, *io),
-            Err(other) => Error::Data(format!("{name}: {other}")),
-        },
+        parquet::errors::ParquetError::External(inner) => {
+            match inner.downcast::<std::io::Error>() {
+                Ok(io) => Error::io(name, *io),
+                Err(other) => Error::Data(format!("{name}: {other}")),
+            }
+        }
         other => Error::Data(format!("{name}: {other}")),
     }
 }
@@ -99,7 +101,10 @@ pub fn for_each_string(path: &Path, column: &str, mut f: impl FnMut(&str)) -> Re
         .index_of(column)
         .map_err(|_| Error::Data(format!("{name}: no column {column}")))?;
     let mask = ProjectionMask::roots(builder.parquet_schema(), [index]);
-    let reader = builder.with_projection(mask).with_batch_size(64 * 1024).build()?;
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(64 * 1024)
+        .build()?;
     for batch in reader {
         let batch = batch?;
         let values = batch

@@ -1,0 +1,128 @@
+//! Where generated lines go: a run of files (or standard output), plain, gzip or zstd.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+use super::GenCompression;
+
+/// Lines are collected in memory and handed to the encoder in chunks of about this size.
+const CHUNK: usize = 1 << 20;
+
+enum Sink {
+    Plain(Box<dyn Write>),
+    Gzip(flate2::write::GzEncoder<Box<dyn Write>>),
+    Zstd(zstd::stream::write::Encoder<'static, Box<dyn Write>>),
+}
+
+impl Sink {
+    fn new(inner: Box<dyn Write>, compression: GenCompression) -> io::Result<Self> {
+        Ok(match compression {
+            GenCompression::None => Sink::Plain(inner),
+            // Level 1: generation speed matters more than a few percent of size.
+            GenCompression::Gz => Sink::Gzip(flate2::write::GzEncoder::new(
+                inner,
+                flate2::Compression::fast(),
+            )),
+            GenCompression::Zst => Sink::Zstd(zstd::stream::write::Encoder::new(inner, 3)?),
+        })
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Sink::Plain(w) => w.write_all(bytes),
+            Sink::Gzip(w) => w.write_all(bytes),
+            Sink::Zstd(w) => w.write_all(bytes),
+        }
+    }
+
+    fn finish(self) -> io::Result<()> {
+        match self {
+            Sink::Plain(mut w) => w.flush(),
+            Sink::Gzip(w) => w.finish()?.flush(),
+            Sink::Zstd(w) => w.finish()?.flush(),
+        }
+    }
+}
+
+/// The open output: lines are appended to `buf`, which is written out when it is full.
+pub(crate) struct Output {
+    pub(crate) buf: Vec<u8>,
+    sink: Option<Sink>,
+    name: String,
+    compression: GenCompression,
+    /// Written at the start of every file (the CSV header), or once on standard output.
+    header: Vec<u8>,
+}
+
+impl Output {
+    pub(crate) fn new(compression: GenCompression, header: Vec<u8>) -> Self {
+        Output {
+            buf: Vec::with_capacity(CHUNK + 4096),
+            sink: None,
+            name: String::new(),
+            compression,
+            header,
+        }
+    }
+
+    /// Starts writing to standard output.
+    pub(crate) fn open_stdout(&mut self) -> Result<()> {
+        self.close()?;
+        let name = "<stdout>".to_string();
+        let sink = Sink::new(Box::new(io::stdout().lock()), self.compression)
+            .map_err(|e| Error::io(&name, e))?;
+        self.start(sink, name);
+        Ok(())
+    }
+
+    /// Closes the current file, if any, and starts `path`.
+    pub(crate) fn open_file(&mut self, path: &Path) -> Result<()> {
+        self.close()?;
+        let name = path.display().to_string();
+        let file = File::create(path).map_err(|e| Error::io(&name, e))?;
+        let inner: Box<dyn Write> = Box::new(BufWriter::with_capacity(CHUNK, file));
+        let sink = Sink::new(inner, self.compression).map_err(|e| Error::io(&name, e))?;
+        self.start(sink, name);
+        Ok(())
+    }
+
+    fn start(&mut self, sink: Sink, name: String) {
+        self.sink = Some(sink);
+        self.name = name;
+        self.buf.extend_from_slice(&self.header);
+    }
+
+    /// Writes the buffer out once it holds a chunk.
+    #[inline]
+    pub(crate) fn maybe_flush(&mut self) -> Result<()> {
+        if self.buf.len() >= CHUNK {
+            self.flush_buf()?;
+        }
+        Ok(())
+    }
+
+    fn flush_buf(&mut self) -> Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let sink = self.sink.as_mut().ok_or_else(|| {
+            Error::Other(anyhow::anyhow!("generator wrote before opening an output"))
+        })?;
+        sink.write_all(&self.buf)
+            .map_err(|e| Error::io(&self.name, e))?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Writes what is buffered and finishes the compressed stream.
+    pub(crate) fn close(&mut self) -> Result<()> {
+        self.flush_buf()?;
+        if let Some(sink) = self.sink.take() {
+            sink.finish().map_err(|e| Error::io(&self.name, e))?;
+        }
+        Ok(())
+    }
+}

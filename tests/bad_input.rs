@@ -1,0 +1,274 @@
+//! Bad input: one clear message naming the file, a non-zero exit, and the warehouse untouched.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+fn warehouse_with_sample(dir: &Path) -> PathBuf {
+    let wh = dir.join("wh");
+    common::ingest(&wh, &[&common::sample_logs()]);
+    wh
+}
+
+fn assert_untouched(wh: &Path, before: &[(String, Vec<u8>)]) {
+    assert_eq!(common::snapshot(wh), before, "the warehouse changed");
+}
+
+#[test]
+fn a_missing_file_is_named_and_nothing_is_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wh = warehouse_with_sample(dir.path());
+    let before = common::snapshot(&wh);
+    let good = common::sample_logs().join("2019-11-11-a.csv");
+    let err = common::fails(
+        &[
+            "ingest",
+            common::path(&good),
+            "no/such/file.csv",
+            "--warehouse",
+            common::path(&wh),
+        ],
+        66,
+    );
+    assert!(err.contains("no/such/file.csv"), "{err}");
+    assert_untouched(&wh, &before);
+    let err = common::fails(
+        &["ingest", "nothing-*.csv", "--warehouse", common::path(&wh)],
+        66,
+    );
+    assert!(err.contains("nothing-*.csv"), "{err}");
+}
+
+#[test]
+fn corrupt_gzip_and_truncated_zstd_stop_the_run_cleanly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wh = warehouse_with_sample(dir.path());
+    let before = common::snapshot(&wh);
+
+    let gz = dir.path().join("broken.csv.gz");
+    let mut bytes = std::fs::read(common::sample_logs().join("2019-11-11-b.csv.gz")).expect("read");
+    let middle = bytes.len() / 2;
+    for b in &mut bytes[middle..middle + 64] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(&gz, &bytes).expect("write");
+    let err = common::fails(
+        &[
+            "ingest",
+            common::path(&gz),
+            "--warehouse",
+            common::path(&wh),
+        ],
+        65,
+    );
+    assert!(
+        err.contains("broken.csv.gz") && err.contains("corrupt"),
+        "{err}"
+    );
+    assert_untouched(&wh, &before);
+
+    let zst = dir.path().join("cut.ndjson.zst");
+    let bytes = std::fs::read(common::sample_logs().join("2019-11-11-d.ndjson.zst")).expect("read");
+    std::fs::write(&zst, &bytes[..bytes.len() / 2]).expect("write");
+    let err = common::fails(
+        &[
+            "ingest",
+            common::path(&zst),
+            "--warehouse",
+            common::path(&wh),
+        ],
+        65,
+    );
+    assert!(err.contains("cut.ndjson.zst"), "{err}");
+    assert_untouched(&wh, &before);
+
+    let not_gz = dir.path().join("plain.jsonl.gz");
+    std::fs::write(&not_gz, b"{\"event_id\":\"x\"}\n").expect("write");
+    let err = common::fails(
+        &[
+            "ingest",
+            common::path(&not_gz),
+            "--warehouse",
+            common::path(&wh),
+        ],
+        65,
+    );
+    assert!(err.contains("plain.jsonl.gz"), "{err}");
+    assert_untouched(&wh, &before);
+}
+
+#[test]
+fn a_warehouse_from_a_newer_double11_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wh = warehouse_with_sample(dir.path());
+    let path = wh.join("manifest.json");
+    let mut manifest = common::manifest(&wh);
+    manifest["format_version"] = 99.into();
+    manifest["written_by"] = "9.9.9".into();
+    std::fs::write(&path, serde_json::to_vec(&manifest).expect("json")).expect("write");
+    let before = common::snapshot(&wh);
+    let log = common::sample_logs().join("2019-11-11-a.csv");
+    for args in [
+        vec![
+            "ingest",
+            common::path(&log),
+            "--warehouse",
+            common::path(&wh),
+        ],
+        vec!["sql", "--warehouse", common::path(&wh), "-c", "SELECT 1"],
+    ] {
+        let err = common::fails(&args, 65);
+        assert!(
+            err.contains("manifest.json") && err.contains("9.9.9") && err.contains("Upgrade"),
+            "{err}"
+        );
+    }
+    assert_untouched(&wh, &before);
+}
+
+#[test]
+fn a_full_disk_is_reported_and_leaves_the_warehouse_as_it_was() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mount = dir.path().join("small");
+    std::fs::create_dir_all(&mount).expect("mkdir");
+    let mounted = std::process::Command::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=400k",
+            "tmpfs",
+            common::path(&mount),
+        ])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !mounted {
+        eprintln!("skipped: this machine cannot mount a small tmpfs (needs root)");
+        return;
+    }
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _guard = Unmount(&mount);
+    let wh = mount.join("wh");
+    common::ingest(&wh, &[&common::sample_logs().join("2018-11-11-a.csv")]);
+    let before = common::snapshot(&wh);
+    let big = dir.path().join("big.csv");
+    common::write_volume_csv(&big, 200_000, "full-");
+    let err = common::fails(
+        &[
+            "ingest",
+            common::path(&big),
+            "--warehouse",
+            common::path(&wh),
+            "--rows-per-file",
+            "50000",
+        ],
+        74,
+    );
+    assert!(
+        err.contains("No space left") && err.contains("free some space"),
+        "{err}"
+    );
+    assert_untouched(&wh, &before);
+}
+
+#[test]
+fn a_path_that_is_not_a_warehouse_is_explained() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = common::fails(
+        &[
+            "sql",
+            "--warehouse",
+            common::path(&dir.path().join("nowhere")),
+            "-c",
+            "SELECT 1",
+        ],
+        2,
+    );
+    assert!(
+        err.contains("no warehouse here") && err.contains("double11 ingest"),
+        "{err}"
+    );
+    let occupied = dir.path().join("occupied");
+    std::fs::create_dir_all(&occupied).expect("mkdir");
+    std::fs::write(occupied.join("notes.txt"), "mine").expect("write");
+    let log = common::sample_logs().join("2019-11-11-a.csv");
+    let err = common::fails(
+        &[
+            "ingest",
+            common::path(&log),
+            "--warehouse",
+            common::path(&occupied),
+        ],
+        2,
+    );
+    assert!(err.contains("no warehouse manifest"), "{err}");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").expect("write");
+    let err = common::fails(
+        &[
+            "ingest",
+            common::path(&log),
+            "--warehouse",
+            common::path(&file),
+        ],
+        74,
+    );
+    assert!(err.contains("a-file"), "{err}");
+}
+
+#[test]
+fn bad_lines_never_stop_a_run_nor_drop_a_good_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wh = dir.path().join("wh");
+    let log = dir.path().join("mixed.csv");
+    std::fs::write(
+        &log,
+        "event_id,event_time,event_type,order_id,platform,amount\n\
+         g1,2019-11-11T00:00:01+08:00,paid,o1,tmall,10.00\n\
+         b1,2019-11-11T00:00:01+08:00,paid,o2,tmall\n\
+         b2,2019-11-11 00:00:01,paid,o3,tmall,1\n\
+         b3,2019-11-11T00:00:01Z,PAID,o4,tmall,1\n\
+         b4,2019-11-11T00:00:01Z,paid,o5,tmall,1.001\n\
+         g2,2019-11-11T00:00:02+08:00,paid,o6,taobao,0.01\n\
+         g1,2019-11-10T16:00:01Z,paid,o1,taobao,99.00\n\
+         g3,2019-11-11T00:00:03+08:00,refunded,o1,tmall,10\n",
+    )
+    .expect("write");
+    common::ingest(&wh, &[&log]);
+    let totals = common::manifest(&wh)["runs"][0]["totals"].clone();
+    assert_eq!(totals["records"], 8);
+    assert_eq!(totals["accepted"], 3);
+    assert_eq!(totals["duplicates"], 1);
+    assert_eq!(totals["rejected"], 4);
+    let rejects = common::sql(&wh, "SELECT line, kind FROM rejects ORDER BY line");
+    let got: Vec<(String, String)> = rejects[1..]
+        .iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect();
+    let want: Vec<(String, String)> = [
+        ("3", "csv_field_count"),
+        ("4", "bad_time"),
+        ("5", "bad_event_type"),
+        ("6", "bad_amount"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(got, want);
+    // The first delivery of g1 won: tmall, 10.00.
+    let g1 = common::sql(
+        &wh,
+        "SELECT platform, amount_cny FROM transactions WHERE event_id = 'g1'",
+    );
+    assert_eq!(g1[1], vec!["tmall".to_string(), "10.00".to_string()]);
+    assert_eq!(
+        common::day_totals(&wh),
+        ("2".to_string(), "10.01".to_string())
+    );
+}

@@ -1,0 +1,182 @@
+//! Helpers shared by the integration tests: run the real binary, read its CSV output.
+#![allow(dead_code)]
+
+pub mod polars_oracle;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The repository root (where `sample-data/` lives).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn sample_logs() -> PathBuf {
+    repo().join("sample-data/logs")
+}
+
+pub fn sample_rates() -> PathBuf {
+    repo().join("sample-data/fx_rates.csv")
+}
+
+/// A `double11` command with no inherited warehouse setting and quiet progress.
+pub fn double11() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_double11"));
+    cmd.env_remove("DOUBLE11_WAREHOUSE")
+        .env_remove("DOUBLE11_FX_RATES")
+        .env_remove("DOUBLE11_LOG")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs `double11 <args>` and returns its output, whatever the exit status.
+pub fn run(args: &[&str]) -> Output {
+    double11()
+        .args(args)
+        .output()
+        .expect("the double11 binary runs")
+}
+
+/// Runs `double11 <args>` and insists that it succeeds.
+pub fn ok(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "double11 {args:?} failed ({:?}):\n{}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs `double11 <args>`, insists it fails with `code`, and returns stderr.
+pub fn fails(args: &[&str], code: i32) -> String {
+    let out = run(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "double11 {args:?}: expected exit {code}, stderr:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked"),
+        "a panic reached the user: {stderr}"
+    );
+    stderr
+}
+
+pub fn path(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 test path")
+}
+
+/// Ingests `inputs` into `wh` (sample rates) and returns the summary text.
+pub fn ingest(wh: &Path, inputs: &[&Path]) -> String {
+    let mut args = vec!["-q", "ingest", "--warehouse", path(wh), "--fx-rates"];
+    let rates = sample_rates();
+    args.push(path(&rates));
+    for i in inputs {
+        args.push(path(i));
+    }
+    ok(&args)
+}
+
+/// Runs SQL through `double11 sql -c … --format csv` and returns the rows (header first).
+pub fn sql(wh: &Path, query: &str) -> Vec<Vec<String>> {
+    let out = ok(&[
+        "sql",
+        "--warehouse",
+        path(wh),
+        "-c",
+        query,
+        "--format",
+        "csv",
+    ]);
+    parse_csv(&out)
+}
+
+pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.expect("valid CSV").iter().map(str::to_string).collect())
+        .collect()
+}
+
+/// The manifest of a warehouse, as JSON.
+pub fn manifest(wh: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(wh.join("manifest.json")).expect("manifest");
+    serde_json::from_str(&text).expect("manifest JSON")
+}
+
+/// Every file under `dir` with its bytes, sorted, for before/after comparisons.
+pub fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.expect("walk");
+        if entry.file_type().is_file() {
+            let rel = entry.path().strip_prefix(dir).expect("prefix");
+            out.push((
+                rel.display().to_string(),
+                std::fs::read(entry.path()).expect("read"),
+            ));
+        }
+    }
+    out
+}
+
+/// Writes a clean CSV log of `rows` paid/refunded events on 2019-11-11 CST, deterministic,
+/// for tests that need volume rather than dirt. Returns (orders, gmv fen) it contains.
+pub fn write_volume_csv(path: &Path, rows: u64, id_prefix: &str) -> (u64, i128) {
+    use std::io::Write;
+    let file = std::fs::File::create(path).expect("create log");
+    let mut w = std::io::BufWriter::new(file);
+    writeln!(
+        w,
+        "event_id,event_time,event_type,order_id,platform,amount,currency,quantity"
+    )
+    .expect("write");
+    let platforms = ["taobao", "tmall", "tmall_global", "aliexpress", "kaola"];
+    let (mut orders, mut gmv) = (0u64, 0i128);
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for i in 0..rows {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let fen = 1 + (x % 500_000) as i128;
+        let ms = (i * 86_399_999) / rows.max(1);
+        let (h, m, s, milli) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+        let paid = x % 50 != 0;
+        if paid {
+            orders += 1;
+            gmv += fen;
+        }
+        writeln!(
+            w,
+            "{id_prefix}{i},2019-11-11T{h:02}:{m:02}:{s:02}.{milli:03}+08:00,{},o{i},{},{}.{:02},CNY,1",
+            if paid { "paid" } else { "refunded" },
+            platforms[(x % 5) as usize],
+            fen / 100,
+            fen % 100
+        )
+        .expect("write");
+    }
+    w.flush().expect("flush");
+    (orders, gmv)
+}
+
+/// orders and GMV (as text) of 2019-11-11 through SQL.
+pub fn day_totals(wh: &Path) -> (String, String) {
+    let rows = sql(
+        wh,
+        "SELECT count(*) FILTER (WHERE event_type = 'paid'), \
+         coalesce(sum(amount_cny) FILTER (WHERE event_type = 'paid'), 0) \
+         FROM transactions WHERE cst_date = DATE '2019-11-11'",
+    );
+    (rows[1][0].clone(), rows[1][1].clone())
+}
+
+pub fn fen_text(fen: i128) -> String {
+    format!("{}.{:02}", fen / 100, fen % 100)
+}

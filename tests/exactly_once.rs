@@ -1,0 +1,105 @@
+//! Exactly once: re-runs, overlapping files and standard input add nothing twice.
+
+mod common;
+
+use std::io::Write;
+use std::process::Stdio;
+
+#[test]
+fn ingesting_the_same_files_again_adds_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wh = dir.path().join("wh");
+    common::ingest(&wh, &[&common::sample_logs()]);
+    let before = common::snapshot(&wh.join("transactions"));
+    let figures = common::day_totals(&wh);
+    let summary = common::ingest(&wh, &[&common::sample_logs()]);
+    assert!(summary.is_empty(), "-q prints no summary");
+    assert_eq!(common::snapshot(&wh.join("transactions")), before);
+    assert_eq!(common::day_totals(&wh), figures);
+    let manifest = common::manifest(&wh);
+    let second = &manifest["runs"][1];
+    for input in second["inputs"].as_array().expect("inputs") {
+        assert_eq!(input["skipped_as_ingested_by"], "r000001", "{input}");
+    }
+    assert_eq!(second["totals"]["accepted"], 0);
+}
+
+#[test]
+fn overlapping_files_across_runs_count_each_event_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wh = dir.path().join("wh");
+    let first = dir.path().join("first.csv");
+    let both = dir.path().join("both.csv");
+    let (orders_a, gmv_a) = common::write_volume_csv(&first, 3000, "a-");
+    common::ingest(&wh, &[&first]);
+    // A second delivery repeats the first file's events and adds new ones.
+    let (_, _) = common::write_volume_csv(&both, 3000, "a-");
+    let extra = dir.path().join("extra.csv");
+    let (orders_b, gmv_b) = common::write_volume_csv(&extra, 1000, "b-");
+    let mut text = std::fs::read_to_string(&both).expect("read");
+    let extra_text = std::fs::read_to_string(&extra).expect("read");
+    text.push_str(extra_text.split_once('\n').expect("header").1);
+    std::fs::write(&both, text).expect("write");
+    common::ingest(&wh, &[&both]);
+    let m = common::manifest(&wh);
+    let counts = &m["runs"][1]["totals"];
+    assert_eq!(counts["records"], 4000);
+    assert_eq!(counts["duplicates"], 3000);
+    assert_eq!(counts["accepted"], 1000);
+    let (orders, gmv) = common::day_totals(&wh);
+    assert_eq!(orders, (orders_a + orders_b).to_string());
+    assert_eq!(gmv, common::fen_text(gmv_a + gmv_b));
+}
+
+#[test]
+fn standard_input_is_ingested_like_a_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wh_file = dir.path().join("wh1");
+    let wh_pipe = dir.path().join("wh2");
+    let log = common::sample_logs().join("2019-11-11-c.jsonl");
+    common::ingest(&wh_file, &[&log]);
+    let mut child = common::double11()
+        .args(["-q", "ingest", "-", "--warehouse", common::path(&wh_pipe)])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let bytes = std::fs::read(&log).expect("read log");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&bytes)
+        .expect("pipe");
+    assert!(child.wait().expect("wait").success());
+    let by_file = common::manifest(&wh_file)["runs"][0]["totals"].clone();
+    let by_pipe = common::manifest(&wh_pipe)["runs"][0]["totals"].clone();
+    assert_eq!(by_file, by_pipe);
+    assert_eq!(common::day_totals(&wh_file), common::day_totals(&wh_pipe));
+    // The same rows, so the same Parquet bytes (file names and sort order are deterministic).
+    assert_eq!(
+        common::snapshot(&wh_file.join("transactions")),
+        common::snapshot(&wh_pipe.join("transactions"))
+    );
+}
+
+#[test]
+fn compressed_and_plain_copies_give_the_same_rows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plain = dir.path().join("day.csv");
+    common::write_volume_csv(&plain, 2000, "z-");
+    let bytes = std::fs::read(&plain).expect("read");
+    let gz = dir.path().join("day.csv.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(&bytes).expect("gzip");
+    std::fs::write(&gz, enc.finish().expect("gzip")).expect("write");
+    let zst = dir.path().join("day.csv.zst");
+    std::fs::write(&zst, zstd::encode_all(&bytes[..], 3).expect("zstd")).expect("write");
+    let mut results = Vec::new();
+    for (i, input) in [&plain, &gz, &zst].iter().enumerate() {
+        let wh = dir.path().join(format!("wh{i}"));
+        common::ingest(&wh, &[input]);
+        results.push(common::snapshot(&wh.join("transactions")));
+    }
+    assert_eq!(results[0], results[1]);
+    assert_eq!(results[0], results[2]);
+}
