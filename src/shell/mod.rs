@@ -41,6 +41,9 @@ pub async fn run_sql(ctx: &SessionContext, sql: &str, opts: &ShellOptions) -> Re
         let schema = frame.schema().inner().clone();
         let batches = frame.collect().await?;
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        if schema.fields().is_empty() {
+            continue; // DDL such as CREATE VIEW: nothing to print
+        }
         output::write(&mut stdout, &schema, &batches, opts.format)?;
         if opts.timing {
             // Timing goes to stderr so that CSV or JSON on stdout stays clean.
