@@ -463,7 +463,7 @@ impl Generator {
         let line = &mut self.line;
         match kind {
             Bad::FieldCount => {
-                shape = if v % 2 == 0 {
+                shape = if v.is_multiple_of(2) {
                     CsvShape::OneShort
                 } else {
                     CsvShape::OneExtra
@@ -781,7 +781,7 @@ fn make_paid(
     } else {
         let idx = 1 + rng.below(sellers).min(rng.below(sellers));
         let id = mix63((1 << 60) | idx);
-        if idx % 2 == 0 {
+        if idx.is_multiple_of(2) {
             (id >> 10).max(1)
         } else {
             id

@@ -129,7 +129,8 @@ impl<R: BufRead> CsvRecords<R> {
         &self.raw[self.content.0..self.content.1]
     }
 
-    pub fn len(&self) -> usize {
+    /// Fields in the current record.
+    pub fn field_count(&self) -> usize {
         self.field_count
     }
 
@@ -153,7 +154,7 @@ mod tests {
         let mut r = CsvRecords::new(io::BufReader::with_capacity(3, text.as_bytes()));
         let mut out = Vec::new();
         while r.advance().expect("in-memory read") {
-            let fields = (0..r.len())
+            let fields = (0..r.field_count())
                 .map(|i| String::from_utf8_lossy(r.field(i)).into_owned())
                 .collect();
             out.push((

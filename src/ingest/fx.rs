@@ -73,7 +73,7 @@ impl FxRates {
         if !records.advance().map_err(io_err)? {
             return Ok(FxRates::default());
         }
-        let header: Vec<String> = (0..records.len())
+        let header: Vec<String> = (0..records.field_count())
             .map(|i| String::from_utf8_lossy(records.field(i)).trim().to_string())
             .collect();
         let col = |n: &str| {
@@ -88,11 +88,11 @@ impl FxRates {
         while records.advance().map_err(io_err)? {
             let line = records.line();
             let bad = |what: String| Error::Data(format!("{name}:{line}: {what}"));
-            if records.len() != header.len() {
+            if records.field_count() != header.len() {
                 return Err(bad(format!(
                     "expected {} fields, found {}",
                     header.len(),
-                    records.len()
+                    records.field_count()
                 )));
             }
             let text = |i| std::str::from_utf8(records.field(i)).map(str::trim);

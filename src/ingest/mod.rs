@@ -234,7 +234,7 @@ impl Run<'_> {
         }
         // Header: contract fields by position; unknown columns are ignored.
         let mut columns: [Option<usize>; 13] = [None; 13];
-        for i in 0..records.len() {
+        for i in 0..records.field_count() {
             let name = String::from_utf8_lossy(records.field(i));
             if let Some(f) = crate::schema::INPUT_FIELDS
                 .iter()
@@ -243,16 +243,16 @@ impl Run<'_> {
                 columns[f].get_or_insert(i);
             }
         }
-        let width = records.len();
+        let width = records.field_count();
         while read(&mut records)? {
             counts.records += 1;
             let line = records.line();
-            let outcome = if records.len() != width {
+            let outcome = if records.field_count() != width {
                 Err(Reject::new(
                     RejectKind::CsvFieldCount,
                     format!(
                         "expected {width} fields as in the header, found {}",
-                        records.len()
+                        records.field_count()
                     ),
                 ))
             } else {

@@ -147,7 +147,7 @@ pub fn write_volume_csv(path: &Path, rows: u64, id_prefix: &str) -> (u64, i128) 
         let fen = 1 + (x % 500_000) as i128;
         let ms = (i * 86_399_999) / rows.max(1);
         let (h, m, s, milli) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
-        let paid = x % 50 != 0;
+        let paid = !x.is_multiple_of(50);
         if paid {
             orders += 1;
             gmv += fen;
