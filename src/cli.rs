@@ -80,7 +80,7 @@ pub struct IngestArgs {
     #[arg(long, value_enum)]
     pub stdin_format: Option<StdinFormat>,
     /// Accepted rows of one CST day held in memory before they are written out.
-    #[arg(long, default_value_t = 2_000_000)]
+    #[arg(long, default_value_t = 1_000_000)]
     pub rows_per_file: usize,
 }
 

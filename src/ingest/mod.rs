@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cst::date_from_days;
 use crate::error::{Error, Result};
-use crate::schema::{FX_RATES, FX_RATES_SCHEMA, REJECTS, REJECTS_SCHEMA, TRANSACTIONS};
+use crate::schema::{FX_RATES, FX_RATES_SCHEMA, REJECTS, TRANSACTIONS};
 use crate::warehouse::commit::{self, CommitPlan, STAGING_DIR};
 use crate::warehouse::manifest::{Counts, DataFile, InputRecord, Manifest, RunRecord};
 use crate::warehouse::parquet_files::{for_each_string, write_file};
@@ -55,7 +55,7 @@ impl Default for IngestOptions {
             inputs: Vec::new(),
             fx_rates: None,
             stdin_encoding: None,
-            rows_per_file: 2_000_000,
+            rows_per_file: 1_000_000,
             progress: false,
         }
     }
@@ -73,7 +73,7 @@ pub struct IngestReport {
 struct DayBuffer {
     rows: TransactionsBuilder,
     /// xxh3-128 of every accepted `event_id` of the day, committed or from this run.
-    seen: HashSet<u128>,
+    seen: IdSet,
     files_written: usize,
     rows_written: u64,
 }
@@ -91,6 +91,17 @@ struct Run<'w> {
     new_files: Vec<DataFile>,
     moves: Vec<(String, String)>,
     rows_per_file: usize,
+    rejects_files: usize,
+    pending_write: Option<PendingWrite>,
+}
+
+/// A Parquet file being written on another thread, staged once it is done.
+struct PendingWrite {
+    handle: std::thread::JoinHandle<Result<u64>>,
+    rel: String,
+    table: &'static str,
+    cst_date: Option<String>,
+    rows: u64,
 }
 
 /// Ingests the inputs into the warehouse at `root`, creating it if needed.
@@ -152,6 +163,8 @@ fn run_inputs(
         new_files: Vec::new(),
         moves: Vec::new(),
         rows_per_file: opts.rows_per_file.max(1),
+        rejects_files: 0,
+        pending_write: None,
     };
     let progress = summary::progress_bar(inputs, opts.progress);
     let mut records = Vec::new();
@@ -397,20 +410,7 @@ impl Run<'_> {
         buffer.files_written += 1;
         buffer.rows_written += batch.num_rows() as u64;
         // Sorted by event_time, then event_id, so files are the same whatever the input order.
-        let bytes = write_file(
-            &self.staging.join(&rel),
-            &crate::schema::TRANSACTIONS_FILE_SCHEMA,
-            &batch,
-            &[1, 0],
-        )?;
-        self.stage(
-            rel,
-            TRANSACTIONS,
-            Some(date),
-            batch.num_rows() as u64,
-            bytes,
-        );
-        Ok(())
+        self.write_in_background(rel, TRANSACTIONS, Some(date), batch, &[1, 0])
     }
 
     fn flush_rejects(&mut self) -> Result<()> {
@@ -418,10 +418,47 @@ impl Run<'_> {
             return Ok(());
         }
         let batch = self.rejects.finish()?;
-        let n = self.new_files.iter().filter(|f| f.table == REJECTS).count();
-        let rel = format!("{REJECTS}/rejects-{}-{n:04}.parquet", self.run_id);
-        let bytes = write_file(&self.staging.join(&rel), &REJECTS_SCHEMA, &batch, &[])?;
-        self.stage(rel, REJECTS, None, batch.num_rows() as u64, bytes);
+        let rel = format!(
+            "{REJECTS}/rejects-{}-{:04}.parquet",
+            self.run_id, self.rejects_files
+        );
+        self.rejects_files += 1;
+        self.write_in_background(rel, REJECTS, None, batch, &[])
+    }
+
+    /// Writes a staged Parquet file on another thread, so encoding and compression use the
+    /// second core while parsing goes on. At most one write is in flight, which bounds memory
+    /// to two batches.
+    fn write_in_background(
+        &mut self,
+        rel: String,
+        table: &'static str,
+        cst_date: Option<String>,
+        batch: arrow::array::RecordBatch,
+        sorted_by: &'static [usize],
+    ) -> Result<()> {
+        self.finish_pending_write()?;
+        let path = self.staging.join(&rel);
+        let rows = batch.num_rows() as u64;
+        let handle =
+            std::thread::spawn(move || write_file(&path, &batch.schema(), &batch, sorted_by));
+        self.pending_write = Some(PendingWrite {
+            handle,
+            rel,
+            table,
+            cst_date,
+            rows,
+        });
+        Ok(())
+    }
+
+    fn finish_pending_write(&mut self) -> Result<()> {
+        if let Some(p) = self.pending_write.take() {
+            let bytes = p.handle.join().map_err(|_| {
+                Error::Other(anyhow::anyhow!("the Parquet writer thread panicked"))
+            })??;
+            self.stage(p.rel, p.table, p.cst_date, p.rows, bytes);
+        }
         Ok(())
     }
 
@@ -446,6 +483,7 @@ impl Run<'_> {
             self.flush_day(*day)?;
         }
         self.flush_rejects()?;
+        self.finish_pending_write()?;
 
         // The rates table is replaced by one file holding every rate used so far.
         let mut deletes = Vec::new();
@@ -513,9 +551,9 @@ fn load_stored_rates(wh: &Warehouse, manifest: &Manifest) -> Result<FxRates> {
 
 /// The ids already committed for a CST day: the contract lets de-duplication rely on a
 /// re-delivery carrying the same instant, hence the same day.
-fn committed_ids(wh: &Warehouse, manifest: &Manifest, day: i32) -> Result<HashSet<u128>> {
+fn committed_ids(wh: &Warehouse, manifest: &Manifest, day: i32) -> Result<IdSet> {
     let date = date_from_days(day).to_string();
-    let mut seen = HashSet::new();
+    let mut seen = IdSet::default();
     for file in manifest.files_of(TRANSACTIONS) {
         if file.cst_date.as_deref() == Some(date.as_str()) {
             for_each_string(&wh.root().join(&file.path), "event_id", |id| {
@@ -524,6 +562,28 @@ fn committed_ids(wh: &Warehouse, manifest: &Manifest, day: i32) -> Result<HashSe
         }
     }
     Ok(seen)
+}
+
+/// Hashes of event ids. They are already uniformly distributed, so the set uses their low
+/// 64 bits as its hash instead of hashing them a second time.
+type IdSet = HashSet<u128, std::hash::BuildHasherDefault<PrehashedId>>;
+
+#[derive(Default)]
+struct PrehashedId(u64);
+
+impl std::hash::Hasher for PrehashedId {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u128` is used; fold anything else in for completeness.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u128(&mut self, id: u128) {
+        self.0 = id as u64;
+    }
 }
 
 /// A 128-bit hash stands in for an id: a collision among even 10^12 ids has odds below 10^-14.
