@@ -1,0 +1,104 @@
+//! The interactive shell, driven through a real terminal (tmux): multi-line statements,
+//! backslash commands, an error that does not end the session, and the timing line.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn tmux(args: &[&str]) -> String {
+    let out = Command::new("tmux").args(args).output().expect("tmux runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Waits until the pane shows `needle` (or gives up after a few seconds).
+fn wait_for(session: &str, needle: &str) -> String {
+    let start = Instant::now();
+    loop {
+        let screen = tmux(&["capture-pane", "-t", session, "-p", "-S", "-200"]);
+        if screen.contains(needle) || start.elapsed() > Duration::from_secs(20) {
+            return screen;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn type_line(session: &str, text: &str) {
+    // tmux reads a trailing ';' as its own command separator: escape it.
+    let text = text.replace(';', "\\;");
+    tmux(&["send-keys", "-t", session, "-l", &text]);
+    tmux(&["send-keys", "-t", session, "Enter"]);
+}
+
+#[test]
+fn the_interactive_shell_runs_statements_and_commands() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wh = dir.path().join("wh");
+    common::ingest(&wh, &[&common::sample_logs()]);
+    let session = format!("double11-test-{}", std::process::id());
+    let command = format!(
+        "HOME={} {} sql --warehouse {}",
+        dir.path().display(),
+        env!("CARGO_BIN_EXE_double11"),
+        wh.display()
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "160",
+        "-y",
+        "50",
+        &command,
+    ]);
+    struct Kill(String);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = Command::new("tmux")
+                .args(["kill-session", "-t", &self.0])
+                .output();
+        }
+    }
+    let _kill = Kill(session.clone());
+    wait_for(&session, "double11>");
+    type_line(
+        &session,
+        "SELECT count(*) FILTER (WHERE event_type = 'paid') AS orders",
+    );
+    type_line(
+        &session,
+        "FROM transactions WHERE cst_date = DATE '2019-11-11';",
+    );
+    let screen = wait_for(&session, "row in");
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::repo().join("sample-data/expected.json")).expect("read"),
+    )
+    .expect("json");
+    let orders = expected["days"]["2019-11-11"]["orders"].to_string();
+    assert!(screen.contains(&format!("| {orders}")), "{screen}");
+    assert!(
+        screen.contains("      -> "),
+        "continuation prompt: {screen}"
+    );
+    type_line(&session, "SELECT nope;");
+    let screen = wait_for(&session, "error:");
+    assert!(screen.contains("nope"), "{screen}");
+    type_line(&session, "\\d rejects");
+    let screen = wait_for(&session, "reason");
+    assert!(screen.contains("raw"), "{screen}");
+    type_line(&session, "\\q");
+    let start = Instant::now();
+    while dir.path().join(".double11_history").metadata().is_err()
+        && start.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let history = std::fs::read_to_string(dir.path().join(".double11_history")).expect("history");
+    assert!(history.contains("SELECT nope;"), "{history}");
+}
