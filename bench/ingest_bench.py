@@ -65,7 +65,7 @@ src, out = sys.argv[1], sys.argv[2]
 con = duckdb.connect()
 con.execute(f'''
 COPY (SELECT *, CAST(CAST(event_time AS TIMESTAMPTZ) AT TIME ZONE 'Asia/Shanghai' AS DATE) AS cst_date
-      FROM read_csv('{src}/*.csv', header=true, all_varchar=false))
+      FROM read_csv('{src}/[0-9]*.csv', header=true, all_varchar=false))
 TO '{out}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (cst_date))''')
 print(con.execute(f"SELECT count(*) FROM read_parquet('{out}/**/*.parquet')").fetchone()[0])
 """
@@ -73,11 +73,11 @@ print(con.execute(f"SELECT count(*) FROM read_parquet('{out}/**/*.parquet')").fe
 POLARS = r"""
 import polars as pl, sys, os
 src, out = sys.argv[1], sys.argv[2]
-lf = pl.scan_csv(f"{src}/*.csv", infer_schema=False)
+lf = pl.scan_csv(f"{src}/[0-9]*.csv", infer_schema=False)
 lf = lf.with_columns(pl.col("event_time").str.to_datetime(time_zone="UTC").alias("ts"))
 lf = lf.with_columns((pl.col("ts") + pl.duration(hours=8)).dt.date().alias("cst_date"))
 os.makedirs(out, exist_ok=True)
-lf.sink_parquet(pl.PartitionByKey(out, by="cst_date"), compression="zstd", mkdir=True)
+lf.sink_parquet(pl.PartitionBy(out, key="cst_date"), compression="zstd", mkdir=True)
 print(pl.scan_parquet(f"{out}/**/*.parquet").select(pl.len()).collect().item())
 """
 

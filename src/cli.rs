@@ -65,6 +65,15 @@ pub enum Command {
   double11 generate --day 2019-11-11 --scale 0.001 --stdout | double11 ingest -
   double11 generate --year-over-year 2018-11-11 --scale 0.0001 --dirty 0.02 --out logs/")]
     Generate(crate::generate::GenerateArgs),
+    /// Run a report: SQL files under queries/ (summary, revenue, growth, peak, milestones, yours).
+    #[command(after_help = "Examples:
+  double11 report all --day 2019-11-11 --compare 2018-11-11
+  double11 report peak --day 2019-11-11 --top 20 --format csv --out reports/
+  double11 report growth --day 2019-11-11 --compare 2018-11-11 --format parquet --out reports/
+  double11 report revenue --day 2019-11-11 --format html --out reports/
+  double11 report summary --day 2019-11-11 --currency KRW --rate 166.26
+  double11 report my_report --param region=Zhejiang       # your own queries/my_report.sql")]
+    Report(crate::reports::ReportArgs),
 }
 
 #[derive(Debug, Args)]

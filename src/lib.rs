@@ -13,6 +13,7 @@ pub mod generate;
 pub mod ingest;
 pub mod money;
 pub mod output;
+pub mod reports;
 pub mod schema;
 pub mod shell;
 pub mod sql;

@@ -121,6 +121,11 @@ async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Report(args) => {
+            let wh = Warehouse::open(&cli.warehouse)?;
+            let ctx = sql::session(&wh).await?;
+            double11::reports::run(&ctx, &args).await
+        }
         Command::Export(args) => {
             let wh = Warehouse::open(&cli.warehouse)?;
             let ctx = sql::session(&wh).await?;

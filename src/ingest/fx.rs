@@ -39,10 +39,6 @@ impl FxRates {
         self.rates.insert((currency, day), rate);
     }
 
-    pub fn len(&self) -> usize {
-        self.rates.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.rates.is_empty()
     }

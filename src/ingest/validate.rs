@@ -9,7 +9,7 @@ use std::fmt;
 
 use crate::cst::{cst_day, parse_rfc3339_ms, plausible_epoch_ms};
 use crate::ingest::fx::{is_currency_code, FxRates};
-use crate::money::{convert_to_cny_fen, format_fixed, parse_amount_fen, RATE_ONE, RATE_SCALE};
+use crate::money::{convert_to_cny_fen, parse_amount_fen, RATE_ONE};
 
 /// One raw field value, before any rule is applied.
 #[derive(Debug, Clone, PartialEq)]
@@ -266,11 +266,6 @@ pub fn validate<'a>(raw: &mut RawEvent<'a>, fx: &FxRates) -> Result<Event<'a>, R
         device,
         quantity,
     })
-}
-
-/// Shows a rate the way the rates file writes it, for messages.
-pub fn format_rate(rate: i64) -> String {
-    format_fixed(i128::from(rate), RATE_SCALE as u32)
 }
 
 fn take<'a>(raw: &mut RawEvent<'a>, i: usize) -> Value<'a> {

@@ -22,7 +22,8 @@ use crate::error::{Error, Result};
 use crate::schema::{FX_RATES, REJECTS, TRANSACTIONS};
 use manifest::Manifest;
 
-/// Where the warehouse lives when `--warehouse` is not given.
+/// Where the warehouse lives when `--warehouse` is not given (clap applies it, and reads
+/// [`WAREHOUSE_ENV`] first).
 pub const DEFAULT_WAREHOUSE: &str = "./warehouse";
 /// Environment variable that overrides the default location.
 pub const WAREHOUSE_ENV: &str = "DOUBLE11_WAREHOUSE";
@@ -95,10 +96,4 @@ impl Warehouse {
         let text = fs::read_to_string(&path).map_err(|e| Error::io(&name, e))?;
         Manifest::parse(&text, &name)
     }
-}
-
-/// The warehouse folder to use: the flag, else `$DOUBLE11_WAREHOUSE`, else `./warehouse`.
-/// (clap reads the environment variable; this is the fallback in one place.)
-pub fn default_location() -> PathBuf {
-    PathBuf::from(DEFAULT_WAREHOUSE)
 }

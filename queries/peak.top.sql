@@ -1,0 +1,12 @@
+-- peak.top: the $top busiest seconds of the day by paid orders (ties: earlier first), so
+-- row 1 is the peak. Parameters: $day (DATE), $top (BIGINT, default 10).
+SELECT
+    row_number() OVER (ORDER BY count(*) DESC, date_trunc('second', event_time) ASC) AS rank,
+    date_trunc('second', event_time) AS second_cst,
+    count(*) AS orders,
+    sum(amount_cny) AS gmv_cny
+FROM transactions
+WHERE cst_date = $day AND event_type = 'paid'
+GROUP BY 2
+ORDER BY rank
+LIMIT $top

@@ -1,0 +1,383 @@
+//! `double11 report`: reports as DataFusion SQL files under `queries/`.
+//!
+//! A report is one or more SQL files ([`catalog`]); each file is one query whose named
+//! placeholders (`$day`, `$compare`, `$top`, your own `$region`) are bound as typed values
+//! ([`params`]), so an analyst can read, change or add a report without touching Rust. Results
+//! print as a table, CSV, JSON, NDJSON, Parquet or one offline HTML page ([`html`]), all from
+//! the same record batches, optionally with a display currency next to CNY ([`display`]).
+
+pub mod catalog;
+pub mod display;
+pub mod html;
+pub mod params;
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, Date32Array, RecordBatch};
+use arrow::datatypes::SchemaRef;
+use chrono::{Datelike, NaiveDate};
+use clap::{Args, ValueEnum};
+use datafusion::prelude::SessionContext;
+
+use crate::error::{Error, Result};
+use crate::output::{self, Format};
+use crate::sql::{plan_statements, Access};
+use catalog::Query;
+use display::DisplayCurrency;
+
+/// Output formats of a report: those of `double11 sql` plus one HTML page with charts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Boxed tables for a terminal.
+    Table,
+    Csv,
+    /// One JSON array of objects per query.
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+    /// Binary Parquet, one file per query (needs --out unless the report has one query).
+    Parquet,
+    /// One self-contained offline page with the tables and SVG charts.
+    Html,
+}
+
+impl ReportFormat {
+    fn extension(self) -> &'static str {
+        match self {
+            ReportFormat::Table => "txt",
+            ReportFormat::Csv => "csv",
+            ReportFormat::Json => "json",
+            ReportFormat::Ndjson => "ndjson",
+            ReportFormat::Parquet => "parquet",
+            ReportFormat::Html => "html",
+        }
+    }
+
+    fn plain(self) -> Option<Format> {
+        match self {
+            ReportFormat::Table => Some(Format::Table),
+            ReportFormat::Csv => Some(Format::Csv),
+            ReportFormat::Json => Some(Format::Json),
+            ReportFormat::Ndjson => Some(Format::Ndjson),
+            ReportFormat::Parquet => Some(Format::Parquet),
+            ReportFormat::Html => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// The report: all, summary, revenue, growth, peak, milestones, or NAME for your own
+    /// queries/NAME.sql (and queries/NAME.*.sql).
+    pub name: String,
+    /// The CST day to report on (binds $day).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub day: Option<NaiveDate>,
+    /// The day to compare with (binds $compare; default: the same date a year before --day).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub compare: Option<NaiveDate>,
+    /// How many rows a top-N query shows (binds $top; default 10).
+    #[arg(long, value_name = "N")]
+    pub top: Option<u64>,
+    /// Another parameter for $NAME in the SQL (repeatable), e.g. --param gmv_unit=1000
+    /// or --param region=Zhejiang.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+    /// Write one file per query, OUT/<query>.<ext> (HTML: one OUT/<report>.html), instead of
+    /// printing.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// The folder of report SQL files.
+    #[arg(
+        long,
+        env = "DOUBLE11_QUERIES",
+        default_value = "queries",
+        value_name = "DIR"
+    )]
+    pub queries: PathBuf,
+    /// Also show money in this currency (next to CNY, which stays the stored truth).
+    #[arg(long, requires = "rate", value_name = "CODE")]
+    pub currency: Option<String>,
+    /// Units of --currency per 1 CNY, e.g. 166.26 for KRW (up to 6 fraction digits).
+    #[arg(long, requires = "currency", value_name = "DECIMAL")]
+    pub rate: Option<String>,
+}
+
+/// One query's result.
+#[derive(Debug)]
+pub struct QueryResult {
+    pub query: Query,
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+}
+
+/// The parameter values of a run: built-in defaults < --param < --day/--compare/--top.
+pub fn parameter_values(args: &ReportArgs) -> Result<BTreeMap<String, String>> {
+    let mut values: BTreeMap<String, String> = params::DEFAULTS
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    for kv in &args.params {
+        let (k, v) = params::parse_kv(kv)?;
+        values.insert(k, v);
+    }
+    if let Some(day) = args.day {
+        values.insert("day".into(), day.format("%Y-%m-%d").to_string());
+    }
+    if let Some(compare) = args.compare {
+        values.insert("compare".into(), compare.format("%Y-%m-%d").to_string());
+    }
+    if !values.contains_key("compare") {
+        if let Some(day) = values.get("day").and_then(|d| d.parse::<NaiveDate>().ok()) {
+            let before = day
+                .with_year(day.year() - 1)
+                .or_else(|| NaiveDate::from_ymd_opt(day.year() - 1, day.month(), 28))
+                .unwrap_or(day);
+            values.insert("compare".into(), before.format("%Y-%m-%d").to_string());
+        }
+    }
+    if let Some(top) = args.top {
+        values.insert("top".into(), top.to_string());
+    }
+    Ok(values)
+}
+
+/// Runs the report `args.name` over `ctx` and prints or writes its results.
+pub async fn run(ctx: &SessionContext, args: &ReportArgs) -> Result<()> {
+    let display = match (&args.currency, &args.rate) {
+        (Some(code), Some(rate)) => Some(DisplayCurrency::parse(code, rate)?),
+        _ => None,
+    };
+    let reports = catalog::scan(&args.queries)?;
+    let queries = catalog::select(&reports, &args.name)?;
+    let values = parameter_values(args)?;
+    let mut results = execute(ctx, &queries, &values).await?;
+    if let Some(display) = &display {
+        for r in &mut results {
+            r.schema = display.schema(&r.schema);
+            r.batches = r
+                .batches
+                .iter()
+                .map(|b| display.apply(b))
+                .collect::<Result<_>>()?;
+        }
+    }
+    match &args.out {
+        Some(dir) => write_files(dir, &args.name, &results, args.format, &values),
+        None => print(&args.name, &results, args.format, &values),
+    }
+}
+
+/// Plans every query (all parse and bind before any runs), checks that `$day` has data,
+/// then runs them in order.
+pub async fn execute(
+    ctx: &SessionContext,
+    queries: &[Query],
+    values: &BTreeMap<String, String>,
+) -> Result<Vec<QueryResult>> {
+    let mut frames = Vec::with_capacity(queries.len());
+    let mut needs_day = false;
+    for q in queries {
+        let file = q.path.display().to_string();
+        let sql = std::fs::read_to_string(&q.path).map_err(|e| Error::io(file.clone(), e))?;
+        let mut planned = plan_statements(ctx, &sql, Access::ReadOnly)
+            .await
+            .map_err(|e| in_file(&file, e))?;
+        if planned.len() != 1 {
+            return Err(Error::Usage(format!(
+                "{file}: a report query file holds exactly one SQL statement, this one has {}",
+                planned.len()
+            )));
+        }
+        let frame = planned.remove(0);
+        needs_day |= params::used(&frame)?.iter().any(|p| p == "day");
+        frames.push(params::bind(frame, values, &file)?);
+    }
+    if needs_day {
+        if let Some(day) = values.get("day") {
+            check_day_has_data(ctx, day).await?;
+        }
+    }
+    let mut results = Vec::with_capacity(frames.len());
+    for (q, frame) in queries.iter().zip(frames) {
+        let schema = frame.schema().inner().clone();
+        let batches = frame
+            .collect()
+            .await
+            .map_err(|e| in_file(&q.path.display().to_string(), e.into()))?;
+        results.push(QueryResult {
+            query: q.clone(),
+            schema,
+            batches,
+        });
+    }
+    Ok(results)
+}
+
+fn in_file(file: &str, e: Error) -> Error {
+    match e {
+        Error::Sql(msg) => Error::Sql(format!("{file}: {msg}")),
+        other => other,
+    }
+}
+
+/// A day without transactions is an error naming the days that have some (exit 66).
+async fn check_day_has_data(ctx: &SessionContext, day: &str) -> Result<()> {
+    let frame = ctx
+        .sql("SELECT count(*) AS n FROM transactions WHERE cst_date = $day")
+        .await?;
+    let mut values = BTreeMap::new();
+    values.insert("day".to_string(), day.to_string());
+    let batches = params::bind(frame, &values, "<day check>")?
+        .collect()
+        .await?;
+    let n = batches
+        .first()
+        .and_then(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<arrow::array::Int64Array>()
+                .map(|a| a.value(0))
+        })
+        .unwrap_or(0);
+    if n > 0 {
+        return Ok(());
+    }
+    let days = ctx
+        .sql("SELECT DISTINCT cst_date FROM transactions ORDER BY cst_date")
+        .await?
+        .collect()
+        .await?;
+    let mut listed = Vec::new();
+    for b in &days {
+        if let Some(a) = b.column(0).as_any().downcast_ref::<Date32Array>() {
+            for i in 0..a.len() {
+                if let Some(d) = a.value_as_date(i) {
+                    listed.push(d.format("%Y-%m-%d").to_string());
+                }
+            }
+        }
+    }
+    let listed = if listed.is_empty() {
+        "none (ingest some logs first)".to_string()
+    } else {
+        listed.join(", ")
+    };
+    Err(Error::MissingInput(format!(
+        "no transactions on {day} (CST) in the warehouse; days with data: {listed}"
+    )))
+}
+
+fn print(
+    report: &str,
+    results: &[QueryResult],
+    format: ReportFormat,
+    values: &BTreeMap<String, String>,
+) -> Result<()> {
+    let stdout = std::io::stdout();
+    let terminal = stdout.is_terminal();
+    let mut out = stdout.lock();
+    let err = |e| Error::io("<stdout>", e);
+    match format {
+        ReportFormat::Html => {
+            let page = html::page(report, results, values)?;
+            out.write_all(page.as_bytes()).map_err(err)?;
+        }
+        ReportFormat::Parquet | ReportFormat::Ndjson if results.len() > 1 => {
+            return Err(Error::Usage(format!(
+                "report {report} has {} queries: pass --out DIR to write one {} file each",
+                results.len(),
+                format.extension()
+            )));
+        }
+        ReportFormat::Parquet if terminal => {
+            return Err(Error::Usage(
+                "Parquet is binary: pass --out DIR or redirect stdout to a file".into(),
+            ));
+        }
+        ReportFormat::Json if results.len() > 1 => {
+            // One JSON object: query name -> its rows.
+            write!(out, "{{").map_err(err)?;
+            for (i, r) in results.iter().enumerate() {
+                let sep = if i == 0 { "" } else { "," };
+                write!(
+                    out,
+                    "{sep}\n{}: ",
+                    serde_json::Value::from(r.query.name.clone())
+                )
+                .map_err(err)?;
+                let mut buf = Vec::new();
+                output::write(&mut buf, &r.schema, &r.batches, Format::Json)?;
+                out.write_all(String::from_utf8_lossy(&buf).trim_end().as_bytes())
+                    .map_err(err)?;
+            }
+            writeln!(out, "\n}}").map_err(err)?;
+        }
+        _ => {
+            let plain = format.plain().unwrap_or(Format::Table);
+            let several = results.len() > 1;
+            for (i, r) in results.iter().enumerate() {
+                if several {
+                    // CSV: a `# query` line before each query's header, a blank line between.
+                    let lead = if i == 0 { "" } else { "\n" };
+                    match plain {
+                        Format::Csv => writeln!(out, "{lead}# {}", r.query.name),
+                        _ => writeln!(out, "{lead}{}", r.query.name),
+                    }
+                    .map_err(err)?;
+                }
+                output::write(&mut out, &r.schema, &r.batches, plain)?;
+            }
+        }
+    }
+    out.flush().map_err(err)
+}
+
+fn write_files(
+    dir: &Path,
+    report: &str,
+    results: &[QueryResult],
+    format: ReportFormat,
+    values: &BTreeMap<String, String>,
+) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+    if format == ReportFormat::Html {
+        let page = html::page(report, results, values)?;
+        return write_atomic(&dir.join(format!("{report}.html")), page.as_bytes());
+    }
+    let plain = format.plain().unwrap_or(Format::Table);
+    for r in results {
+        let mut buf = Vec::new();
+        output::write(&mut buf, &r.schema, &r.batches, plain)?;
+        let path = dir.join(format!("{}.{}", r.query.name, format.extension()));
+        write_atomic(&path, &buf)?;
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to a temporary name beside `path`, then renames it into place, so a reader
+/// never sees half a file.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let shown = |p: &Path| p.display().to_string();
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(shown(path), e));
+    }
+    Ok(())
+}
