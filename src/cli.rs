@@ -91,6 +91,10 @@ pub struct IngestArgs {
     /// Accepted rows of one CST day held in memory before they are written out.
     #[arg(long, default_value_t = 1_000_000)]
     pub rows_per_file: usize,
+    /// Event ids kept in memory for de-duplication (about 40 bytes each) before the least
+    /// recently used minutes spill to disk.
+    #[arg(long, default_value_t = 8_000_000)]
+    pub ids_in_memory: usize,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

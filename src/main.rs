@@ -62,6 +62,7 @@ async fn run(cli: Cli) -> Result<()> {
                     StdinFormat::Ndjson => Encoding::Ndjson,
                 }),
                 rows_per_file: args.rows_per_file,
+                ids_in_memory: args.ids_in_memory,
                 progress: !cli.quiet,
             };
             let root = cli.warehouse.clone();

@@ -8,17 +8,19 @@
 //! 5. buffer accepted rows per CST day and write sorted Parquet files into staging;
 //! 6. commit: move the files into place and write the manifest, atomically.
 //!
-//! Memory stays bounded: rows go to disk every [`IngestOptions::rows_per_file`] rows per day.
+//! Memory stays bounded: rows go to disk every [`IngestOptions::rows_per_file`] rows per day,
+//! and seen ids beyond [`IngestOptions::ids_in_memory`] spill to disk by minute ([`dedupe`]).
 
 pub mod batches;
 pub mod csv_records;
+pub mod dedupe;
 pub mod fx;
 pub mod input;
 pub mod ndjson_records;
 pub mod summary;
 pub mod validate;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
@@ -27,9 +29,10 @@ use crate::error::{Error, Result};
 use crate::schema::{FX_RATES, FX_RATES_SCHEMA, REJECTS, TRANSACTIONS};
 use crate::warehouse::commit::{self, CommitPlan, STAGING_DIR};
 use crate::warehouse::manifest::{Counts, DataFile, InputRecord, Manifest, RunRecord};
-use crate::warehouse::parquet_files::{for_each_string, write_file};
+use crate::warehouse::parquet_files::{for_each_event_id, write_file};
 use crate::warehouse::Warehouse;
 use batches::{RejectsBuilder, TransactionsBuilder};
+use dedupe::{id_hash, SeenIds};
 use fx::FxRates;
 use input::{Encoding, Input};
 use validate::{validate, Reject, RejectKind, Value};
@@ -47,6 +50,8 @@ pub struct IngestOptions {
     pub rows_per_file: usize,
     /// Show a progress bar (on a terminal).
     pub progress: bool,
+    /// Event ids held in memory for de-duplication before older minutes spill to disk.
+    pub ids_in_memory: usize,
 }
 
 impl Default for IngestOptions {
@@ -57,6 +62,7 @@ impl Default for IngestOptions {
             stdin_encoding: None,
             rows_per_file: 1_000_000,
             progress: false,
+            ids_in_memory: 8_000_000,
         }
     }
 }
@@ -72,8 +78,6 @@ pub struct IngestReport {
 /// Accepted rows and seen ids of one CST day.
 struct DayBuffer {
     rows: TransactionsBuilder,
-    /// xxh3-128 of every accepted `event_id` of the day, committed or from this run.
-    seen: IdSet,
     files_written: usize,
     rows_written: u64,
 }
@@ -93,6 +97,8 @@ struct Run<'w> {
     rows_per_file: usize,
     rejects_files: usize,
     pending_write: Option<PendingWrite>,
+    /// Every accepted id, committed or from this run, in bounded memory.
+    seen: SeenIds,
 }
 
 /// A Parquet file being written on another thread, staged once it is done.
@@ -165,6 +171,7 @@ fn run_inputs(
         rows_per_file: opts.rows_per_file.max(1),
         rejects_files: 0,
         pending_write: None,
+        seen: SeenIds::new(staging.join("ids"), opts.ids_in_memory),
     };
     let progress = summary::progress_bar(inputs, opts.progress);
     let mut records = Vec::new();
@@ -341,16 +348,15 @@ impl Run<'_> {
         let day = match self.days.entry(e.day) {
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
-                let seen = committed_ids(self.wh, &self.manifest, e.day)?;
+                load_committed_ids(self.wh, &self.manifest, e.day, &mut self.seen)?;
                 v.insert(DayBuffer {
                     rows: TransactionsBuilder::default(),
-                    seen,
                     files_written: 0,
                     rows_written: 0,
                 })
             }
         };
-        if !day.seen.insert(id_hash(&e.event_id)) {
+        if !self.seen.insert(e.event_time_ms, id_hash(&e.event_id))? {
             return Ok(false);
         }
         day.rows.append(e);
@@ -549,46 +555,23 @@ fn load_stored_rates(wh: &Warehouse, manifest: &Manifest) -> Result<FxRates> {
     Ok(rates)
 }
 
-/// The ids already committed for a CST day: the contract lets de-duplication rely on a
-/// re-delivery carrying the same instant, hence the same day.
-fn committed_ids(wh: &Warehouse, manifest: &Manifest, day: i32) -> Result<IdSet> {
+/// Feeds the ids already committed for a CST day into `seen`: the contract lets
+/// de-duplication rely on a re-delivery carrying the same instant, hence the same day.
+fn load_committed_ids(
+    wh: &Warehouse,
+    manifest: &Manifest,
+    day: i32,
+    seen: &mut SeenIds,
+) -> Result<()> {
     let date = date_from_days(day).to_string();
-    let mut seen = IdSet::default();
     for file in manifest.files_of(TRANSACTIONS) {
         if file.cst_date.as_deref() == Some(date.as_str()) {
-            for_each_string(&wh.root().join(&file.path), "event_id", |id| {
-                seen.insert(id_hash(id));
+            for_each_event_id(&wh.root().join(&file.path), |ms, id| {
+                seen.add_committed(ms, id_hash(id))
             })?;
         }
     }
-    Ok(seen)
-}
-
-/// Hashes of event ids. They are already uniformly distributed, so the set uses their low
-/// 64 bits as its hash instead of hashing them a second time.
-type IdSet = HashSet<u128, std::hash::BuildHasherDefault<PrehashedId>>;
-
-#[derive(Default)]
-struct PrehashedId(u64);
-
-impl std::hash::Hasher for PrehashedId {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u128` is used; fold anything else in for completeness.
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-    fn write_u128(&mut self, id: u128) {
-        self.0 = id as u64;
-    }
-}
-
-/// A 128-bit hash stands in for an id: a collision among even 10^12 ids has odds below 10^-14.
-fn id_hash(id: &str) -> u128 {
-    xxhash_rust::xxh3::xxh3_128(id.as_bytes())
+    Ok(())
 }
 
 fn now_rfc3339() -> String {

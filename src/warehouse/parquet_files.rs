@@ -90,31 +90,40 @@ fn parquet_io(name: &str, e: parquet::errors::ParquetError) -> Error {
     }
 }
 
-/// Calls `f` with every value of a string column of a Parquet file, reading only that column.
-pub fn for_each_string(path: &Path, column: &str, mut f: impl FnMut(&str)) -> Result<()> {
+/// Calls `f(event_time_ms, event_id)` for every row of a `transactions` file, reading only
+/// those two columns.
+pub fn for_each_event_id(path: &Path, mut f: impl FnMut(i64, &str) -> Result<()>) -> Result<()> {
+    use arrow::array::TimestampMillisecondArray;
     let name = path.display().to_string();
     let file = File::open(path).map_err(|e| Error::io(&name, e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| Error::Data(format!("{name}: unreadable Parquet ({e})")))?;
-    let index = builder
-        .schema()
-        .index_of(column)
-        .map_err(|_| Error::Data(format!("{name}: no column {column}")))?;
-    let mask = ProjectionMask::roots(builder.parquet_schema(), [index]);
+    let index = |column: &str| {
+        builder
+            .schema()
+            .index_of(column)
+            .map_err(|_| Error::Data(format!("{name}: no column {column}")))
+    };
+    let (id_index, time_index) = (index("event_id")?, index("event_time")?);
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [id_index, time_index]);
     let reader = builder
         .with_projection(mask)
         .with_batch_size(64 * 1024)
         .build()?;
+    let wrong = || Error::Data(format!("{name}: event_id or event_time has the wrong type"));
     for batch in reader {
         let batch = batch?;
-        let values = batch
-            .column(0)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .ok_or_else(|| Error::Data(format!("{name}: column {column} is not a string")))?;
-        for i in 0..values.len() {
-            if values.is_valid(i) {
-                f(values.value(i));
+        let ids = batch
+            .column_by_name("event_id")
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+            .ok_or_else(wrong)?;
+        let times = batch
+            .column_by_name("event_time")
+            .and_then(|c| c.as_any().downcast_ref::<TimestampMillisecondArray>())
+            .ok_or_else(wrong)?;
+        for i in 0..batch.num_rows() {
+            if ids.is_valid(i) && times.is_valid(i) {
+                f(times.value(i), ids.value(i))?;
             }
         }
     }
