@@ -307,7 +307,9 @@ def cst_second_text(sec):
 
 def main():
     rates = load_rates()
-    paths = sorted((p for p in LOGS.rglob("*") if p.is_file() and file_format(p.name)),
+    # Like `double11 ingest <folder>`: names starting with _ or . are side files, not logs.
+    paths = sorted((p for p in LOGS.rglob("*") if p.is_file() and file_format(p.name)
+                    and not any(part.startswith(("_", ".")) for part in p.relative_to(LOGS).parts)),
                    key=lambda p: p.relative_to(LOGS).as_posix())
     seen = set()
     files, rejects, accepted_events = [], [], []
