@@ -85,15 +85,10 @@ impl SeenIds {
         let key = Self::shard_of(event_time_ms);
         self.clock += 1;
         let clock = self.clock;
-        if !self.shards.contains_key(&key) {
-            self.shards.insert(
-                key,
-                Shard {
-                    ids: Some(IdSet::default()),
-                    last_use: clock,
-                },
-            );
-        }
+        self.shards.entry(key).or_insert_with(|| Shard {
+            ids: Some(IdSet::default()),
+            last_use: clock,
+        });
         self.load(key)?;
         let shard = self
             .shards

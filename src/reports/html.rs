@@ -1,10 +1,10 @@
 //! The HTML format: one self-contained page (no script, no external file) with every query's
-//! table and, for the built-in reports, SVG charts.
+//! table and, for the built-in reports, SVG charts ([`charts`]) next to their tables.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::QueryResult;
+use super::{charts, QueryResult};
 use crate::error::Result;
 
 fn escape(s: &str) -> String {
@@ -67,7 +67,9 @@ pub fn page(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\n<style>\
 body{{font-family:sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:1em 0}}\
 td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}}th{{background:#eee}}\
-.scroll{{max-height:30em;overflow:auto}}</style></head><body>\n<h1>{}</h1>\n",
+.scroll{{max-height:30em;overflow:auto}}\
+.query{{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}}\
+.query figure{{margin:1em 0}}svg.chart{{display:block;border:1px solid #ddd}}</style></head><body>\n<h1>{}</h1>\n",
         escape(&title),
         escape(&title)
     );
@@ -79,6 +81,10 @@ td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}}th{{background:#e
     for r in results {
         let _ = writeln!(html, "<h2 id=\"{0}\">{0}</h2>", escape(&r.query.name));
         let rows = cells(r)?;
+        let _ = writeln!(html, "<div class=\"query\">");
+        for svg in charts::for_query(r, results, values)? {
+            let _ = writeln!(html, "<figure>{svg}</figure>");
+        }
         let _ = writeln!(html, "<div class=\"scroll\"><table>");
         for (i, row) in rows.iter().enumerate() {
             let tag = if i == 0 { "th" } else { "td" };
@@ -88,7 +94,7 @@ td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}}th{{background:#e
             }
             let _ = writeln!(html, "</tr>");
         }
-        let _ = writeln!(html, "</table></div>");
+        let _ = writeln!(html, "</table></div></div>");
     }
     html.push_str("</body></html>\n");
     Ok(html)

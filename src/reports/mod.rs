@@ -7,6 +7,7 @@
 //! the same record batches, optionally with a display currency next to CNY ([`display`]).
 
 pub mod catalog;
+pub mod charts;
 pub mod display;
 pub mod html;
 pub mod params;
