@@ -82,6 +82,17 @@ fn corrupt_gzip_and_truncated_zstd_stop_the_run_cleanly() {
     assert!(err.contains("cut.ndjson.zst"), "{err}");
     assert_untouched(&wh, &before);
 
+    // A zero-byte file is an empty log, whatever its name, and not an error.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).expect("mkdir");
+    for name in ["a.csv", "b.csv.gz", "c.jsonl.zst", "d.ndjson"] {
+        std::fs::write(empty.join(name), b"").expect("write");
+    }
+    let wh_empty = dir.path().join("wh-empty");
+    common::ingest(&wh_empty, &[&empty]);
+    let totals = common::manifest(&wh_empty)["runs"][0]["totals"].clone();
+    assert_eq!(totals["records"], 0, "{totals}");
+
     let not_gz = dir.path().join("plain.jsonl.gz");
     std::fs::write(&not_gz, b"{\"event_id\":\"x\"}\n").expect("write");
     let err = common::fails(

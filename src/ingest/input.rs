@@ -211,6 +211,17 @@ pub fn open(
             }
         }
     };
+    // A zero-byte file is an empty log whatever its name says ("a file may be empty"), not a
+    // damaged archive.
+    let is_empty = raw
+        .fill_buf()
+        .map_err(|e| Error::io(&input.name, e))?
+        .is_empty();
+    let compression = if is_empty {
+        Compression::None
+    } else {
+        compression
+    };
     let mut reader: Box<dyn BufRead + Send> = match compression {
         Compression::None => Box::new(raw),
         Compression::Gzip => Box::new(BufReader::with_capacity(
