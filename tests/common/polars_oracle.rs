@@ -23,7 +23,9 @@ pub struct DayFigures {
     pub platforms: BTreeMap<String, (i64, i128)>,
 }
 
-fn scan(wh: &Path) -> LazyFrame {
+/// Every row of `transactions`, read by Polars, with `cst_ms` (event time shifted to CST),
+/// `day` (days since the epoch) and `second` (seconds since the epoch, CST).
+pub fn scan(wh: &Path) -> LazyFrame {
     let pattern = format!("{}/transactions/**/*.parquet", wh.display());
     let args = ScanArgsParquet {
         hive_options: HiveOptions {
@@ -41,7 +43,8 @@ fn scan(wh: &Path) -> LazyFrame {
         ])
 }
 
-fn fen(v: AnyValue<'_>) -> i128 {
+/// A Polars decimal sum (scale 2) as integer fen; no rows sum to 0.
+pub fn fen(v: AnyValue<'_>) -> i128 {
     match v {
         AnyValue::Decimal(x, _, scale) => {
             assert_eq!(scale, 2, "money has two fraction digits");

@@ -7,7 +7,6 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-const CST_MS: i64 = 8 * 3600 * 1000;
 const DAY_MS: i64 = 86_400_000;
 
 /// One group: orders (rows), GMV in fen, amount in the log's currency (fen).
@@ -24,24 +23,12 @@ pub fn day_number(day: &str) -> i64 {
         .num_days()
 }
 
+/// The shared warehouse scan (CST day and second columns), narrowed to one day and type.
 fn scan(wh: &Path, day: &str, event_type: &str) -> LazyFrame {
-    let pattern = format!("{}/transactions/**/*.parquet", wh.display());
-    let args = ScanArgsParquet {
-        hive_options: HiveOptions {
-            enabled: Some(false),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    LazyFrame::scan_parquet(PlRefPath::new(pattern), args)
-        .expect("polars scans the warehouse")
-        .with_columns([(col("event_time").cast(DataType::Int64) + lit(CST_MS)).alias("cst_ms")])
-        .with_columns([
-            col("cst_ms").floor_div(lit(DAY_MS)).alias("day"),
-            (col("cst_ms") % lit(DAY_MS))
-                .floor_div(lit(1000i64))
-                .alias("sod"),
-        ])
+    crate::common::polars_oracle::scan(wh)
+        .with_columns([(col("cst_ms") % lit(DAY_MS))
+            .floor_div(lit(1000i64))
+            .alias("sod")])
         .filter(
             col("day")
                 .eq(lit(day_number(day)))
@@ -49,16 +36,7 @@ fn scan(wh: &Path, day: &str, event_type: &str) -> LazyFrame {
         )
 }
 
-fn fen(v: AnyValue<'_>) -> i128 {
-    match v {
-        AnyValue::Decimal(x, _, scale) => {
-            assert_eq!(scale, 2);
-            x
-        }
-        AnyValue::Null => 0,
-        other => panic!("expected a decimal, got {other:?}"),
-    }
-}
+use crate::common::polars_oracle::fen;
 
 fn key(v: AnyValue<'_>) -> Option<String> {
     match v {
