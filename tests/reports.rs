@@ -706,3 +706,30 @@ fn errors_say_what_to_do() {
         "{err}"
     );
 }
+
+#[test]
+fn built_in_reports_run_where_there_is_no_queries_folder() {
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let args = [
+        "report",
+        "summary",
+        "--warehouse",
+        wh_str(),
+        "--day",
+        DAY,
+        "--format",
+        "csv",
+    ];
+    let here = common::ok(&args);
+    let out = common::double11()
+        .args(args)
+        .current_dir(elsewhere.path())
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), here);
+}

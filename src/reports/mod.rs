@@ -93,11 +93,11 @@ pub struct ReportArgs {
     /// printing.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// The folder of report SQL files.
+    /// The folder of report SQL files (the built-in ones are used when ./queries is absent).
     #[arg(
         long,
         env = "DOUBLE11_QUERIES",
-        default_value = "queries",
+        default_value = catalog::DEFAULT_DIR,
         value_name = "DIR"
     )]
     pub queries: PathBuf,
@@ -185,7 +185,7 @@ pub async fn execute(
     let mut needs_day = false;
     for q in queries {
         let file = q.path.display().to_string();
-        let sql = std::fs::read_to_string(&q.path).map_err(|e| Error::io(file.clone(), e))?;
+        let sql = q.sql()?;
         let mut planned = plan_statements(ctx, &sql, Access::ReadOnly)
             .await
             .map_err(|e| in_file(&file, e))?;
