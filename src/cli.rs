@@ -10,7 +10,8 @@ use crate::output::Format;
 const EXIT_CODES: &str = "\
 Exit codes: 0 success (rejected lines are reported, not failures), 1 unexpected failure,
 2 bad command line or SQL, 65 corrupt input or incompatible warehouse, 66 input not found,
-73 output exists (use --force), 74 read/write error (permissions, full disk).";
+73 output exists (use --force), 74 read/write error (permissions, full disk),
+75 another ingest is writing to the warehouse (try again later).";
 
 #[derive(Debug, Parser)]
 #[command(

@@ -22,6 +22,8 @@ pub mod exit {
     pub const IO: i32 = 74;
     /// The output exists and `--force` was not given.
     pub const EXISTS: i32 = 73;
+    /// Another double11 is writing to the warehouse: try again later.
+    pub const BUSY: i32 = 75;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +46,8 @@ pub enum Error {
     },
     #[error("{0}")]
     Data(String),
+    #[error("{0}")]
+    Busy(String),
     #[error("{0} already exists; pass --force to overwrite it")]
     Exists(String),
     #[error("{0}")]
@@ -88,6 +92,7 @@ impl Error {
             Error::Io { .. } => exit::IO,
             Error::Corrupt { .. } | Error::Data(_) => exit::DATA,
             Error::Exists(_) => exit::EXISTS,
+            Error::Busy(_) => exit::BUSY,
             Error::Other(_) => exit::FAILURE,
         }
     }

@@ -102,3 +102,64 @@ fn a_killed_ingest_leaves_before_or_after_and_a_rerun_completes_it() {
         assert!(!wh.join("_staging").exists() || common::snapshot(&wh.join("_staging")).is_empty());
     }
 }
+
+#[test]
+fn one_writer_at_a_time_and_readers_leave_a_running_ingest_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("slow.csv");
+    let (orders, _) = common::write_volume_csv(&log, 1_500_000, "w-");
+    let rates = common::sample_rates();
+    let wh = dir.path().join("wh");
+    common::ingest(&wh, &[&common::sample_logs()]);
+    let before = all_events(&wh);
+    let mut child = common::double11()
+        .args(ingest_args(&wh, &log, &rates))
+        .spawn()
+        .expect("spawn ingest");
+    let staging = wh.join("_staging/r000002");
+    let start = Instant::now();
+    // Wait until the ingest has staged its first Parquet file.
+    let staged_files = || {
+        walkdir::WalkDir::new(&staging)
+            .into_iter()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "parquet"))
+            .count()
+    };
+    while staged_files() == 0 && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(staged_files() > 0, "the ingest started writing");
+    // A reader while the ingest runs: sees the committed state and does not "recover" the
+    // running ingest's staging folder away.
+    let seen = all_events(&wh);
+    let second = common::run(&ingest_args(
+        &wh,
+        &common::sample_logs().join("2019-11-11-a.csv"),
+        &rates,
+    ));
+    let still_running = child.try_wait().expect("try_wait").is_none();
+    if still_running {
+        assert_eq!(seen, before, "a reader sees the committed state");
+        assert_eq!(
+            second.status.code(),
+            Some(75),
+            "a second writer is turned away"
+        );
+        let stderr = String::from_utf8_lossy(&second.stderr);
+        assert!(stderr.contains("another double11 ingest"), "{stderr}");
+    }
+    assert!(
+        child.wait().expect("wait").success(),
+        "the first ingest completes"
+    );
+    let orders_after = common::sql(
+        &wh,
+        "SELECT count(*) FROM transactions WHERE event_id LIKE 'w-%' AND event_type = 'paid'",
+    );
+    assert_eq!(orders_after[1][0], orders.to_string());
+    assert!(
+        still_running,
+        "the ingest outlived the reader and the second writer (make the log bigger)"
+    );
+}

@@ -93,12 +93,13 @@ fn the_interactive_shell_runs_statements_and_commands() {
     let screen = wait_for(&session, "reason");
     assert!(screen.contains("raw"), "{screen}");
     type_line(&session, "\\q");
+    // The history is written as the shell exits: wait until it holds the statement.
+    let path = dir.path().join(".double11_history");
     let start = Instant::now();
-    while dir.path().join(".double11_history").metadata().is_err()
-        && start.elapsed() < Duration::from_secs(10)
-    {
+    let mut history = String::new();
+    while !history.contains("SELECT nope;") && start.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(100));
+        history = std::fs::read_to_string(&path).unwrap_or_default();
     }
-    let history = std::fs::read_to_string(dir.path().join(".double11_history")).expect("history");
-    assert!(history.contains("SELECT nope;"), "{history}");
+    assert!(history.contains("SELECT nope;"), "history: {history:?}");
 }

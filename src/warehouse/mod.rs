@@ -28,9 +28,32 @@ pub const DEFAULT_WAREHOUSE: &str = "./warehouse";
 /// Environment variable that overrides the default location.
 pub const WAREHOUSE_ENV: &str = "DOUBLE11_WAREHOUSE";
 
+/// Held (as an OS file lock) by the one process writing to the warehouse. The OS releases it
+/// when that process ends, however it ends, so a killed ingest never leaves a stale lock.
+pub const LOCK_FILE: &str = "_writer.lock";
+
 #[derive(Debug, Clone)]
 pub struct Warehouse {
     root: PathBuf,
+    /// The writer lock, for a warehouse opened for writing.
+    _lock: Option<std::sync::Arc<fs::File>>,
+}
+
+/// Takes the writer lock without waiting; `None` when another process holds it.
+fn try_lock(root: &Path) -> Result<Option<fs::File>> {
+    let path = root.join(LOCK_FILE);
+    let name = path.display().to_string();
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(&name, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(fs::TryLockError::WouldBlock) => Ok(None),
+        Err(fs::TryLockError::Error(e)) => Err(Error::io(&name, e)),
+    }
 }
 
 impl Warehouse {
@@ -46,8 +69,14 @@ impl Warehouse {
         }
         let wh = Warehouse {
             root: root.to_path_buf(),
+            _lock: None,
         };
-        commit::recover(root)?;
+        // Finishing or discarding a crashed run needs the writer lock; when an ingest holds
+        // it, `_staging/` is that ingest's work in progress and must be left alone.
+        if let Some(lock) = try_lock(root)? {
+            commit::recover(root)?;
+            drop(lock);
+        }
         wh.manifest()?;
         Ok(wh)
     }
@@ -56,15 +85,21 @@ impl Warehouse {
     pub fn open_or_create(root: &Path) -> Result<Self> {
         let name = root.display().to_string();
         fs::create_dir_all(root).map_err(|e| Error::io(&name, e))?;
+        let lock = try_lock(root)?.ok_or_else(|| {
+            Error::Busy(format!(
+                "{name}: another double11 ingest is writing to this warehouse; run again when it has finished"
+            ))
+        })?;
         let wh = Warehouse {
             root: root.to_path_buf(),
+            _lock: Some(std::sync::Arc::new(lock)),
         };
         commit::recover(root)?;
         if !root.join(commit::MANIFEST_FILE).exists() {
             let non_empty = fs::read_dir(root)
                 .map_err(|e| Error::io(&name, e))?
                 .filter_map(|e| e.ok())
-                .any(|e| e.file_name() != commit::STAGING_DIR);
+                .any(|e| e.file_name() != commit::STAGING_DIR && e.file_name() != LOCK_FILE);
             if non_empty {
                 return Err(Error::Usage(format!(
                     "{name}: this folder has files but no warehouse manifest; choose an empty folder for a new warehouse"
