@@ -16,6 +16,7 @@ use crate::money::{
 pub const TRANSACTIONS: &str = "transactions";
 pub const REJECTS: &str = "rejects";
 pub const FX_RATES: &str = "fx_rates";
+pub const DUPLICATES: &str = "duplicates";
 
 /// The Hive partition column of `transactions`: the CST calendar day of `event_time`.
 pub const PARTITION_COLUMN: &str = "cst_date";
@@ -94,5 +95,18 @@ pub static FX_RATES_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
             DataType::Decimal128(RATE_PRECISION, RATE_SCALE),
             false,
         ),
+    ]))
+});
+
+/// Every re-delivered line that lost to an earlier delivery of its `event_id`: where it came
+/// from, and the event's time and CST day (equal to the kept delivery's, by the contract).
+pub static DUPLICATES_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("run_id", DataType::Utf8, false),
+        Field::new("file", DataType::Utf8, false),
+        Field::new("line", DataType::Int64, false),
+        Field::new("event_id", DataType::Utf8, false),
+        Field::new("event_time", event_time_type(), false),
+        Field::new(PARTITION_COLUMN, DataType::Date32, false),
     ]))
 });

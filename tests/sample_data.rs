@@ -85,6 +85,18 @@ fn per_file_counts_match_the_reference() {
         })
         .collect();
     assert_eq!(got, want);
+    // Every duplicate line is kept too, with its file: per-file counts match the reference.
+    let dups = common::sql(&wh, "SELECT file, count(*) FROM duplicates GROUP BY file");
+    let got: BTreeMap<String, u64> = dups[1..]
+        .iter()
+        .map(|r| (base(&r[0]), r[1].parse().expect("count")))
+        .collect();
+    let want: BTreeMap<String, u64> = want
+        .iter()
+        .filter(|(_, c)| c[2] > 0)
+        .map(|(f, c)| (f.clone(), c[2]))
+        .collect();
+    assert_eq!(got, want);
 }
 
 #[test]

@@ -3,14 +3,16 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, Decimal128Builder, Int64Builder, RecordBatch, StringBuilder,
+    ArrayRef, Date32Builder, Decimal128Builder, Int64Builder, RecordBatch, StringBuilder,
     TimestampMillisecondBuilder,
 };
 
 use crate::cst::CST_TIMEZONE;
 use crate::error::Result;
 use crate::ingest::validate::{Event, Reject};
-use crate::schema::{amount_cny_type, amount_type, REJECTS_SCHEMA, TRANSACTIONS_FILE_SCHEMA};
+use crate::schema::{
+    amount_cny_type, amount_type, DUPLICATES_SCHEMA, REJECTS_SCHEMA, TRANSACTIONS_FILE_SCHEMA,
+};
 
 /// Accepted events of one CST day, column by column.
 pub struct TransactionsBuilder {
@@ -149,5 +151,67 @@ impl RejectsBuilder {
         ];
         self.rows = 0;
         Ok(RecordBatch::try_new(Arc::clone(&REJECTS_SCHEMA), columns)?)
+    }
+}
+
+/// Re-delivered lines that lost to an earlier delivery.
+pub struct DuplicatesBuilder {
+    run_id: StringBuilder,
+    file: StringBuilder,
+    line: Int64Builder,
+    event_id: StringBuilder,
+    event_time: TimestampMillisecondBuilder,
+    cst_date: Date32Builder,
+    rows: usize,
+}
+
+impl Default for DuplicatesBuilder {
+    fn default() -> Self {
+        DuplicatesBuilder {
+            run_id: StringBuilder::new(),
+            file: StringBuilder::new(),
+            line: Int64Builder::new(),
+            event_id: StringBuilder::new(),
+            event_time: TimestampMillisecondBuilder::new().with_timezone(CST_TIMEZONE),
+            cst_date: Date32Builder::new(),
+            rows: 0,
+        }
+    }
+}
+
+impl DuplicatesBuilder {
+    pub fn append(&mut self, run_id: &str, file: &str, line: u64, e: &Event<'_>) {
+        self.run_id.append_value(run_id);
+        self.file.append_value(file);
+        self.line
+            .append_value(i64::try_from(line).unwrap_or(i64::MAX));
+        self.event_id.append_value(&e.event_id);
+        self.event_time.append_value(e.event_time_ms);
+        self.cst_date.append_value(e.day);
+        self.rows += 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    pub fn finish(&mut self) -> Result<RecordBatch> {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.run_id.finish()),
+            Arc::new(self.file.finish()),
+            Arc::new(self.line.finish()),
+            Arc::new(self.event_id.finish()),
+            Arc::new(self.event_time.finish()),
+            Arc::new(self.cst_date.finish()),
+        ];
+        self.rows = 0;
+        Ok(RecordBatch::try_new(
+            Arc::clone(&DUPLICATES_SCHEMA),
+            columns,
+        )?)
     }
 }

@@ -26,12 +26,12 @@ use std::path::{Path, PathBuf};
 
 use crate::cst::date_from_days;
 use crate::error::{Error, Result};
-use crate::schema::{FX_RATES, FX_RATES_SCHEMA, REJECTS, TRANSACTIONS};
+use crate::schema::{DUPLICATES, FX_RATES, FX_RATES_SCHEMA, REJECTS, TRANSACTIONS};
 use crate::warehouse::commit::{self, CommitPlan, STAGING_DIR};
 use crate::warehouse::manifest::{Counts, DataFile, InputRecord, Manifest, RunRecord};
 use crate::warehouse::parquet_files::{for_each_event_id, write_file};
 use crate::warehouse::Warehouse;
-use batches::{RejectsBuilder, TransactionsBuilder};
+use batches::{DuplicatesBuilder, RejectsBuilder, TransactionsBuilder};
 use dedupe::{id_hash, SeenIds};
 use fx::FxRates;
 use input::{Encoding, Input};
@@ -91,6 +91,8 @@ struct Run<'w> {
     fx: FxRates,
     days: HashMap<i32, DayBuffer>,
     rejects: RejectsBuilder,
+    duplicates: DuplicatesBuilder,
+    duplicates_files: usize,
     rejects_by_kind: BTreeMap<String, u64>,
     new_files: Vec<DataFile>,
     moves: Vec<(String, String)>,
@@ -165,6 +167,8 @@ fn run_inputs(
         fx,
         days: HashMap::new(),
         rejects: RejectsBuilder::default(),
+        duplicates: DuplicatesBuilder::default(),
+        duplicates_files: 0,
         rejects_by_kind: BTreeMap::new(),
         new_files: Vec::new(),
         moves: Vec::new(),
@@ -294,7 +298,7 @@ impl Run<'_> {
                         RejectKind::BadEncoding,
                         format!("{name} is not valid UTF-8"),
                     )),
-                    None => validate(&mut raw, &self.fx).map(|e| self.accept(&e)),
+                    None => validate(&mut raw, &self.fx).map(|e| self.accept(&e, input, line)),
                 }
             };
             self.tally(outcome, input, line, records.raw(), counts)?;
@@ -337,14 +341,15 @@ impl Run<'_> {
                 )),
                 Ok(text) => ndjson_records::parse_line(text)
                     .and_then(|mut raw| validate(&mut raw, &self.fx))
-                    .map(|e| self.accept(&e)),
+                    .map(|e| self.accept(&e, input, line_no)),
             };
             self.tally(outcome, input, line_no, line, counts)?;
         }
     }
 
-    /// Adds an accepted event unless its id was seen before; `Ok(false)` for a duplicate.
-    fn accept(&mut self, e: &validate::Event<'_>) -> Result<bool> {
+    /// Adds an accepted event unless its id was seen before; `Ok(false)` for a duplicate,
+    /// which is recorded in the `duplicates` table instead.
+    fn accept(&mut self, e: &validate::Event<'_>, input: &Input, line: u64) -> Result<bool> {
         let day = match self.days.entry(e.day) {
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
@@ -357,6 +362,10 @@ impl Run<'_> {
             }
         };
         if !self.seen.insert(e.event_time_ms, id_hash(&e.event_id))? {
+            self.duplicates.append(&self.run_id, &input.name, line, e);
+            if self.duplicates.len() >= self.rows_per_file {
+                self.flush_duplicates()?;
+            }
             return Ok(false);
         }
         day.rows.append(e);
@@ -432,6 +441,19 @@ impl Run<'_> {
         self.write_in_background(rel, REJECTS, None, batch, &[])
     }
 
+    fn flush_duplicates(&mut self) -> Result<()> {
+        if self.duplicates.is_empty() {
+            return Ok(());
+        }
+        let batch = self.duplicates.finish()?;
+        let rel = format!(
+            "{DUPLICATES}/duplicates-{}-{:04}.parquet",
+            self.run_id, self.duplicates_files
+        );
+        self.duplicates_files += 1;
+        self.write_in_background(rel, DUPLICATES, None, batch, &[])
+    }
+
     /// Writes a staged Parquet file on another thread, so encoding and compression use the
     /// second core while parsing goes on. At most one write is in flight, which bounds memory
     /// to two batches.
@@ -489,6 +511,7 @@ impl Run<'_> {
             self.flush_day(*day)?;
         }
         self.flush_rejects()?;
+        self.flush_duplicates()?;
         self.finish_pending_write()?;
 
         // The rates table is replaced by one file holding every rate used so far.

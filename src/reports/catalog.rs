@@ -73,6 +73,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../queries/summary.currency.sql"),
     ),
     (
+        "summary.duplicates",
+        include_str!("../../queries/summary.duplicates.sql"),
+    ),
+    (
         "summary.rejects",
         include_str!("../../queries/summary.rejects.sql"),
     ),

@@ -25,7 +25,8 @@ SQL statements end with ';' and may span lines. Commands:
   \\?             this help
   \\q             quit (or Ctrl-D)
 Tables: transactions (accepted, de-duplicated events; cst_date is the CST day),
-        rejects (file, line, kind, reason, raw), fx_rates (currency, date, cny_per_unit).";
+        rejects (file, line, kind, reason, raw), duplicates (file, line, event_id, cst_date),
+        fx_rates (currency, date, cny_per_unit).";
 
 pub fn parse(line: &str) -> Result<Command> {
     let mut words = line.trim().trim_end_matches(';').split_whitespace();

@@ -1,6 +1,6 @@
 //! The SQL side: a DataFusion session over the warehouse's tables.
 //!
-//! Tables are plain Parquet listing tables over the warehouse folders, with the schema from
+//! Tables (`transactions`, `rejects`, `duplicates`, `fx_rates`) are plain Parquet listing tables over the warehouse folders, with the schema from
 //! [`crate::schema`] and `cst_date` as a Hive partition column, so a date filter prunes
 //! folders and the Parquet statistics prune row groups and pages. Nothing custom is
 //! registered (no UDF, no bespoke table provider): the same SQL runs on a Ballista cluster.
@@ -20,8 +20,8 @@ use datafusion::sql::parser::DFParser;
 
 use crate::error::{Error, Result};
 use crate::schema::{
-    FX_RATES, FX_RATES_SCHEMA, PARTITION_COLUMN, REJECTS, REJECTS_SCHEMA, TRANSACTIONS,
-    TRANSACTIONS_FILE_SCHEMA,
+    DUPLICATES, DUPLICATES_SCHEMA, FX_RATES, FX_RATES_SCHEMA, PARTITION_COLUMN, REJECTS,
+    REJECTS_SCHEMA, TRANSACTIONS, TRANSACTIONS_FILE_SCHEMA,
 };
 use crate::warehouse::Warehouse;
 
@@ -56,6 +56,7 @@ pub async fn session(wh: &Warehouse) -> Result<SessionContext> {
     let plain = || ListingOptions::new(parquet()).with_file_extension(".parquet");
     register(&ctx, wh, REJECTS, plain(), &REJECTS_SCHEMA)?;
     register(&ctx, wh, FX_RATES, plain(), &FX_RATES_SCHEMA)?;
+    register(&ctx, wh, DUPLICATES, plain(), &DUPLICATES_SCHEMA)?;
     Ok(ctx)
 }
 

@@ -5,6 +5,7 @@
 //!   manifest.json                                  what is committed (written last)
 //!   transactions/cst_date=2019-11-11/part-r000001-0000.parquet
 //!   rejects/rejects-r000001-0000.parquet
+//!   duplicates/duplicates-r000001-0000.parquet       re-deliveries that lost
 //!   fx_rates/fx_rates-r000001.parquet
 //!   _staging/<run>/                                a run in progress; never read
 //! ```
@@ -19,7 +20,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::schema::{FX_RATES, REJECTS, TRANSACTIONS};
+use crate::schema::{DUPLICATES, FX_RATES, REJECTS, TRANSACTIONS};
 use manifest::Manifest;
 
 /// Where the warehouse lives when `--warehouse` is not given (clap applies it, and reads
@@ -109,7 +110,7 @@ impl Warehouse {
                 .map_err(|e| Error::Other(e.into()))?;
             commit::write_atomic(&root.join(commit::MANIFEST_FILE), &text)?;
         }
-        for table in [TRANSACTIONS, REJECTS, FX_RATES] {
+        for table in [TRANSACTIONS, REJECTS, DUPLICATES, FX_RATES] {
             let dir = root.join(table);
             fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
         }
