@@ -126,9 +126,8 @@ pub fn ingest(root: &Path, opts: &IngestOptions) -> Result<IngestReport> {
     };
     let wh = Warehouse::open_or_create(root)?;
     let manifest = wh.manifest()?;
-    let staging = root
-        .join(STAGING_DIR)
-        .join(Manifest::run_id(manifest.next_run));
+    let run_id = Manifest::run_id(manifest.next_run);
+    let staging = root.join(STAGING_DIR).join(&run_id);
     std::fs::create_dir_all(&staging).map_err(|e| Error::io(staging.display().to_string(), e))?;
 
     let mut fx = load_stored_rates(&wh, &manifest)?;
@@ -141,7 +140,7 @@ pub fn ingest(root: &Path, opts: &IngestOptions) -> Result<IngestReport> {
         None => {}
     }
 
-    let result = run_inputs(&wh, manifest, fx, &staging, &inputs, opts);
+    let result = run_inputs(&wh, manifest, run_id, fx, &staging, &inputs, opts);
     if result.is_err() {
         // Nothing of a failed run may linger: the warehouse stays exactly as it was.
         commit::discard_uncommitted(&staging);
@@ -152,12 +151,12 @@ pub fn ingest(root: &Path, opts: &IngestOptions) -> Result<IngestReport> {
 fn run_inputs(
     wh: &Warehouse,
     manifest: Manifest,
+    run_id: String,
     fx: FxRates,
     staging: &Path,
     inputs: &[Input],
     opts: &IngestOptions,
 ) -> Result<IngestReport> {
-    let run_id = Manifest::run_id(manifest.next_run);
     let started_at = now_rfc3339();
     let mut run = Run {
         wh,
