@@ -283,3 +283,42 @@ fn bad_lines_never_stop_a_run_nor_drop_a_good_line() {
         ("2".to_string(), "10.01".to_string())
     );
 }
+
+#[test]
+fn a_changed_rate_for_a_converted_day_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wh = warehouse_with_sample(dir.path());
+    let before = common::snapshot(&wh);
+    let rates = std::fs::read_to_string(common::sample_rates()).expect("rates");
+    let changed: String = rates
+        .lines()
+        .map(|l| {
+            if l.starts_with("USD,2019-11-11,") {
+                "USD,2019-11-11,9.999".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let path = dir.path().join("changed.csv");
+    std::fs::write(&path, changed).expect("write");
+    let log = dir.path().join("new.csv");
+    common::write_volume_csv(&log, 10, "fx-");
+    let err = common::fails(
+        &[
+            "ingest",
+            common::path(&log),
+            "--warehouse",
+            common::path(&wh),
+            "--fx-rates",
+            common::path(&path),
+        ],
+        65,
+    );
+    assert!(
+        err.contains("USD on 2019-11-11") && err.contains("9.999000"),
+        "{err}"
+    );
+    assert_untouched(&wh, &before);
+}

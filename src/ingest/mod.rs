@@ -126,13 +126,26 @@ pub fn ingest(root: &Path, opts: &IngestOptions) -> Result<IngestReport> {
     };
     let wh = Warehouse::open_or_create(root)?;
     let manifest = wh.manifest()?;
-    let run_id = Manifest::run_id(manifest.next_run);
-    let staging = root.join(STAGING_DIR).join(&run_id);
-    std::fs::create_dir_all(&staging).map_err(|e| Error::io(staging.display().to_string(), e))?;
-
     let mut fx = load_stored_rates(&wh, &manifest)?;
     match given_rates {
-        Some(rates) => fx.merge(&rates),
+        Some(rates) => {
+            // A rate the warehouse already converted with may not change: the amounts already
+            // ingested would disagree with the new ones and with the fx_rates table.
+            let text =
+                |r: i64| crate::money::format_fixed(i128::from(r), crate::money::RATE_SCALE as u32);
+            for (currency, day, rate) in rates.iter() {
+                if let Some(stored) = fx.get(currency, day).filter(|s| *s != rate) {
+                    return Err(Error::Data(format!(
+                        "{}: {currency} on {} is {} here but {} in the warehouse's fx_rates, which earlier runs converted with; keep the stored rate",
+                        opts.fx_rates.as_deref().unwrap_or(Path::new("rates")).display(),
+                        date_from_days(day),
+                        text(rate),
+                        text(stored),
+                    )));
+                }
+            }
+            fx.merge(&rates)
+        }
         None if fx.is_empty() => {
             tracing::info!("no --fx-rates and none stored: using the bundled sample rates");
             fx = FxRates::parse(fx::BUNDLED_RATES.as_bytes(), "<bundled rates>")?;
@@ -140,6 +153,9 @@ pub fn ingest(root: &Path, opts: &IngestOptions) -> Result<IngestReport> {
         None => {}
     }
 
+    let run_id = Manifest::run_id(manifest.next_run);
+    let staging = root.join(STAGING_DIR).join(&run_id);
+    std::fs::create_dir_all(&staging).map_err(|e| Error::io(staging.display().to_string(), e))?;
     let result = run_inputs(&wh, manifest, run_id, fx, &staging, &inputs, opts);
     if result.is_err() {
         // Nothing of a failed run may linger: the warehouse stays exactly as it was.
