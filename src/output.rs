@@ -38,21 +38,26 @@ pub fn write(
             writeln!(out, "{text}").map_err(stdout_err)?;
         }
         Format::Csv => {
+            // Arrow's CSV writer turns I/O errors into text; write to memory (the rows are in
+            // memory already) so that a closed pipe stays an I/O error.
+            let mut buffer = Vec::new();
             let mut w = arrow::csv::WriterBuilder::new()
                 .with_header(true)
-                .build(&mut *out);
+                .build(&mut buffer);
             if batches.is_empty() {
                 w.write(&RecordBatch::new_empty(Arc::clone(schema)))?;
             }
             for b in batches {
                 w.write(b)?;
             }
+            drop(w);
+            out.write_all(&buffer).map_err(stdout_err)?;
         }
         Format::Json => {
             let mut w = arrow::json::ArrayWriter::new(&mut *out);
             let refs: Vec<&RecordBatch> = batches.iter().collect();
-            w.write_batches(&refs)?;
-            w.finish()?;
+            w.write_batches(&refs).map_err(arrow_out)?;
+            w.finish().map_err(arrow_out)?;
             if batches.iter().all(|b| b.num_rows() == 0) {
                 // arrow writes nothing for no rows; an empty array is the honest answer.
                 write!(out, "[]").map_err(stdout_err)?;
@@ -62,8 +67,8 @@ pub fn write(
         Format::Ndjson => {
             let mut w = arrow::json::LineDelimitedWriter::new(&mut *out);
             let refs: Vec<&RecordBatch> = batches.iter().collect();
-            w.write_batches(&refs)?;
-            w.finish()?;
+            w.write_batches(&refs).map_err(arrow_out)?;
+            w.finish().map_err(arrow_out)?;
         }
         Format::Parquet => {
             let mut buffer = Vec::new();
@@ -81,4 +86,12 @@ pub fn write(
 
 fn stdout_err(e: std::io::Error) -> Error {
     Error::io("<stdout>", e)
+}
+
+/// Arrow's writers wrap write errors; a closed pipe must still read as an I/O error.
+fn arrow_out(e: arrow::error::ArrowError) -> Error {
+    match e {
+        arrow::error::ArrowError::IoError(_, io) => stdout_err(io),
+        other => other.into(),
+    }
 }
