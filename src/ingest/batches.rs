@@ -108,107 +108,109 @@ impl TransactionsBuilder {
     }
 }
 
-/// Rejected lines with their origin.
+/// Where a line came from: the first columns of `rejects` and `duplicates`.
 #[derive(Default)]
-pub struct RejectsBuilder {
+struct LineOrigin {
     run_id: StringBuilder,
     file: StringBuilder,
     line: Int64Builder,
-    kind: StringBuilder,
-    reason: StringBuilder,
-    raw: StringBuilder,
     rows: usize,
 }
 
-impl RejectsBuilder {
-    pub fn append(&mut self, run_id: &str, file: &str, line: u64, reject: &Reject, raw: &[u8]) {
+impl LineOrigin {
+    fn append(&mut self, run_id: &str, file: &str, line: u64) {
         self.run_id.append_value(run_id);
         self.file.append_value(file);
         self.line
             .append_value(i64::try_from(line).unwrap_or(i64::MAX));
-        self.kind.append_value(reject.kind.as_str());
-        self.reason.append_value(&reject.reason);
-        self.raw.append_value(String::from_utf8_lossy(raw));
         self.rows += 1;
     }
 
-    pub fn len(&self) -> usize {
-        self.rows
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows == 0
-    }
-
-    pub fn finish(&mut self) -> Result<RecordBatch> {
-        let columns: Vec<ArrayRef> = vec![
+    /// The three columns; the row count starts over.
+    fn finish(&mut self) -> [ArrayRef; 3] {
+        self.rows = 0;
+        [
             Arc::new(self.run_id.finish()),
             Arc::new(self.file.finish()),
             Arc::new(self.line.finish()),
-            Arc::new(self.kind.finish()),
-            Arc::new(self.reason.finish()),
-            Arc::new(self.raw.finish()),
-        ];
-        self.rows = 0;
+        ]
+    }
+}
+
+/// Rejected lines with their origin.
+#[derive(Default)]
+pub struct RejectsBuilder {
+    origin: LineOrigin,
+    kind: StringBuilder,
+    reason: StringBuilder,
+    raw: StringBuilder,
+}
+
+impl RejectsBuilder {
+    pub fn append(&mut self, run_id: &str, file: &str, line: u64, reject: &Reject, raw: &[u8]) {
+        self.origin.append(run_id, file, line);
+        self.kind.append_value(reject.kind.as_str());
+        self.reason.append_value(&reject.reason);
+        self.raw.append_value(String::from_utf8_lossy(raw));
+    }
+
+    pub fn len(&self) -> usize {
+        self.origin.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.origin.rows == 0
+    }
+
+    pub fn finish(&mut self) -> Result<RecordBatch> {
+        let mut columns: Vec<ArrayRef> = self.origin.finish().to_vec();
+        columns.push(Arc::new(self.kind.finish()));
+        columns.push(Arc::new(self.reason.finish()));
+        columns.push(Arc::new(self.raw.finish()));
         Ok(RecordBatch::try_new(Arc::clone(&REJECTS_SCHEMA), columns)?)
     }
 }
 
 /// Re-delivered lines that lost to an earlier delivery.
 pub struct DuplicatesBuilder {
-    run_id: StringBuilder,
-    file: StringBuilder,
-    line: Int64Builder,
+    origin: LineOrigin,
     event_id: StringBuilder,
     event_time: TimestampMillisecondBuilder,
     cst_date: Date32Builder,
-    rows: usize,
 }
 
 impl Default for DuplicatesBuilder {
     fn default() -> Self {
         DuplicatesBuilder {
-            run_id: StringBuilder::new(),
-            file: StringBuilder::new(),
-            line: Int64Builder::new(),
+            origin: LineOrigin::default(),
             event_id: StringBuilder::new(),
             event_time: TimestampMillisecondBuilder::new().with_timezone(CST_TIMEZONE),
             cst_date: Date32Builder::new(),
-            rows: 0,
         }
     }
 }
 
 impl DuplicatesBuilder {
     pub fn append(&mut self, run_id: &str, file: &str, line: u64, e: &Event<'_>) {
-        self.run_id.append_value(run_id);
-        self.file.append_value(file);
-        self.line
-            .append_value(i64::try_from(line).unwrap_or(i64::MAX));
+        self.origin.append(run_id, file, line);
         self.event_id.append_value(&e.event_id);
         self.event_time.append_value(e.event_time_ms);
         self.cst_date.append_value(e.day);
-        self.rows += 1;
     }
 
     pub fn len(&self) -> usize {
-        self.rows
+        self.origin.rows
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rows == 0
+        self.origin.rows == 0
     }
 
     pub fn finish(&mut self) -> Result<RecordBatch> {
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(self.run_id.finish()),
-            Arc::new(self.file.finish()),
-            Arc::new(self.line.finish()),
-            Arc::new(self.event_id.finish()),
-            Arc::new(self.event_time.finish()),
-            Arc::new(self.cst_date.finish()),
-        ];
-        self.rows = 0;
+        let mut columns: Vec<ArrayRef> = self.origin.finish().to_vec();
+        columns.push(Arc::new(self.event_id.finish()));
+        columns.push(Arc::new(self.event_time.finish()));
+        columns.push(Arc::new(self.cst_date.finish()));
         Ok(RecordBatch::try_new(
             Arc::clone(&DUPLICATES_SCHEMA),
             columns,

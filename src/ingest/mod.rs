@@ -24,6 +24,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
+use arrow::array::RecordBatch;
+
 use crate::cst::date_from_days;
 use crate::error::{Error, Result};
 use crate::schema::{DUPLICATES, FX_RATES, FX_RATES_SCHEMA, REJECTS, TRANSACTIONS};
@@ -92,12 +94,12 @@ struct Run<'w> {
     days: HashMap<i32, DayBuffer>,
     rejects: RejectsBuilder,
     duplicates: DuplicatesBuilder,
-    duplicates_files: usize,
     rejects_by_kind: BTreeMap<String, u64>,
     new_files: Vec<DataFile>,
     moves: Vec<(String, String)>,
     rows_per_file: usize,
-    rejects_files: usize,
+    /// Files staged so far per line table (rejects, duplicates), for their names.
+    line_table_files: BTreeMap<&'static str, usize>,
     pending_write: Option<PendingWrite>,
     /// Every accepted id, committed or from this run, in bounded memory.
     seen: SeenIds,
@@ -183,12 +185,11 @@ fn run_inputs(
         days: HashMap::new(),
         rejects: RejectsBuilder::default(),
         duplicates: DuplicatesBuilder::default(),
-        duplicates_files: 0,
         rejects_by_kind: BTreeMap::new(),
         new_files: Vec::new(),
         moves: Vec::new(),
         rows_per_file: opts.rows_per_file.max(1),
-        rejects_files: 0,
+        line_table_files: BTreeMap::new(),
         pending_write: None,
         seen: SeenIds::new(staging.join("ids"), opts.ids_in_memory),
     };
@@ -448,12 +449,7 @@ impl Run<'_> {
             return Ok(());
         }
         let batch = self.rejects.finish()?;
-        let rel = format!(
-            "{REJECTS}/rejects-{}-{:04}.parquet",
-            self.run_id, self.rejects_files
-        );
-        self.rejects_files += 1;
-        self.write_in_background(rel, REJECTS, None, batch, &[])
+        self.write_line_table(REJECTS, batch)
     }
 
     fn flush_duplicates(&mut self) -> Result<()> {
@@ -461,12 +457,16 @@ impl Run<'_> {
             return Ok(());
         }
         let batch = self.duplicates.finish()?;
-        let rel = format!(
-            "{DUPLICATES}/duplicates-{}-{:04}.parquet",
-            self.run_id, self.duplicates_files
-        );
-        self.duplicates_files += 1;
-        self.write_in_background(rel, DUPLICATES, None, batch, &[])
+        self.write_line_table(DUPLICATES, batch)
+    }
+
+    /// Stages the next `<table>/<table>-<run>-<n>.parquet` of a per-line table (rejects,
+    /// duplicates): unpartitioned, in input order.
+    fn write_line_table(&mut self, table: &'static str, batch: RecordBatch) -> Result<()> {
+        let seq = self.line_table_files.entry(table).or_default();
+        let rel = format!("{table}/{table}-{}-{:04}.parquet", self.run_id, *seq);
+        *seq += 1;
+        self.write_in_background(rel, table, None, batch, &[])
     }
 
     /// Writes a staged Parquet file on another thread, so encoding and compression use the
@@ -477,7 +477,7 @@ impl Run<'_> {
         rel: String,
         table: &'static str,
         cst_date: Option<String>,
-        batch: arrow::array::RecordBatch,
+        batch: RecordBatch,
         sorted_by: &'static [usize],
     ) -> Result<()> {
         self.finish_pending_write()?;
