@@ -91,6 +91,8 @@ struct Run<'w> {
     run_id: String,
     staging: PathBuf,
     fx: FxRates,
+    /// The rates the warehouse held before this run (rewritten only if they changed).
+    stored_fx: FxRates,
     days: HashMap<i32, DayBuffer>,
     rejects: RejectsBuilder,
     duplicates: DuplicatesBuilder,
@@ -103,6 +105,12 @@ struct Run<'w> {
     pending_write: Option<PendingWrite>,
     /// Every accepted id, committed or from this run, in bounded memory.
     seen: SeenIds,
+}
+
+/// The rates of a run: those the warehouse holds, and those the run converts with.
+struct RunRates {
+    stored: FxRates,
+    fx: FxRates,
 }
 
 /// A Parquet file being written on another thread, staged once it is done.
@@ -128,7 +136,8 @@ pub fn ingest(root: &Path, opts: &IngestOptions) -> Result<IngestReport> {
     };
     let wh = Warehouse::open_or_create(root)?;
     let manifest = wh.manifest()?;
-    let mut fx = load_stored_rates(&wh, &manifest)?;
+    let stored_fx = load_stored_rates(&wh, &manifest)?;
+    let mut fx = stored_fx.clone();
     match given_rates {
         Some(rates) => {
             // A rate the warehouse already converted with may not change: the amounts already
@@ -158,7 +167,11 @@ pub fn ingest(root: &Path, opts: &IngestOptions) -> Result<IngestReport> {
     let run_id = Manifest::run_id(manifest.next_run);
     let staging = root.join(STAGING_DIR).join(&run_id);
     std::fs::create_dir_all(&staging).map_err(|e| Error::io(staging.display().to_string(), e))?;
-    let result = run_inputs(&wh, manifest, run_id, fx, &staging, &inputs, opts);
+    let rates = RunRates {
+        stored: stored_fx,
+        fx,
+    };
+    let result = run_inputs(&wh, manifest, run_id, rates, &staging, &inputs, opts);
     if result.is_err() {
         // Nothing of a failed run may linger: the warehouse stays exactly as it was.
         commit::discard_uncommitted(&staging);
@@ -170,7 +183,7 @@ fn run_inputs(
     wh: &Warehouse,
     manifest: Manifest,
     run_id: String,
-    fx: FxRates,
+    rates: RunRates,
     staging: &Path,
     inputs: &[Input],
     opts: &IngestOptions,
@@ -181,7 +194,8 @@ fn run_inputs(
         manifest,
         run_id,
         staging: staging.to_path_buf(),
-        fx,
+        fx: rates.fx,
+        stored_fx: rates.stored,
         days: HashMap::new(),
         rejects: RejectsBuilder::default(),
         duplicates: DuplicatesBuilder::default(),
@@ -532,8 +546,7 @@ impl Run<'_> {
         // The rates table is replaced by one file holding every rate used so far.
         let mut deletes = Vec::new();
         let old_rates: Vec<DataFile> = self.manifest.files_of(FX_RATES).cloned().collect();
-        let stored = load_stored_rates(self.wh, &self.manifest)?;
-        if stored != self.fx || old_rates.is_empty() {
+        if self.stored_fx != self.fx || old_rates.is_empty() {
             let rel = format!("{FX_RATES}/fx_rates-{}.parquet", self.run_id);
             let batch = self.fx.to_batch()?;
             let bytes = write_file(&self.staging.join(&rel), &FX_RATES_SCHEMA, &batch, &[0, 1])?;
