@@ -24,6 +24,10 @@ pub mod exit {
     pub const EXISTS: i32 = 73;
     /// Another double11 is writing to the warehouse: try again later.
     pub const BUSY: i32 = 75;
+    /// A job run finished, but some lines were rejected (they are in the `rejects` table).
+    pub const PARTIAL: i32 = 3;
+    /// The job file is invalid, or its column mapping does not fit the inputs.
+    pub const CONFIG: i32 = 78;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +52,8 @@ pub enum Error {
     Data(String),
     #[error("{0}")]
     Busy(String),
+    #[error("{0}")]
+    Config(String),
     #[error("{0} already exists; pass --force to overwrite it")]
     Exists(String),
     #[error("{0}")]
@@ -93,6 +99,7 @@ impl Error {
             Error::Corrupt { .. } | Error::Data(_) => exit::DATA,
             Error::Exists(_) => exit::EXISTS,
             Error::Busy(_) => exit::BUSY,
+            Error::Config(_) => exit::CONFIG,
             Error::Other(_) => exit::FAILURE,
         }
     }

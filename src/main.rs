@@ -68,6 +68,7 @@ async fn run(cli: Cli) -> Result<()> {
                 rows_per_file: args.rows_per_file,
                 ids_in_memory: args.ids_in_memory,
                 progress: !cli.quiet,
+                ..IngestOptions::default()
             };
             let root = cli.warehouse.clone();
             // Ingest is blocking I/O and CPU work: keep it off the async workers.

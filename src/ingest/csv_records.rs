@@ -119,6 +119,12 @@ impl<R: BufRead> CsvRecords<R> {
         self.line = self.lines_before + count_newlines(&self.raw[..start]) + 1;
     }
 
+    /// Counts `n` more lines before the next record: the lines of a grown file that an earlier
+    /// run read and this one skipped.
+    pub fn add_skipped_lines(&mut self, n: u64) {
+        self.lines_before += n;
+    }
+
     /// The 1-based physical line where the current record starts.
     pub fn line(&self) -> u64 {
         self.line

@@ -254,12 +254,43 @@ pub fn open(
 }
 
 /// Size and BLAKE3 checksum of a file, read in one pass, so a re-run can recognise inputs it
-/// has already ingested.
-pub fn checksum(path: &Path, name: &str) -> Result<(u64, String)> {
+/// has already ingested; with `prefix`, also the checksum of the file's first `prefix` bytes,
+/// so a run can tell a log that grew (same start) from one that was replaced.
+pub fn checksum(path: &Path, name: &str, prefix: Option<u64>) -> Result<Checksums> {
     let mut file = File::open(path).map_err(|e| Error::io(name, e))?;
     let mut hasher = blake3::Hasher::new();
-    let size = io::copy(&mut file, &mut hasher).map_err(|e| Error::io(name, e))?;
-    Ok((size, hasher.finalize().to_hex().to_string()))
+    let mut prefix_hash = None;
+    let mut size = 0;
+    if let Some(n) = prefix {
+        size = io::copy(&mut (&mut file).take(n), &mut hasher).map_err(|e| Error::io(name, e))?;
+        if size == n {
+            prefix_hash = Some(hasher.finalize().to_hex().to_string());
+        }
+    }
+    size += io::copy(&mut file, &mut hasher).map_err(|e| Error::io(name, e))?;
+    Ok(Checksums {
+        size,
+        blake3: hasher.finalize().to_hex().to_string(),
+        prefix_blake3: prefix_hash,
+    })
+}
+
+/// What [`checksum`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checksums {
+    pub size: u64,
+    pub blake3: String,
+    /// BLAKE3 of the first `prefix` bytes, when the file has that many.
+    pub prefix_blake3: Option<String>,
+}
+
+/// True when the file was modified less than `window` ago: its writer may still be busy.
+pub fn modified_within(path: &Path, window: std::time::Duration) -> bool {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age < window)
 }
 
 #[cfg(test)]

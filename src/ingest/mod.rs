@@ -16,12 +16,14 @@ pub mod csv_records;
 pub mod dedupe;
 pub mod fx;
 pub mod input;
+pub mod mapping;
 pub mod ndjson_records;
 pub mod summary;
 pub mod validate;
+pub mod window;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
@@ -30,14 +32,18 @@ use crate::cst::date_from_days;
 use crate::error::{Error, Result};
 use crate::schema::{DUPLICATES, FX_RATES, FX_RATES_SCHEMA, REJECTS, TRANSACTIONS};
 use crate::warehouse::commit::{self, CommitPlan, STAGING_DIR};
-use crate::warehouse::manifest::{Counts, DataFile, InputRecord, Manifest, RunRecord};
+use crate::warehouse::manifest::{
+    Counts, DataFile, InputRecord, Manifest, RunRecord, TextPosition,
+};
 use crate::warehouse::parquet_files::{for_each_event_id, write_file};
 use crate::warehouse::Warehouse;
 use batches::{DuplicatesBuilder, RejectsBuilder, TransactionsBuilder};
 use dedupe::{id_hash, SeenIds};
 use fx::FxRates;
 use input::{Encoding, Input};
+use mapping::ColumnMapping;
 use validate::{validate, Reject, RejectKind, Value};
+use window::LineWindow;
 
 /// What to ingest and how.
 #[derive(Debug, Clone)]
@@ -54,6 +60,14 @@ pub struct IngestOptions {
     pub progress: bool,
     /// Event ids held in memory for de-duplication before older minutes spill to disk.
     pub ids_in_memory: usize,
+    /// Source column names and time format, for logs that do not use the contract's.
+    pub mapping: ColumnMapping,
+    /// A file modified less than this long ago may still be growing: its unfinished last
+    /// line (no newline yet) is left for a later run. `None` reads every file to its end.
+    pub settle: Option<std::time::Duration>,
+    /// Commit a run even when it found nothing new (the manifest then lists the skipped
+    /// inputs). Scheduled jobs turn this off so that an idle run leaves no trace.
+    pub commit_when_nothing_new: bool,
 }
 
 impl Default for IngestOptions {
@@ -65,6 +79,9 @@ impl Default for IngestOptions {
             rows_per_file: 1_000_000,
             progress: false,
             ids_in_memory: 8_000_000,
+            mapping: ColumnMapping::default(),
+            settle: None,
+            commit_when_nothing_new: true,
         }
     }
 }
@@ -73,6 +90,8 @@ impl Default for IngestOptions {
 #[derive(Debug, Clone)]
 pub struct IngestReport {
     pub run: RunRecord,
+    /// False when the run found nothing new and, as asked, committed nothing.
+    pub committed: bool,
     pub rejects_by_kind: BTreeMap<String, u64>,
     pub warehouse: PathBuf,
 }
@@ -105,6 +124,8 @@ struct Run<'w> {
     pending_write: Option<PendingWrite>,
     /// Every accepted id, committed or from this run, in bounded memory.
     seen: SeenIds,
+    mapping: ColumnMapping,
+    commit_when_nothing_new: bool,
 }
 
 /// The rates of a run: those the warehouse holds, and those the run converts with.
@@ -129,6 +150,9 @@ pub fn ingest(root: &Path, opts: &IngestOptions) -> Result<IngestReport> {
         return Err(Error::Usage(
             "no log files among the inputs (expected *.csv, *.jsonl or *.ndjson, optionally .gz or .zst)".into(),
         ));
+    }
+    if !opts.mapping.is_identity() {
+        check_mapping(&inputs, &opts.mapping)?;
     }
     let given_rates = match &opts.fx_rates {
         Some(path) => Some(FxRates::from_file(path)?),
@@ -206,6 +230,8 @@ fn run_inputs(
         line_table_files: BTreeMap::new(),
         pending_write: None,
         seen: SeenIds::new(staging.join("ids"), opts.ids_in_memory),
+        mapping: opts.mapping.clone(),
+        commit_when_nothing_new: opts.commit_when_nothing_new,
     };
     let progress = summary::progress_bar(inputs, opts.progress);
     let mut records = Vec::new();
@@ -222,10 +248,17 @@ fn run_inputs(
             size: None,
             blake3: None,
             skipped_as_ingested_by: None,
+            resumed_from: None,
+            read_to: None,
+            held_back: 0,
             counts: Counts::default(),
         };
-        if let Some(path) = &input.path {
-            let (size, hash) = input::checksum(path, &input.name)?;
+        let mut resume = None;
+        let mut hold_back = false;
+        if let (Some(path), Some(abs)) = (&input.path, &record.path) {
+            let prior = run.manifest.last_read_of(abs).cloned();
+            let sums = input::checksum(path, &input.name, prior.as_ref().and_then(|p| p.size))?;
+            let (size, hash) = (sums.size, sums.blake3.clone());
             let earlier = run
                 .manifest
                 .ingested_by(size, &hash)
@@ -246,8 +279,34 @@ fn run_inputs(
                 continue;
             }
             seen_in_run.insert((size, hash), run.run_id.clone());
+            // A file that starts with exactly the bytes an earlier run read has grown (or its
+            // unfinished last line was completed): read on from where that run stopped.
+            resume = prior
+                .filter(|p| p.blake3.is_some() && p.blake3 == sums.prefix_blake3)
+                .and_then(|p| p.read_to)
+                .filter(|at| at.offset > 0);
+            if let Some(at) = resume {
+                tracing::info!(
+                    "{}: grew since it was last read; reading on from line {}",
+                    input.name,
+                    at.lines + 1
+                );
+            }
+            hold_back = opts
+                .settle
+                .is_some_and(|window| input::modified_within(path, window));
         }
-        record.counts = run.ingest_input(input, opts.stdin_encoding, progress.clone())?;
+        let read = run.ingest_input(
+            input,
+            opts.stdin_encoding,
+            progress.clone(),
+            resume,
+            hold_back,
+        )?;
+        record.counts = read.counts;
+        record.resumed_from = resume;
+        record.read_to = Some(read.read_to);
+        record.held_back = read.held_back;
         records.push(record);
     }
     if let Some(p) = &progress {
@@ -256,27 +315,55 @@ fn run_inputs(
     run.finish(records, started_at)
 }
 
+/// What reading one input gave.
+struct InputRead {
+    counts: Counts,
+    read_to: TextPosition,
+    held_back: u64,
+}
+
 impl Run<'_> {
     fn ingest_input(
         &mut self,
         input: &Input,
         forced: Option<Encoding>,
         progress: Option<indicatif::ProgressBar>,
-    ) -> Result<Counts> {
+        resume: Option<TextPosition>,
+        hold_back: bool,
+    ) -> Result<InputRead> {
         let opened = input::open(input, forced, progress)?;
+        let mut text = LineWindow::new(opened.reader, hold_back);
         let mut counts = Counts::default();
-        match opened.encoding {
-            Encoding::Csv => self.ingest_csv(input, opened.reader, &mut counts)?,
-            Encoding::Ndjson => self.ingest_ndjson(input, opened.reader, &mut counts)?,
+        let corrupt = |e| Error::corrupt(&input.name, e);
+        match (opened.encoding, resume) {
+            (Encoding::Csv, None) => self.ingest_csv(input, &mut text, 0, &mut counts)?,
+            (Encoding::Csv, Some(at)) => {
+                // The header still names the columns; the records before `at` were read.
+                let header = text.take_first_line().map_err(corrupt)?;
+                text.skip_to(at.offset).map_err(corrupt)?;
+                let skipped_lines = at.lines.saturating_sub(1);
+                let reader = std::io::Cursor::new(header).chain(&mut text);
+                self.ingest_csv(input, reader, skipped_lines, &mut counts)?
+            }
+            (Encoding::Ndjson, at) => {
+                let at = at.unwrap_or_default();
+                text.skip_to(at.offset).map_err(corrupt)?;
+                self.ingest_ndjson(input, &mut text, at.lines, &mut counts)?
+            }
         }
         debug_assert!(counts.balanced());
-        Ok(counts)
+        Ok(InputRead {
+            counts,
+            read_to: text.position(),
+            held_back: text.held_back(),
+        })
     }
 
-    fn ingest_csv(
+    fn ingest_csv<R: BufRead>(
         &mut self,
         input: &Input,
-        reader: Box<dyn BufRead + Send>,
+        reader: R,
+        skipped_lines: u64,
         counts: &mut Counts,
     ) -> Result<()> {
         let mut records = csv_records::CsvRecords::new(reader);
@@ -286,14 +373,13 @@ impl Run<'_> {
         if !read(&mut records)? {
             return Ok(()); // an empty file
         }
-        // Header: contract fields by position; unknown columns are ignored.
+        records.add_skipped_lines(skipped_lines);
+        // Header: contract fields (or their mapped names) by position; other columns are
+        // ignored.
         let mut columns: [Option<usize>; 13] = [None; 13];
         for i in 0..records.field_count() {
             let name = String::from_utf8_lossy(records.field(i));
-            if let Some(f) = crate::schema::INPUT_FIELDS
-                .iter()
-                .position(|n| *n == name.trim())
-            {
+            if let Some(f) = self.mapping.columns.iter().position(|n| n == name.trim()) {
                 columns[f].get_or_insert(i);
             }
         }
@@ -328,7 +414,11 @@ impl Run<'_> {
                         RejectKind::BadEncoding,
                         format!("{name} is not valid UTF-8"),
                     )),
-                    None => validate(&mut raw, &self.fx).map(|e| self.accept(&e, input, line)),
+                    None => self
+                        .mapping
+                        .convert_time(&mut raw[validate::f::EVENT_TIME])
+                        .and_then(|()| validate(&mut raw, &self.fx))
+                        .map(|e| self.accept(&e, input, line)),
                 }
             };
             self.tally(outcome, input, line, records.raw(), counts)?;
@@ -336,14 +426,16 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn ingest_ndjson(
+    fn ingest_ndjson<R: BufRead>(
         &mut self,
         input: &Input,
-        mut reader: Box<dyn BufRead + Send>,
+        mut reader: R,
+        skipped_lines: u64,
         counts: &mut Counts,
     ) -> Result<()> {
         let mut buf = Vec::with_capacity(1024);
-        let mut line_no = 0u64;
+        let mut line_no = skipped_lines;
+        let renamed = self.mapping.columns != crate::schema::INPUT_FIELDS.map(str::to_string);
         loop {
             buf.clear();
             let n = reader
@@ -369,9 +461,17 @@ impl Run<'_> {
                     RejectKind::BadEncoding,
                     "line is not valid UTF-8",
                 )),
-                Ok(text) => ndjson_records::parse_line(text)
-                    .and_then(|mut raw| validate(&mut raw, &self.fx))
-                    .map(|e| self.accept(&e, input, line_no)),
+                Ok(text) => if renamed {
+                    ndjson_records::parse_line_with_keys(text, &self.mapping.columns)
+                } else {
+                    ndjson_records::parse_line(text)
+                }
+                .and_then(|mut raw| {
+                    self.mapping
+                        .convert_time(&mut raw[validate::f::EVENT_TIME])?;
+                    validate(&mut raw, &self.fx)
+                })
+                .map(|e| self.accept(&e, input, line_no)),
             };
             self.tally(outcome, input, line_no, line, counts)?;
         }
@@ -546,7 +646,32 @@ impl Run<'_> {
         // The rates table is replaced by one file holding every rate used so far.
         let mut deletes = Vec::new();
         let old_rates: Vec<DataFile> = self.manifest.files_of(FX_RATES).cloned().collect();
-        if self.stored_fx != self.fx || old_rates.is_empty() {
+        let rates_changed = self.stored_fx != self.fx || old_rates.is_empty();
+        let nothing_new = self.new_files.is_empty()
+            && !rates_changed
+            && inputs.iter().all(|i| {
+                i.skipped_as_ingested_by.is_some()
+                    || (i.resumed_from.is_some() && i.read_to == i.resumed_from)
+            });
+        if nothing_new && !self.commit_when_nothing_new {
+            commit::discard_uncommitted(&self.staging);
+            let run = RunRecord {
+                run_id: self.run_id.clone(),
+                started_at,
+                finished_at: now_rfc3339(),
+                double11_version: env!("CARGO_PKG_VERSION").into(),
+                inputs,
+                totals: Counts::default(),
+                rows_by_date: Default::default(),
+            };
+            return Ok(IngestReport {
+                run,
+                committed: false,
+                rejects_by_kind: self.rejects_by_kind,
+                warehouse: self.wh.root().to_path_buf(),
+            });
+        }
+        if rates_changed {
             let rel = format!("{FX_RATES}/fx_rates-{}.parquet", self.run_id);
             let batch = self.fx.to_batch()?;
             let bytes = write_file(&self.staging.join(&rel), &FX_RATES_SCHEMA, &batch, &[0, 1])?;
@@ -588,10 +713,46 @@ impl Run<'_> {
         commit::commit(self.wh.root(), &self.run_id, &plan)?;
         Ok(IngestReport {
             run,
+            committed: true,
             rejects_by_kind: self.rejects_by_kind,
             warehouse: self.wh.root().to_path_buf(),
         })
     }
+}
+
+/// Checks, before anything is written, that every renamed column exists in each CSV input's
+/// header: a mapping that does not fit would otherwise reject every line.
+fn check_mapping(inputs: &[Input], mapping: &ColumnMapping) -> Result<()> {
+    for input in inputs.iter().filter(|i| i.path.is_some()) {
+        let opened = input::open(input, None, None)?;
+        if opened.encoding != Encoding::Csv {
+            continue;
+        }
+        let mut records = csv_records::CsvRecords::new(opened.reader);
+        if !records
+            .advance()
+            .map_err(|e| Error::corrupt(&input.name, e))?
+        {
+            continue; // an empty file has no columns to check
+        }
+        let header: Vec<String> = (0..records.field_count())
+            .map(|i| String::from_utf8_lossy(records.field(i)).trim().to_string())
+            .collect();
+        for (f, column) in mapping.columns.iter().enumerate() {
+            let Some(origin) = &mapping.origins[f] else {
+                continue;
+            };
+            if !header.contains(column) {
+                return Err(Error::Config(format!(
+                    "{origin}: {} is mapped to column {column:?}, which {} does not have (its columns: {}); nothing was ingested",
+                    crate::schema::INPUT_FIELDS[f],
+                    input.name,
+                    header.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The rates stored in the warehouse's `fx_rates` table.

@@ -77,8 +77,30 @@ pub struct InputRecord {
     /// The run that already ingested the same bytes, when this input was skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped_as_ingested_by: Option<String>,
+    /// Where this run started in the decompressed text, when an earlier run had read the
+    /// start of the same (since grown) file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_from: Option<TextPosition>,
+    /// Where reading stopped: a later run of the grown file starts here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_to: Option<TextPosition>,
+    /// Bytes of an unfinished last line left for a later run (the file was still being
+    /// written).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub held_back: u64,
     #[serde(flatten)]
     pub counts: Counts,
+}
+
+/// A place in an input's decompressed text: the byte offset and the newlines before it.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TextPosition {
+    pub offset: u64,
+    pub lines: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -138,14 +160,27 @@ impl Manifest {
         format!("r{seq:06}")
     }
 
-    /// The run that already ingested a file with these bytes, if any.
+    /// The run that already read all of a file with these bytes, if any.
     pub fn ingested_by(&self, size: u64, blake3: &str) -> Option<&str> {
         self.runs.iter().find_map(|run| {
             run.inputs.iter().find_map(|i| {
                 (i.size == Some(size)
                     && i.blake3.as_deref() == Some(blake3)
-                    && i.skipped_as_ingested_by.is_none())
-                .then_some(run.run_id.as_str())
+                    && i.skipped_as_ingested_by.is_none()
+                    && i.held_back == 0)
+                    .then_some(run.run_id.as_str())
+            })
+        })
+    }
+
+    /// The latest reading of the file at `path` (absolute), for resuming a file that grew.
+    pub fn last_read_of(&self, path: &str) -> Option<&InputRecord> {
+        self.runs.iter().rev().find_map(|run| {
+            run.inputs.iter().rev().find(|i| {
+                i.path.as_deref() == Some(path)
+                    && i.skipped_as_ingested_by.is_none()
+                    && i.read_to.is_some()
+                    && i.size.is_some()
             })
         })
     }
