@@ -9,9 +9,10 @@ use crate::output::Format;
 
 const EXIT_CODES: &str = "\
 Exit codes: 0 success (rejected lines are reported, not failures), 1 unexpected failure,
-2 bad command line or SQL, 65 corrupt input or incompatible warehouse, 66 input not found,
+2 bad command line or SQL, 3 job run finished with rejected lines (`run` only),
+65 corrupt input or incompatible warehouse, 66 input not found,
 73 output exists (use --force), 74 read/write error (permissions, full disk),
-75 another ingest is writing to the warehouse (try again later).";
+75 another ingest or job run holds the lock (try again later), 78 invalid job file.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -75,6 +76,45 @@ pub enum Command {
   double11 report summary --day 2019-11-11 --currency KRW --rate 166.26
   double11 report my_report --param region=Zhejiang       # your own queries/my_report.sql")]
     Report(crate::reports::ReportArgs),
+    /// Run a job file: ingest what is new, run its reports, write its exports (for cron and
+    /// systemd timers). One line of summary on stdout; details in runs/<run-id>/run.json.
+    #[command(after_help = "Examples:
+  double11 run jobs/nightly.toml
+  double11 run jobs/nightly.toml --date 2019-11-12      # {run_date} = 2019-11-12, {yesterday} = 2019-11-11
+
+Exit codes: 0 ok, 3 ok but some lines were rejected, 75 another run holds the lock,
+78 invalid job file or column mapping, 65/66/74/1 failed (recorded in the run's run.json).")]
+    Run(RunArgs),
+    /// The history of job runs: when, inputs, counts, outcome.
+    #[command(after_help = "Examples:
+  double11 runs                                # runs of the warehouse's jobs (<warehouse>/runs)
+  double11 runs --job jobs/nightly.toml --last 10
+  double11 runs --format json | jq '.[-1].status'")]
+    Runs(RunsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The job file (TOML).
+    pub job: PathBuf,
+    /// The date {run_date} stands for (default: today in CST).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: Option<chrono::NaiveDate>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// Read the runs folder of this job file.
+    #[arg(long, conflicts_with = "runs_dir")]
+    pub job: Option<PathBuf>,
+    /// The runs folder (default: <warehouse>/runs).
+    #[arg(long)]
+    pub runs_dir: Option<PathBuf>,
+    /// Only the last N runs.
+    #[arg(long, value_name = "N")]
+    pub last: Option<usize>,
+    #[arg(long, value_enum, default_value_t = crate::jobs::history::HistoryFormat::Table)]
+    pub format: crate::jobs::history::HistoryFormat,
 }
 
 #[derive(Debug, Args)]

@@ -54,6 +54,9 @@ pub enum Error {
     Busy(String),
     #[error("{0}")]
     Config(String),
+    /// A job run that finished but rejected some lines: not a failure, but its own exit code.
+    #[error("some lines were rejected")]
+    Partial,
     #[error("{0} already exists; pass --force to overwrite it")]
     Exists(String),
     #[error("{0}")]
@@ -100,6 +103,7 @@ impl Error {
             Error::Exists(_) => exit::EXISTS,
             Error::Busy(_) => exit::BUSY,
             Error::Config(_) => exit::CONFIG,
+            Error::Partial => exit::PARTIAL,
             Error::Other(_) => exit::FAILURE,
         }
     }

@@ -43,6 +43,8 @@ pub struct ExportOptions {
     /// Columns to partition a folder by (Hive-style `col=value/` folders).
     pub partition_by: Vec<String>,
     pub force: bool,
+    /// Values for `$name` placeholders in the SQL, bound as typed values (never pasted).
+    pub params: std::collections::BTreeMap<String, String>,
 }
 
 /// Runs the export; returns the number of rows written.
@@ -65,6 +67,7 @@ pub async fn export(ctx: &SessionContext, opts: &ExportOptions) -> Result<u64> {
     let frame = frames
         .pop()
         .ok_or_else(|| Error::Usage("no SQL statement to export".into()))?;
+    let frame = crate::reports::params::bind(frame, &opts.params, &dest_name)?;
     for column in &opts.partition_by {
         if frame.schema().field_with_unqualified_name(column).is_err() {
             return Err(Error::Usage(format!(

@@ -2,15 +2,17 @@
 //! Singles' Day questions about them with DataFusion SQL.
 //!
 //! The modules follow the pipeline: [`ingest`] → [`warehouse`] → [`sql`] →
-//! [`shell`] / [`export`]. [`schema`], [`cst`] and [`money`] are the single sources of
+//! [`reports`] / [`export`] / [`shell`]; [`jobs`] runs them on a schedule. [`schema`], [`cst`] and [`money`] are the single sources of
 //! truth for the columns, the China Standard Time day and exact money.
 
 pub mod cli;
 pub mod cst;
 pub mod error;
 pub mod export;
+pub mod faults;
 pub mod generate;
 pub mod ingest;
+pub mod jobs;
 pub mod money;
 pub mod output;
 pub mod reports;

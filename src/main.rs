@@ -33,6 +33,8 @@ fn main() -> ExitCode {
         Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
             ExitCode::SUCCESS
         }
+        // A job run that kept rejected lines: its summary line already said so.
+        Err(Error::Partial) => ExitCode::from(exit::PARTIAL as u8),
         Err(e) => {
             eprintln!("double11: {e}");
             ExitCode::from(e.exit_code() as u8)
@@ -132,6 +134,32 @@ async fn run(cli: Cli) -> Result<()> {
             let ctx = sql::session(&wh).await?;
             double11::reports::run(&ctx, &args).await
         }
+        Command::Run(args) => {
+            let opts = double11::jobs::RunOptions {
+                job_file: args.job,
+                run_date: args.date,
+                default_warehouse: cli.warehouse.clone(),
+                progress: !cli.quiet,
+            };
+            let outcome = double11::jobs::run(&opts).await?;
+            println!("{}", outcome.summary_line());
+            match outcome.error {
+                Some(e) => Err(e),
+                None if outcome.exit_code() == exit::PARTIAL => Err(Error::Partial),
+                None => Ok(()),
+            }
+        }
+        Command::Runs(args) => {
+            let runs_dir = match (&args.runs_dir, &args.job) {
+                (Some(dir), _) => dir.clone(),
+                (None, Some(job)) => {
+                    let date = double11::jobs::today_cst();
+                    double11::jobs::config::Job::load(job, date, &cli.warehouse)?.runs_dir
+                }
+                (None, None) => cli.warehouse.join(double11::warehouse::RUNS_DIR),
+            };
+            double11::jobs::history::print(&runs_dir, args.format, args.last)
+        }
         Command::Export(args) => {
             let wh = Warehouse::open(&cli.warehouse)?;
             let ctx = sql::session(&wh).await?;
@@ -146,6 +174,7 @@ async fn run(cli: Cli) -> Result<()> {
                 format: args.format,
                 partition_by: args.partition_by,
                 force: args.force,
+                params: Default::default(),
             };
             let rows = export::export(&ctx, &opts).await?;
             if !cli.quiet {

@@ -236,7 +236,8 @@ fn run_inputs(
     let progress = summary::progress_bar(inputs, opts.progress);
     let mut records = Vec::new();
     let mut seen_in_run: HashMap<(u64, String), String> = HashMap::new();
-    for input in inputs {
+    for (n, input) in inputs.iter().enumerate() {
+        crate::faults::point("input", n);
         let mut record = InputRecord {
             name: input.name.clone(),
             path: input.path.as_ref().map(|p| {

@@ -25,6 +25,7 @@ use datafusion::prelude::SessionContext;
 use crate::error::{Error, Result};
 use crate::output::{self, Format};
 use crate::sql::{plan_statements, Access};
+use crate::warehouse::commit::write_atomic;
 use catalog::Query;
 use display::DisplayCurrency;
 
@@ -150,6 +151,19 @@ pub fn parameter_values(args: &ReportArgs) -> Result<BTreeMap<String, String>> {
 
 /// Runs the report `args.name` over `ctx` and prints or writes its results.
 pub async fn run(ctx: &SessionContext, args: &ReportArgs) -> Result<()> {
+    let (results, values) = compute(ctx, args).await?;
+    match &args.out {
+        Some(dir) => write_files(dir, &args.name, &results, args.format, &values).map(|_| ()),
+        None => print(&args.name, &results, args.format, &values),
+    }
+}
+
+/// Runs the report's queries and returns their results (with the display currency applied)
+/// and the parameter values they were bound with.
+pub async fn compute(
+    ctx: &SessionContext,
+    args: &ReportArgs,
+) -> Result<(Vec<QueryResult>, BTreeMap<String, String>)> {
     let display = match (&args.currency, &args.rate) {
         (Some(code), Some(rate)) => Some(DisplayCurrency::parse(code, rate)?),
         _ => None,
@@ -168,10 +182,7 @@ pub async fn run(ctx: &SessionContext, args: &ReportArgs) -> Result<()> {
                 .collect::<Result<_>>()?;
         }
     }
-    match &args.out {
-        Some(dir) => write_files(dir, &args.name, &results, args.format, &values),
-        None => print(&args.name, &results, args.format, &values),
-    }
+    Ok((results, values))
 }
 
 /// Plans every query (all parse and bind before any runs), checks that `$day` has data,
@@ -339,46 +350,29 @@ fn print(
     out.flush().map_err(err)
 }
 
-fn write_files(
+/// Writes one file per query (one page for HTML) into `dir`; returns the files written.
+pub fn write_files(
     dir: &Path,
     report: &str,
     results: &[QueryResult],
     format: ReportFormat,
     values: &BTreeMap<String, String>,
-) -> Result<()> {
+) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
     if format == ReportFormat::Html {
         let page = html::page(report, results, values)?;
-        return write_atomic(&dir.join(format!("{report}.html")), page.as_bytes());
+        let path = dir.join(format!("{report}.html"));
+        write_atomic(&path, page.as_bytes())?;
+        return Ok(vec![path]);
     }
     let plain = format.plain().unwrap_or(Format::Table);
+    let mut written = Vec::with_capacity(results.len());
     for r in results {
         let mut buf = Vec::new();
         output::write(&mut buf, &r.schema, &r.batches, plain)?;
         let path = dir.join(format!("{}.{}", r.query.name, format.extension()));
         write_atomic(&path, &buf)?;
+        written.push(path);
     }
-    Ok(())
-}
-
-/// Writes `bytes` to a temporary name beside `path`, then renames it into place, so a reader
-/// never sees half a file.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let shown = |p: &Path| p.display().to_string();
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(shown(path), e));
-    }
-    Ok(())
+    Ok(written)
 }

@@ -14,6 +14,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::faults;
 use crate::warehouse::manifest::Manifest;
 
 pub const STAGING_DIR: &str = "_staging";
@@ -30,37 +31,29 @@ pub struct CommitPlan {
     pub manifest: Manifest,
 }
 
-/// Writes `bytes` to `path` atomically: a temporary sibling, fsync, rename.
+/// Writes `bytes` to `path` atomically: a hidden temporary sibling, fsync, rename. A reader
+/// never sees half a file, and a failed write leaves no temporary behind.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path.display().to_string();
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    ));
-    let mut file = fs::File::create(&tmp).map_err(|e| Error::io(tmp.display().to_string(), e))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| Error::io(&name, e))?;
-    fs::rename(&tmp, path).map_err(|e| Error::io(&name, e))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let result = fs::File::create(&tmp)
+        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
+        .and_then(|()| fs::rename(&tmp, path));
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(Error::io(path.display().to_string(), e));
+    }
     sync_dir(path.parent().unwrap_or(Path::new(".")));
     Ok(())
 }
 
 /// Makes a rename durable. Best effort: not every file system lets a folder be synced.
-fn sync_dir(dir: &Path) {
+pub fn sync_dir(dir: &Path) {
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
-    }
-}
-
-/// Fault injection for the crash tests: `DOUBLE11_CRASH_AT=move:2` aborts the process right
-/// before the third move of a commit, as a kill or power cut would. Unset, it costs one
-/// environment lookup per step of a commit.
-fn crash_point(step: &str, n: usize) {
-    if let Ok(at) = std::env::var("DOUBLE11_CRASH_AT") {
-        if at == format!("{step}:{n}") {
-            std::process::abort();
-        }
     }
 }
 
@@ -68,14 +61,14 @@ fn crash_point(step: &str, n: usize) {
 pub fn commit(root: &Path, run_id: &str, plan: &CommitPlan) -> Result<()> {
     let staging = root.join(STAGING_DIR).join(run_id);
     let text = serde_json::to_vec_pretty(plan).map_err(|e| Error::Other(e.into()))?;
-    crash_point("commit", 0);
+    faults::point("commit", 0);
     write_atomic(&staging.join(COMMIT_FILE), &text)?;
     apply(root, &staging, plan)
 }
 
 fn apply(root: &Path, staging: &Path, plan: &CommitPlan) -> Result<()> {
     for (done, (from, to)) in plan.moves.iter().enumerate() {
-        crash_point("move", done);
+        faults::point("move", done);
         let (from, to) = (root.join(from), root.join(to));
         if from.exists() {
             if let Some(parent) = to.parent() {
@@ -98,10 +91,10 @@ fn apply(root: &Path, staging: &Path, plan: &CommitPlan) -> Result<()> {
             Err(e) => return Err(Error::io(path.display().to_string(), e)),
         }
     }
-    crash_point("manifest", 0);
+    faults::point("manifest", 0);
     let manifest = serde_json::to_vec_pretty(&plan.manifest).map_err(|e| Error::Other(e.into()))?;
     write_atomic(&root.join(MANIFEST_FILE), &manifest)?;
-    crash_point("cleanup", 0);
+    faults::point("cleanup", 0);
     fs::remove_dir_all(staging).map_err(|e| Error::io(staging.display().to_string(), e))?;
     Ok(())
 }

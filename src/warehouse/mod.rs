@@ -32,6 +32,8 @@ pub const WAREHOUSE_ENV: &str = "DOUBLE11_WAREHOUSE";
 /// Held (as an OS file lock) by the one process writing to the warehouse. The OS releases it
 /// when that process ends, however it ends, so a killed ingest never leaves a stale lock.
 pub const LOCK_FILE: &str = "_writer.lock";
+/// Where job runs keep their outputs by default (`double11 run`), beside the tables.
+pub const RUNS_DIR: &str = "runs";
 
 #[derive(Debug, Clone)]
 pub struct Warehouse {
@@ -100,7 +102,10 @@ impl Warehouse {
             let non_empty = fs::read_dir(root)
                 .map_err(|e| Error::io(&name, e))?
                 .filter_map(|e| e.ok())
-                .any(|e| e.file_name() != commit::STAGING_DIR && e.file_name() != LOCK_FILE);
+                .any(|e| {
+                    ![commit::STAGING_DIR, LOCK_FILE, RUNS_DIR]
+                        .contains(&&*e.file_name().to_string_lossy())
+                });
             if non_empty {
                 return Err(Error::Usage(format!(
                     "{name}: this folder has files but no warehouse manifest; choose an empty folder for a new warehouse"
