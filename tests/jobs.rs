@@ -78,6 +78,7 @@ keep_runs = 2
 [inbox]
 paths = ["inbox/"]
 fx_rates = "RATES"
+settle_seconds = 0   # the copied sample files are new, and one ends without a newline
 
 [[report]]
 name = "summary"
@@ -335,7 +336,8 @@ fn a_log_that_grows_is_read_on_from_where_the_last_run_stopped() {
     }
     text += "c-bad,2019-11-11T10:00:09+08:00,paid,o-bad,tmall,12.345,CNY\n";
     text += &csv_line("c3", 3, 1003);
-    text += "c4,2019-11-11T10:00:04.250+08:00,paid,o-c4,tmall,10";
+    let unfinished = "c4,2019-11-11T10:00:04.250+08:00,paid,o-c4,tmall,10";
+    text += unfinished;
     std::fs::write(&csv, &text).expect("csv");
     std::fs::write(
         &gz,
@@ -357,7 +359,10 @@ fn a_log_that_grows_is_read_on_from_where_the_last_run_stopped() {
         .find(|i| i["name"].as_str().is_some_and(|n| n.ends_with("app.csv")))
         .expect("csv input");
     assert_eq!(csv_input["records"], 5, "the unfinished line 7 waits");
-    assert_eq!(csv_input["held_back"], 32);
+    assert_eq!(
+        csv_input["held_back"].as_u64(),
+        Some(unfinished.len() as u64)
+    );
     assert_eq!(csv_input["read_to"]["lines"], 6);
 
     // The writers go on: the CSV line is finished and more follow (a re-delivery of c0 and a
@@ -423,7 +428,7 @@ fn a_log_that_grows_is_read_on_from_where_the_last_run_stopped() {
     ok(&["-q", "ingest", "--warehouse", path(&once), &a, &b, &cz]);
     let q_rows = "SELECT event_id, CAST(event_time AS VARCHAR), CAST(amount_cny AS VARCHAR) FROM transactions";
     assert_eq!(rows(&wh, q_rows), rows(&once, q_rows));
-    assert_eq!(rows(&wh, q_rows).len(), 10);
+    assert_eq!(rows(&wh, q_rows).len(), 11, "c0-c5, j0-j2, z0-z1");
     let q_rejects = "SELECT file, CAST(line AS VARCHAR), kind FROM rejects";
     assert_eq!(rows(&wh, q_rejects), rows(&once, q_rejects));
     let lines: Vec<String> = rows(&wh, q_rejects)
@@ -556,7 +561,7 @@ fn mapped_logs(dir: &Path) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
 #[test]
 fn renamed_columns_and_other_time_formats_read_like_the_contract() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (contract, mapped, contract_json, mapped_json) = mapped_logs(dir.path());
+    let (contract, _, contract_json, _) = mapped_logs(dir.path());
     let common_mapping = "event_id = \"id\"\nevent_type = \"kind\"\norder_id = \"order\"\namount = \"amt\"\ncurrency = \"ccy\"\nevent_time = \"ts\"\n";
     let csv_job = write_job(
         dir.path(),
@@ -694,13 +699,13 @@ fn a_failed_step_is_recorded_with_its_exit_code() {
     // The day has no data: the report fails (66), after the ingest was committed.
     let job = write_job(
         dir.path(),
-        "warehouse = \"wh\"\n[inbox]\npaths = [\"inbox/\"]\n[[report]]\nname = \"summary\"\nday = \"{run_date}\"\n",
+        "warehouse = \"wh\"\n[inbox]\npaths = [\"inbox/\"]\n[[report]]\nname = \"summary\"\nday = \"2019-12-25\"\n",
     );
     let out = run_job(&job);
     assert_eq!(code(&out), Some(66), "{}", stderr(&out));
     assert!(stdout(&out).contains(" failed: "), "{}", stdout(&out));
     assert!(
-        stderr(&out).contains("no transactions on 2019-11-12"),
+        stderr(&out).contains("no transactions on 2019-12-25"),
         "{}",
         stderr(&out)
     );
@@ -709,6 +714,6 @@ fn a_failed_step_is_recorded_with_its_exit_code() {
     assert_eq!(m["exit_code"], 66);
     assert!(m["error"]
         .as_str()
-        .is_some_and(|e| e.contains("2019-11-12")));
+        .is_some_and(|e| e.contains("2019-12-25")));
     assert_eq!(m["ingest"]["warehouse_run"], "r000001");
 }
