@@ -138,7 +138,12 @@ pub fn parse_offset(text: &str) -> Option<FixedOffset> {
         b'-' => -1,
         _ => return None,
     };
-    let (h, m) = t[1..].split_once(':').unwrap_or((&t[1..], "00"));
+    let digits = &t[1..];
+    let (h, m) = match digits.split_once(':') {
+        Some(hm) => hm,
+        None if digits.len() == 4 && digits.is_char_boundary(2) => digits.split_at(2),
+        None => (digits, "00"),
+    };
     if h.len() != 2 || m.len() != 2 {
         return None;
     }
