@@ -139,7 +139,7 @@ fn outcome(root: &Path) -> Vec<(String, Vec<u8>)> {
             out.push((format!("{table}/{name}"), bytes));
         }
     }
-    let folders = run_folders(&wh.join("runs"));
+    let folders = common::run_folders(&wh.join("runs"));
     out.push(("run folders".into(), folders.len().to_string().into_bytes()));
     let newest = folders.last().expect("a run");
     for sub in ["reports", "exports"] {
@@ -153,34 +153,12 @@ fn outcome(root: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-fn run_folders(runs: &Path) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(runs)
-        .expect("runs")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    dirs
-}
-
 fn hidden_leftovers(runs: &Path) -> Vec<String> {
     std::fs::read_dir(runs)
         .expect("runs")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with('.') && n != ".lock")
         .collect()
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.expect("walk");
-        let dest = to.join(entry.path().strip_prefix(from).expect("prefix"));
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&dest).expect("mkdir");
-        } else {
-            std::fs::copy(entry.path(), &dest).expect("copy");
-        }
-    }
 }
 
 #[test]
@@ -191,7 +169,7 @@ fn a_run_killed_at_any_point_then_run_again_ends_as_if_never_killed() {
     let work = dir.path().join("work");
     let template = dir.path().join("template");
     let job = prepare(&work);
-    copy_tree(&work, &template);
+    common::copy_tree(&work, &template);
 
     let status = run_job(&job, None);
     assert!(matches!(status.code(), Some(0 | 3)), "{status:?}");
@@ -208,7 +186,7 @@ fn a_run_killed_at_any_point_then_run_again_ends_as_if_never_killed() {
 
     for point in KILL_POINTS {
         std::fs::remove_dir_all(&work).expect("reset");
-        copy_tree(&template, &work);
+        common::copy_tree(&template, &work);
         let status = run_job(&job, Some(point));
         assert_eq!(
             status.signal(),
@@ -236,7 +214,9 @@ fn a_run_killed_at_any_point_then_run_again_ends_as_if_never_killed() {
             "{point}: staging left behind"
         );
         // The re-run saw the killed run's lock note and says so.
-        let newest = run_folders(&work.join("wh/runs")).pop().expect("a run");
+        let newest = common::run_folders(&work.join("wh/runs"))
+            .pop()
+            .expect("a run");
         let m: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(newest.join("run.json")).expect("run.json"),
         )

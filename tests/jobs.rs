@@ -36,32 +36,9 @@ fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The run folders under `runs`, oldest first, and the newest run's manifest.
-fn runs(runs: &Path) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(runs)
-        .expect("runs folder")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    dirs
-}
-
 fn run_manifest(folder: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(folder.join("run.json")).expect("run.json");
     serde_json::from_str(&text).expect("run.json is JSON")
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.expect("walk");
-        let dest = to.join(entry.path().strip_prefix(from).expect("prefix"));
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&dest).expect("mkdir");
-        } else {
-            std::fs::copy(entry.path(), &dest).expect("copy");
-        }
-    }
 }
 
 fn blake3_of(path: &Path) -> String {
@@ -104,7 +81,7 @@ file = "day.parquet"
 "#;
 
 fn sample_job(dir: &Path) -> PathBuf {
-    copy_tree(&common::sample_logs(), &dir.join("inbox"));
+    common::copy_tree(&common::sample_logs(), &dir.join("inbox"));
     write_job(
         dir,
         &SAMPLE_JOB.replace("RATES", path(&common::sample_rates())),
@@ -135,7 +112,7 @@ fn a_run_ingests_reports_and_exports_and_an_idle_rerun_changes_nothing() {
         line.contains("9316 accepted, 174 duplicates, 153 rejected"),
         "{line}"
     );
-    let folders = runs(&wh.join("runs"));
+    let folders = common::run_folders(&wh.join("runs"));
     assert_eq!(folders.len(), 1);
     let m1 = run_manifest(&folders[0]);
     assert_eq!(m1["status"], "partial");
@@ -222,7 +199,7 @@ fn a_run_ingests_reports_and_exports_and_an_idle_rerun_changes_nothing() {
         std::fs::read(wh.join("manifest.json")).expect("manifest"),
         manifest_before
     );
-    let folders = runs(&wh.join("runs"));
+    let folders = common::run_folders(&wh.join("runs"));
     assert_eq!(folders.len(), 2);
     let m2 = run_manifest(&folders[1]);
     assert_eq!(m2["status"], "ok");
@@ -261,7 +238,7 @@ fn a_run_ingests_reports_and_exports_and_an_idle_rerun_changes_nothing() {
     );
     let third = run_job(&job);
     assert_eq!(code(&third), Some(0), "{}", stderr(&third));
-    let kept = runs(&wh.join("runs"));
+    let kept = common::run_folders(&wh.join("runs"));
     assert_eq!(kept.len(), 2, "keep_runs = 2");
     assert_eq!(kept[0], folders[1]);
     let json: serde_json::Value =
@@ -352,7 +329,7 @@ fn a_log_that_grows_is_read_on_from_where_the_last_run_stopped() {
 
     let first = run_job(&job);
     assert_eq!(code(&first), Some(3), "{}", stderr(&first));
-    let m = run_manifest(&runs(&wh.join("runs"))[0]);
+    let m = run_manifest(&common::run_folders(&wh.join("runs"))[0]);
     let inputs = m["ingest"]["inputs"].as_array().expect("inputs");
     let csv_input = inputs
         .iter()
@@ -381,7 +358,7 @@ fn a_log_that_grows_is_read_on_from_where_the_last_run_stopped() {
     );
     let second = run_job(&job);
     assert_eq!(code(&second), Some(3), "{}", stderr(&second));
-    let m = run_manifest(&runs(&wh.join("runs"))[1]);
+    let m = run_manifest(&common::run_folders(&wh.join("runs"))[1]);
     let by_name = |suffix: &str| {
         m["ingest"]["inputs"]
             .as_array()
@@ -477,7 +454,7 @@ fn a_replaced_file_is_read_again_from_the_start() {
     )
     .expect("csv");
     assert_eq!(code(&run_job(&job)), Some(0));
-    let m = run_manifest(&runs(&dir.path().join("wh/runs"))[1]);
+    let m = run_manifest(&common::run_folders(&dir.path().join("wh/runs"))[1]);
     let input = &m["ingest"]["inputs"][0];
     assert!(input["resumed_from"].is_null());
     assert_eq!(
@@ -673,13 +650,16 @@ fn a_second_run_is_refused_while_one_holds_the_lock_and_a_dead_runs_lock_is_take
             err.contains("pid 4242") && err.contains("20191111T000000Z"),
             "{err}"
         );
-        assert!(runs(&runs_dir).is_empty(), "the refused run wrote nothing");
+        assert!(
+            common::run_folders(&runs_dir).is_empty(),
+            "the refused run wrote nothing"
+        );
         assert!(!dir.path().join("wh/manifest.json").exists());
     }
     // The holder is gone but its note is still there, as after a kill -9.
     let out = run_job(&job);
     assert_eq!(code(&out), Some(3), "{}", stderr(&out));
-    let m = run_manifest(&runs(&runs_dir)[0]);
+    let m = run_manifest(&common::run_folders(&runs_dir)[0]);
     assert!(
         m["took_over_from"]
             .as_str()
@@ -689,13 +669,13 @@ fn a_second_run_is_refused_while_one_holds_the_lock_and_a_dead_runs_lock_is_take
     // A finished run clears its note: the next run takes over nothing.
     let out = run_job(&job);
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
-    assert!(run_manifest(&runs(&runs_dir)[1])["took_over_from"].is_null());
+    assert!(run_manifest(&common::run_folders(&runs_dir)[1])["took_over_from"].is_null());
 }
 
 #[test]
 fn a_failed_step_is_recorded_with_its_exit_code() {
     let dir = tempfile::tempdir().expect("tempdir");
-    copy_tree(&common::sample_logs(), &dir.path().join("inbox"));
+    common::copy_tree(&common::sample_logs(), &dir.path().join("inbox"));
     // The day has no data: the report fails (66), after the ingest was committed.
     let job = write_job(
         dir.path(),
@@ -709,7 +689,7 @@ fn a_failed_step_is_recorded_with_its_exit_code() {
         "{}",
         stderr(&out)
     );
-    let m = run_manifest(&runs(&dir.path().join("wh/runs"))[0]);
+    let m = run_manifest(&common::run_folders(&dir.path().join("wh/runs"))[0]);
     assert_eq!(m["status"], "failed");
     assert_eq!(m["exit_code"], 66);
     assert!(m["error"]

@@ -132,12 +132,18 @@ struct Source<'a> {
 }
 
 impl Source<'_> {
-    fn error(&self, span: Range<usize>, key: &str, problem: impl std::fmt::Display) -> Error {
-        let line = self.text[..span.start.min(self.text.len())]
-            .bytes()
-            .filter(|b| *b == b'\n')
+    /// The 1-based line where `span` starts.
+    fn line(&self, span: Range<usize>) -> usize {
+        let start = span.start.min(self.text.len());
+        self.text.as_bytes()[..start]
+            .iter()
+            .filter(|b| **b == b'\n')
             .count()
-            + 1;
+            + 1
+    }
+
+    fn error(&self, span: Range<usize>, key: &str, problem: impl std::fmt::Display) -> Error {
+        let line = self.line(span);
         Error::Config(format!(
             "{} line {line}: {key}: {problem}",
             self.path.display()
@@ -145,11 +151,7 @@ impl Source<'_> {
     }
 
     fn origin<T>(&self, spanned: &Spanned<T>, key: &str) -> String {
-        let line = self.text[..spanned.span().start.min(self.text.len())]
-            .bytes()
-            .filter(|b| *b == b'\n')
-            .count()
-            + 1;
+        let line = self.line(spanned.span());
         format!("{} line {line} ({key})", self.path.display())
     }
 }

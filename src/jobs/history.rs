@@ -70,12 +70,7 @@ pub fn print(runs_dir: &Path, format: HistoryFormat, last: Option<usize>) -> Res
             for (id, m) in &runs {
                 match m {
                     Ok(m) => {
-                        let new = m
-                            .ingest
-                            .inputs
-                            .iter()
-                            .filter(|i| i.skipped_as_ingested_by.is_none() && i.counts.records > 0)
-                            .count();
+                        let new = m.inputs_with_new_lines();
                         let skipped = m.ingest.inputs.len() - new;
                         let t = m.counts();
                         table.add_row([

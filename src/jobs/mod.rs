@@ -68,12 +68,7 @@ impl RunOutcome {
     pub fn summary_line(&self) -> String {
         let m = &self.manifest;
         let secs = m.duration_ms as f64 / 1000.0;
-        let read = m
-            .ingest
-            .inputs
-            .iter()
-            .filter(|i| i.skipped_as_ingested_by.is_none() && i.counts.records > 0)
-            .count();
+        let read = m.inputs_with_new_lines();
         let t = m.counts();
         let files: usize = m.reports.iter().map(|r| r.files.len()).sum();
         let head = format!(

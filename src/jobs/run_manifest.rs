@@ -127,6 +127,15 @@ impl RunManifest {
     pub fn counts(&self) -> Counts {
         self.ingest.totals
     }
+
+    /// Inputs this run read new lines from (the others were skipped or had nothing new).
+    pub fn inputs_with_new_lines(&self) -> usize {
+        self.ingest
+            .inputs
+            .iter()
+            .filter(|i| i.skipped_as_ingested_by.is_none() && i.counts.records > 0)
+            .count()
+    }
 }
 
 /// Run folders under `runs_dir` (committed runs only: hidden names are unfinished), oldest

@@ -180,3 +180,31 @@ pub fn day_totals(wh: &Path) -> (String, String) {
 pub fn fen_text(fen: i128) -> String {
     format!("{}.{:02}", fen / 100, fen % 100)
 }
+
+/// Copies a folder tree (files and folders) to `to`.
+pub fn copy_tree(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.expect("walk");
+        let dest = to.join(entry.path().strip_prefix(from).expect("prefix"));
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).expect("mkdir");
+        } else {
+            std::fs::copy(entry.path(), &dest).expect("copy");
+        }
+    }
+}
+
+/// The committed run folders of a job's runs folder, oldest first (hidden ones are unfinished).
+pub fn run_folders(runs: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(runs)
+        .expect("runs folder")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_dir())
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    dirs.sort();
+    dirs
+}
