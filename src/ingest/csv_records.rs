@@ -145,6 +145,233 @@ impl<R: BufRead> CsvRecords<R> {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
         &self.fields[start..self.ends[i]]
     }
+
+    /// The rest of the input, right after the current record (a record boundary), and the
+    /// newlines consumed so far: what [`SliceRecords`] needs to read on in chunks.
+    pub fn into_rest(self) -> (R, u64) {
+        let lines = self.lines_before + count_newlines(&self.raw);
+        (self.src, lines)
+    }
+}
+
+/// Records out of a chunk of CSV text held in memory that starts at a record boundary (see
+/// [`last_record_end`]): the same records, fields, raw text and lines as [`CsvRecords`]
+/// gives for that part of the stream, with lines counted from the chunk's start and the raw
+/// text borrowed from the chunk instead of copied.
+pub struct SliceRecords<'t> {
+    text: &'t [u8],
+    pos: usize,
+    parser: csv_core::Reader,
+    fields: Vec<u8>,
+    ends: Vec<usize>,
+    field_count: usize,
+    content: (usize, usize),
+    /// Newlines in `text[..counted_to]`.
+    newlines: u64,
+    counted_to: usize,
+    line: u64,
+}
+
+impl<'t> SliceRecords<'t> {
+    /// Reads `text`, which continues a stream (so a leading byte-order mark is data, not
+    /// stripped as it is at the start of a file); `fields` and `ends` are buffers to reuse.
+    pub fn new(text: &'t [u8], fields: Vec<u8>, ends: Vec<usize>) -> Self {
+        let mut parser = csv_core::Reader::new();
+        // csv_core strips a BOM on its first read; a first read of a lone newline (a blank
+        // line at the start of a record: skipped) makes it a parser that has read already.
+        let _ = parser.read_record(b"\n", &mut [0; 1], &mut [0; 1]);
+        SliceRecords {
+            text,
+            pos: 0,
+            parser,
+            fields: if fields.is_empty() {
+                vec![0; 1024]
+            } else {
+                fields
+            },
+            ends: if ends.is_empty() { vec![0; 32] } else { ends },
+            field_count: 0,
+            content: (0, 0),
+            newlines: 0,
+            counted_to: 0,
+            line: 0,
+        }
+    }
+
+    /// The buffers, to reuse for the next chunk.
+    pub fn into_buffers(self) -> (Vec<u8>, Vec<usize>) {
+        (self.fields, self.ends)
+    }
+
+    /// Advances to the next non-blank record; `false` at the end of the chunk.
+    pub fn advance(&mut self) -> bool {
+        loop {
+            let start = self.pos;
+            if !self.read_one() {
+                return false;
+            }
+            if !self.text[start..self.pos]
+                .iter()
+                .all(u8::is_ascii_whitespace)
+            {
+                self.locate_content(start);
+                return true;
+            }
+        }
+    }
+
+    fn read_one(&mut self) -> bool {
+        let (mut out_len, mut ends_len) = (0, 0);
+        loop {
+            let input = &self.text[self.pos..];
+            let (result, n_in, n_out, n_ends) = self.parser.read_record(
+                input,
+                &mut self.fields[out_len..],
+                &mut self.ends[ends_len..],
+            );
+            self.pos += n_in;
+            out_len += n_out;
+            ends_len += n_ends;
+            match result {
+                csv_core::ReadRecordResult::InputEmpty => {}
+                csv_core::ReadRecordResult::OutputFull => {
+                    let len = self.fields.len();
+                    self.fields.resize(len * 2, 0);
+                }
+                csv_core::ReadRecordResult::OutputEndsFull => {
+                    let len = self.ends.len();
+                    self.ends.resize(len * 2, 0);
+                }
+                csv_core::ReadRecordResult::Record => {
+                    self.field_count = ends_len;
+                    return true;
+                }
+                csv_core::ReadRecordResult::End => {
+                    self.field_count = 0;
+                    return false;
+                }
+            }
+        }
+    }
+
+    fn locate_content(&mut self, raw_start: usize) {
+        let raw = &self.text[raw_start..self.pos];
+        let start = raw_start
+            + raw
+                .iter()
+                .position(|b| *b != b'\n' && *b != b'\r')
+                .unwrap_or(raw.len());
+        let mut end = self.pos;
+        while end > start && matches!(self.text[end - 1], b'\n' | b'\r') {
+            end -= 1;
+        }
+        self.content = (start, end);
+        self.newlines += count_newlines(&self.text[self.counted_to..start]);
+        self.counted_to = start;
+        self.line = self.newlines + 1;
+    }
+
+    /// The 1-based line within the chunk where the current record starts.
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// The verbatim text of the current record, without its line terminator.
+    pub fn raw(&self) -> &'t [u8] {
+        &self.text[self.content.0..self.content.1]
+    }
+
+    /// Where the current record's verbatim text lies in the chunk.
+    pub fn raw_range(&self) -> std::ops::Range<usize> {
+        self.content.0..self.content.1
+    }
+
+    /// Fields in the current record.
+    pub fn field_count(&self) -> usize {
+        self.field_count
+    }
+
+    /// The unquoted bytes of the current record's fields, one after the other.
+    pub fn field_bytes(&self) -> &[u8] {
+        let end = if self.field_count == 0 {
+            0
+        } else {
+            self.ends[self.field_count - 1]
+        };
+        &self.fields[..end]
+    }
+
+    /// Where field `i` lies in [`Self::field_bytes`].
+    pub fn field_range(&self, i: usize) -> std::ops::Range<usize> {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        start..self.ends[i]
+    }
+}
+
+/// The end of the last complete record in `text`: just after its last newline that lies
+/// outside quotes, for `text` that starts at a record boundary. `None` when no newline of
+/// `text` ends a record yet (a quoted field may span lines, and chunks).
+///
+/// This follows csv_core's reading of RFC 4180 with its defaults (`,`, `"`, doubled quotes
+/// as escapes, `\r`, `\n` or `\r\n` ending a record): a quote opens a quoted field only at
+/// the start of a field, elsewhere it is an ordinary byte; inside quotes, `""` is a quote
+/// and a lone `"` closes the field. A newline outside quotes always ends a record (or is a
+/// blank line), after which csv_core is at the start of a record again.
+pub fn last_record_end(text: &[u8]) -> Option<usize> {
+    let mut last = None;
+    let newline_before = |from: usize, to: usize, last: &mut Option<usize>| {
+        if let Some(i) = text[from..to].iter().rposition(|b| *b == b'\n') {
+            *last = Some(from + i + 1);
+        }
+    };
+    // Outside quotes from `i`; `field_start`: `i` is where a field starts.
+    let (mut i, mut field_start) = (0, true);
+    loop {
+        let Some(q) = find_byte(b'"', &text[i..]).map(|q| i + q) else {
+            newline_before(i, text.len(), &mut last);
+            return last;
+        };
+        newline_before(i, q, &mut last);
+        let opens = if q == i {
+            field_start
+        } else {
+            matches!(text[q - 1], b',' | b'\n' | b'\r')
+        };
+        if !opens {
+            (i, field_start) = (q + 1, false);
+            continue;
+        }
+        // Inside quotes: find the closing quote.
+        let mut j = q + 1;
+        loop {
+            let c = j + find_byte(b'"', &text[j..])?;
+            if text.get(c + 1) == Some(&b'"') {
+                j = c + 2; // a doubled quote: still inside
+                continue;
+            }
+            (i, field_start) = (c + 1, false);
+            break;
+        }
+    }
+}
+
+/// The first position of `byte` in `hay`, a word at a time.
+fn find_byte(byte: u8, hay: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let pattern = LO * u64::from(byte);
+    let mut words = hay.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let mut w = [0; 8];
+        w.copy_from_slice(word);
+        let x = u64::from_le_bytes(w) ^ pattern;
+        if (x.wrapping_sub(LO) & !x & HI) != 0 {
+            break;
+        }
+        at += 8;
+    }
+    hay[at..].iter().position(|b| *b == byte).map(|i| at + i)
 }
 
 fn count_newlines(bytes: &[u8]) -> u64 {
@@ -196,6 +423,131 @@ mod tests {
         assert_eq!((got[1].0, got[2].0), (2, 3));
         assert!(records("").is_empty());
         assert!(records("\n\n").is_empty());
+    }
+
+    type Rec = (u64, String, Vec<String>);
+
+    /// The records of `text` read in chunks as ingest cuts them (`want` bytes, or more up to
+    /// the last record boundary), with lines counted on across chunks.
+    fn chunked_records(text: &[u8], want: usize) -> Vec<Rec> {
+        let (mut out, mut pos, mut lines_before) = (Vec::new(), 0, 0);
+        let (mut fields, mut ends) = (Vec::new(), Vec::new());
+        while pos < text.len() {
+            let mut size = want.min(text.len() - pos);
+            let end = loop {
+                if pos + size >= text.len() {
+                    break text.len();
+                }
+                if let Some(end) = last_record_end(&text[pos..pos + size]) {
+                    break pos + end;
+                }
+                size = (size * 2).min(text.len() - pos);
+            };
+            let chunk = &text[pos..end];
+            let mut r = SliceRecords::new(chunk, fields, ends);
+            while r.advance() {
+                let f = (0..r.field_count())
+                    .map(|i| {
+                        String::from_utf8_lossy(&r.field_bytes()[r.field_range(i)]).into_owned()
+                    })
+                    .collect();
+                out.push((
+                    lines_before + r.line(),
+                    String::from_utf8_lossy(r.raw()).into_owned(),
+                    f,
+                ));
+            }
+            (fields, ends) = r.into_buffers();
+            lines_before += count_newlines(chunk);
+            pos = end;
+        }
+        out
+    }
+
+    fn streamed_records(text: &[u8]) -> Vec<Rec> {
+        let mut r = CsvRecords::new(io::BufReader::with_capacity(5, text));
+        // As after a header: csv_core strips a byte-order mark only on its very first read.
+        r.at_start = false;
+        let _ = r.parser.read_record(b"\n", &mut [0; 1], &mut [0; 1]);
+        let mut out = Vec::new();
+        while r.advance().expect("in-memory read") {
+            let f = (0..r.field_count())
+                .map(|i| String::from_utf8_lossy(r.field(i)).into_owned())
+                .collect();
+            out.push((r.line(), String::from_utf8_lossy(r.raw()).into_owned(), f));
+        }
+        out
+    }
+
+    #[test]
+    fn chunks_cut_at_record_boundaries_read_like_one_stream() {
+        let tricky: [&[u8]; 9] = [
+            b"1,\"a\nb\",2\n3,\"\"\"\",4\r\n\n  \n5,x\"y,\"z\n\"\r6,7",
+            b"a\"b\nc,\"d\"e\nf\"\n\"g\nh\"\n",
+            b"\xEF\xBB\xBFx,y\n\xEF\xBB\xBF\"q\nr\",s\n",
+            b"\r\r\n\n1,2\r3,4\r\n\"\n\n\",\"\"\n",
+            b"1,\"unterminated\nfield\n2,3\n",
+            b"\"\"\"\n\"\"\"\n,\"\n\",\n",
+            b"x,\"\",\"\n\"\"\"\n",
+            b"",
+            b"\n\n\n",
+        ];
+        for text in tricky {
+            let want = streamed_records(text);
+            for size in 1..=text.len().max(1) {
+                assert_eq!(
+                    chunked_records(text, size),
+                    want,
+                    "{text:?} in chunks of {size}"
+                );
+            }
+        }
+        // Random texts of the bytes that matter, every chunk size.
+        let alphabet: &[u8] = b"a,\"\n\r \xEF\xBB\xBF";
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..3000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 40) as usize;
+            let text: Vec<u8> = (0..len)
+                .map(|i| alphabet[((seed >> (i % 50)) as usize + i * 7) % alphabet.len()])
+                .collect();
+            let want = streamed_records(&text);
+            for size in 1..=len.max(1) {
+                assert_eq!(
+                    chunked_records(&text, size),
+                    want,
+                    "{text:?} in chunks of {size}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn record_ends_lie_outside_quotes() {
+        assert_eq!(last_record_end(b"a,b\nc,d"), Some(4));
+        assert_eq!(last_record_end(b"a,\"b\nc\nd"), None);
+        assert_eq!(last_record_end(b"a,\"b\nc\"\nd"), Some(8));
+        assert_eq!(
+            last_record_end(b"a\"b\nc"),
+            Some(4),
+            "a quote inside a field is data"
+        );
+        assert_eq!(
+            last_record_end(b"\"a\"\"\n\""),
+            None,
+            "a doubled quote stays inside"
+        );
+        assert_eq!(last_record_end(b"x\r\n"), Some(3));
+        assert_eq!(last_record_end(b""), None);
+        let long = [b'x'; 1000];
+        assert_eq!(find_byte(b'"', &long), None);
+        for at in 0..40 {
+            let mut hay = vec![b'x'; 40];
+            hay[at] = b'"';
+            assert_eq!(find_byte(b'"', &hay), Some(at));
+        }
     }
 
     #[test]

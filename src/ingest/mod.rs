@@ -4,6 +4,8 @@
 //! 1. resolve the inputs (files, folders, globs, stdin) and skip files already ingested;
 //! 2. stream each input's records ([`csv_records`], [`ndjson_records`]);
 //! 3. apply the contract's rules ([`validate`]); a broken line becomes a row of `rejects`;
+//!    steps 2 and 3 run on every core, a chunk of the input at a time ([`chunks`],
+//!    [`parsing`]), and hand their results on in input order;
 //! 4. drop re-deliveries of an `event_id` already accepted, in this run or an earlier one;
 //! 5. buffer accepted rows per CST day and write sorted Parquet files into staging;
 //! 6. commit: move the files into place and write the manifest, atomically.
@@ -12,12 +14,14 @@
 //! and seen ids beyond [`IngestOptions::ids_in_memory`] spill to disk by minute ([`dedupe`]).
 
 pub mod batches;
+pub mod chunks;
 pub mod csv_records;
 pub mod dedupe;
 pub mod fx;
 pub mod input;
 pub mod mapping;
 pub mod ndjson_records;
+pub mod parsing;
 pub mod summary;
 pub mod validate;
 pub mod window;
@@ -38,11 +42,13 @@ use crate::warehouse::manifest::{
 use crate::warehouse::parquet_files::{for_each_event_id, write_file};
 use crate::warehouse::Warehouse;
 use batches::{DuplicatesBuilder, RejectsBuilder, TransactionsBuilder};
+use chunks::{Chunk, Outcome};
 use dedupe::{id_hash, SeenIds};
 use fx::FxRates;
 use input::{Encoding, Input};
 use mapping::ColumnMapping;
-use validate::{validate, Reject, RejectKind, Value};
+use parsing::{parse_csv_chunk, parse_ndjson_chunk, CsvLayout};
+use validate::Reject;
 use window::LineWindow;
 
 /// What to ingest and how.
@@ -360,7 +366,7 @@ impl Run<'_> {
         })
     }
 
-    fn ingest_csv<R: BufRead>(
+    fn ingest_csv<R: BufRead + Send>(
         &mut self,
         input: &Input,
         reader: R,
@@ -368,10 +374,10 @@ impl Run<'_> {
         counts: &mut Counts,
     ) -> Result<()> {
         let mut records = csv_records::CsvRecords::new(reader);
-        let read = |r: &mut csv_records::CsvRecords<_>| {
-            r.advance().map_err(|e| Error::corrupt(&input.name, e))
-        };
-        if !read(&mut records)? {
+        if !records
+            .advance()
+            .map_err(|e| Error::corrupt(&input.name, e))?
+        {
             return Ok(()); // an empty file
         }
         records.add_skipped_lines(skipped_lines);
@@ -384,103 +390,82 @@ impl Run<'_> {
                 columns[f].get_or_insert(i);
             }
         }
-        let width = records.field_count();
-        while read(&mut records)? {
+        let layout = CsvLayout {
+            columns,
+            width: records.field_count(),
+        };
+        // The records after the header, parsed on every core, taken in input order.
+        let (rest, mut lines_before) = records.into_rest();
+        let (mapping, fx) = (self.mapping.clone(), self.fx.clone());
+        let parse = |chunk: &mut Chunk, _: u64| parse_csv_chunk(chunk, &layout, &mapping, &fx);
+        let cut = csv_records::last_record_end;
+        chunks::parse_in_order(rest, &input.name, cut, parse, |chunk| {
+            self.take_chunk(chunk, input, lines_before, counts)?;
+            lines_before += chunk.newlines;
+            Ok(())
+        })
+    }
+
+    fn ingest_ndjson<R: BufRead + Send>(
+        &mut self,
+        input: &Input,
+        reader: R,
+        skipped_lines: u64,
+        counts: &mut Counts,
+    ) -> Result<()> {
+        let (mapping, fx) = (self.mapping.clone(), self.fx.clone());
+        let parse = |chunk: &mut Chunk, seq: u64| {
+            // Line 1 of the text may start with a byte-order mark.
+            let at_line_one = seq == 0 && skipped_lines == 0;
+            parse_ndjson_chunk(chunk, at_line_one, &mapping, &fx)
+        };
+        let mut lines_before = skipped_lines;
+        let cut = chunks::last_line_end;
+        chunks::parse_in_order(reader, &input.name, cut, parse, |chunk| {
+            self.take_chunk(chunk, input, lines_before, counts)?;
+            lines_before += chunk.newlines;
+            Ok(())
+        })
+    }
+
+    /// The order-dependent part of reading a chunk: de-duplication, rows, rejects, counts.
+    fn take_chunk(
+        &mut self,
+        chunk: &Chunk,
+        input: &Input,
+        lines_before: u64,
+        counts: &mut Counts,
+    ) -> Result<()> {
+        for record in &chunk.records {
             counts.records += 1;
-            let line = records.line();
-            let outcome = if records.field_count() != width {
-                Err(Reject::new(
-                    RejectKind::CsvFieldCount,
-                    format!(
-                        "expected {width} fields as in the header, found {}",
-                        records.field_count()
-                    ),
-                ))
-            } else {
-                let mut raw: validate::RawEvent<'_> = std::array::from_fn(|_| Value::Absent);
-                let mut bad_utf8 = None;
-                for (f, col) in columns.iter().enumerate() {
-                    let Some(col) = col else { continue };
-                    let bytes = records.field(*col);
-                    if bytes.is_empty() {
-                        continue;
-                    }
-                    match std::str::from_utf8(bytes) {
-                        Ok(s) => raw[f] = Value::Text(s.into()),
-                        Err(_) => bad_utf8 = Some(crate::schema::INPUT_FIELDS[f]),
+            let line = lines_before + record.line;
+            match &record.outcome {
+                Outcome::Accepted(stored) => {
+                    let event = chunk.event(stored);
+                    if self.accept(&event, stored.id_hash, input, line)? {
+                        counts.accepted += 1;
+                    } else {
+                        counts.duplicates += 1;
                     }
                 }
-                match bad_utf8 {
-                    Some(name) => Err(Reject::new(
-                        RejectKind::BadEncoding,
-                        format!("{name} is not valid UTF-8"),
-                    )),
-                    None => self
-                        .mapping
-                        .convert_time(&mut raw[validate::f::EVENT_TIME])
-                        .and_then(|()| validate(&mut raw, &self.fx))
-                        .map(|e| self.accept(&e, input, line)),
+                Outcome::Rejected { reject, raw } => {
+                    counts.rejected += 1;
+                    self.reject(reject, input, line, &chunk.text[raw.clone()])?;
                 }
-            };
-            self.tally(outcome, input, line, records.raw(), counts)?;
+            }
         }
         Ok(())
     }
 
-    fn ingest_ndjson<R: BufRead>(
-        &mut self,
-        input: &Input,
-        mut reader: R,
-        skipped_lines: u64,
-        counts: &mut Counts,
-    ) -> Result<()> {
-        let mut buf = Vec::with_capacity(1024);
-        let mut line_no = skipped_lines;
-        let renamed = self.mapping.columns != crate::schema::INPUT_FIELDS.map(str::to_string);
-        loop {
-            buf.clear();
-            let n = reader
-                .read_until(b'\n', &mut buf)
-                .map_err(|e| Error::corrupt(&input.name, e))?;
-            if n == 0 {
-                return Ok(());
-            }
-            line_no += 1;
-            let mut line: &[u8] = &buf;
-            if line_no == 1 {
-                line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
-            }
-            while let [rest @ .., b'\n' | b'\r'] = line {
-                line = rest;
-            }
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            counts.records += 1;
-            let outcome = match std::str::from_utf8(line) {
-                Err(_) => Err(Reject::new(
-                    RejectKind::BadEncoding,
-                    "line is not valid UTF-8",
-                )),
-                Ok(text) => if renamed {
-                    ndjson_records::parse_line_with_keys(text, &self.mapping.columns)
-                } else {
-                    ndjson_records::parse_line(text)
-                }
-                .and_then(|mut raw| {
-                    self.mapping
-                        .convert_time(&mut raw[validate::f::EVENT_TIME])?;
-                    validate(&mut raw, &self.fx)
-                })
-                .map(|e| self.accept(&e, input, line_no)),
-            };
-            self.tally(outcome, input, line_no, line, counts)?;
-        }
-    }
-
     /// Adds an accepted event unless its id was seen before; `Ok(false)` for a duplicate,
     /// which is recorded in the `duplicates` table instead.
-    fn accept(&mut self, e: &validate::Event<'_>, input: &Input, line: u64) -> Result<bool> {
+    fn accept(
+        &mut self,
+        e: &validate::Event<'_>,
+        id_hash: u128,
+        input: &Input,
+        line: u64,
+    ) -> Result<bool> {
         let day = match self.days.entry(e.day) {
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
@@ -492,7 +477,7 @@ impl Run<'_> {
                 })
             }
         };
-        if !self.seen.insert(e.event_time_ms, id_hash(&e.event_id))? {
+        if !self.seen.insert(e.event_time_ms, id_hash)? {
             self.duplicates.append(&self.run_id, &input.name, line, e);
             if self.duplicates.len() >= self.rows_per_file {
                 self.flush_duplicates()?;
@@ -506,34 +491,15 @@ impl Run<'_> {
         Ok(true)
     }
 
-    fn tally(
-        &mut self,
-        outcome: std::result::Result<Result<bool>, Reject>,
-        input: &Input,
-        line: u64,
-        raw: &[u8],
-        counts: &mut Counts,
-    ) -> Result<()> {
-        match outcome {
-            Ok(accepted) => {
-                if accepted? {
-                    counts.accepted += 1;
-                } else {
-                    counts.duplicates += 1;
-                }
-            }
-            Err(reject) => {
-                counts.rejected += 1;
-                *self
-                    .rejects_by_kind
-                    .entry(reject.kind.as_str().to_string())
-                    .or_default() += 1;
-                self.rejects
-                    .append(&self.run_id, &input.name, line, &reject, raw);
-                if self.rejects.len() >= self.rows_per_file {
-                    self.flush_rejects()?;
-                }
-            }
+    fn reject(&mut self, reject: &Reject, input: &Input, line: u64, raw: &[u8]) -> Result<()> {
+        *self
+            .rejects_by_kind
+            .entry(reject.kind.as_str().to_string())
+            .or_default() += 1;
+        self.rejects
+            .append(&self.run_id, &input.name, line, reject, raw);
+        if self.rejects.len() >= self.rows_per_file {
+            self.flush_rejects()?;
         }
         Ok(())
     }
