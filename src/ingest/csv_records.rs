@@ -6,6 +6,8 @@
 
 use std::io::{self, BufRead};
 
+use super::window::count_newlines;
+
 /// Streams records out of a CSV byte stream.
 pub struct CsvRecords<R> {
     src: R,
@@ -271,6 +273,11 @@ impl<'t> SliceRecords<'t> {
         self.line = self.newlines + 1;
     }
 
+    /// Newlines in the whole chunk (call once done with its records).
+    pub fn newlines(&self) -> u64 {
+        self.newlines + count_newlines(&self.text[self.counted_to..])
+    }
+
     /// The 1-based line within the chunk where the current record starts.
     pub fn line(&self) -> u64 {
         self.line
@@ -372,10 +379,6 @@ fn find_byte(byte: u8, hay: &[u8]) -> Option<usize> {
         at += 8;
     }
     hay[at..].iter().position(|b| *b == byte).map(|i| at + i)
-}
-
-fn count_newlines(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|b| **b == b'\n').count() as u64
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! event of that minute turns up again. Logs are nearly time-ordered, so a shard is usually
 //! spilled once and never read again; memory stays bounded whatever the input size.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -40,6 +41,32 @@ impl Hasher for PrehashedId {
     }
 }
 
+/// A hasher for small integer keys (minutes, days) looked up once per event: one
+/// multiplication instead of SipHash, which guards against inputs chosen to collide, a
+/// concern that keys derived from times do not have.
+#[derive(Default)]
+pub struct SmallKey(u64);
+
+impl Hasher for SmallKey {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn write_i64(&mut self, n: i64) {
+        self.write_u64(n as u64);
+    }
+    fn write_i32(&mut self, n: i32) {
+        self.write_u64(n as u64);
+    }
+}
+
 /// A 128-bit hash stands in for an id: a collision among even 10^12 ids has odds below 10^-14.
 pub fn id_hash(id: &str) -> u128 {
     xxhash_rust::xxh3::xxh3_128(id.as_bytes())
@@ -57,7 +84,9 @@ pub struct SeenIds {
     budget: usize,
     in_memory: usize,
     clock: u64,
-    shards: HashMap<i64, Shard>,
+    shards: HashMap<i64, Shard, BuildHasherDefault<SmallKey>>,
+    /// Ids in the shard used last: the size a new shard starts with.
+    last_len: usize,
 }
 
 impl SeenIds {
@@ -68,7 +97,8 @@ impl SeenIds {
             budget: budget.max(1),
             in_memory: 0,
             clock: 0,
-            shards: HashMap::new(),
+            shards: HashMap::default(),
+            last_len: 0,
         }
     }
 
@@ -77,7 +107,7 @@ impl SeenIds {
     }
 
     fn spill_path(&self, shard: i64) -> PathBuf {
-        self.spill_dir.join(format!("{shard}.ids"))
+        spill_path(&self.spill_dir, shard)
     }
 
     /// Records `id` at `event_time_ms`; `false` when it was seen before (a duplicate).
@@ -85,17 +115,30 @@ impl SeenIds {
         let key = Self::shard_of(event_time_ms);
         self.clock += 1;
         let clock = self.clock;
-        self.shards.entry(key).or_insert_with(|| Shard {
-            ids: Some(IdSet::default()),
-            last_use: clock,
-        });
-        self.load(key)?;
-        let shard = self
-            .shards
-            .get_mut(&key)
-            .ok_or_else(|| Error::Other(anyhow::anyhow!("dedupe shard {key} vanished")))?;
+        // One lookup per id: this runs for every accepted event.
+        let shard = match self.shards.entry(key) {
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(v) => {
+                // Neighbouring minutes hold similar numbers of events: size a new shard like
+                // the one used last, instead of growing it step by step.
+                let ids = IdSet::with_capacity_and_hasher(self.last_len, Default::default());
+                v.insert(Shard {
+                    ids: Some(ids),
+                    last_use: clock,
+                })
+            }
+        };
         shard.last_use = clock;
-        let fresh = shard.ids.as_mut().is_some_and(|ids| ids.insert(id));
+        let ids = match &mut shard.ids {
+            Some(ids) => ids,
+            None => {
+                let ids = read_ids(&spill_path(&self.spill_dir, key))?;
+                self.in_memory += ids.len();
+                shard.ids.insert(ids)
+            }
+        };
+        let fresh = ids.insert(id);
+        self.last_len = ids.len();
         if fresh {
             self.in_memory += 1;
             if self.in_memory > self.budget {
@@ -109,31 +152,6 @@ impl SeenIds {
     /// as new; they go straight to the shards, spilling as needed.
     pub fn add_committed(&mut self, event_time_ms: i64, id: u128) -> Result<()> {
         self.insert(event_time_ms, id).map(|_| ())
-    }
-
-    fn load(&mut self, key: i64) -> Result<()> {
-        let path = self.spill_path(key);
-        let Some(shard) = self.shards.get_mut(&key) else {
-            return Ok(());
-        };
-        if shard.ids.is_some() {
-            return Ok(());
-        }
-        let name = path.display().to_string();
-        let mut bytes = Vec::new();
-        fs::File::open(&path)
-            .and_then(|mut f| f.read_to_end(&mut bytes))
-            .map_err(|e| Error::io(&name, e))?;
-        let mut ids = IdSet::default();
-        ids.reserve(bytes.len() / 16);
-        for chunk in bytes.chunks_exact(16) {
-            let mut raw = [0u8; 16];
-            raw.copy_from_slice(chunk);
-            ids.insert(u128::from_le_bytes(raw));
-        }
-        self.in_memory += ids.len();
-        shard.ids = Some(ids);
-        Ok(())
     }
 
     /// Spills the least recently used shards (never `keep`) until half the budget is free.
@@ -165,6 +183,26 @@ impl SeenIds {
     pub fn in_memory(&self) -> usize {
         self.in_memory
     }
+}
+
+fn spill_path(dir: &Path, shard: i64) -> PathBuf {
+    dir.join(format!("{shard}.ids"))
+}
+
+fn read_ids(path: &Path) -> Result<IdSet> {
+    let name = path.display().to_string();
+    let mut bytes = Vec::new();
+    fs::File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .map_err(|e| Error::io(&name, e))?;
+    let mut ids = IdSet::default();
+    ids.reserve(bytes.len() / 16);
+    for chunk in bytes.chunks_exact(16) {
+        let mut raw = [0u8; 16];
+        raw.copy_from_slice(chunk);
+        ids.insert(u128::from_le_bytes(raw));
+    }
+    Ok(ids)
 }
 
 fn write_ids(path: &Path, ids: &IdSet) -> Result<()> {

@@ -7,6 +7,7 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver};
 
 use crate::error::{Error, Result};
 
@@ -273,6 +274,77 @@ pub fn checksum(path: &Path, name: &str, prefix: Option<u64>) -> Result<Checksum
         blake3: hasher.finalize().to_hex().to_string(),
         prefix_blake3: prefix_hash,
     })
+}
+
+/// The [`checksum`]s of input files, computed on another thread one file ahead of the one
+/// being read, so that hashing a file overlaps parsing the one before it.
+///
+/// A checksum computed ahead is used only if the file's size and modification time are still
+/// those it had while it was hashed; a file that changed since (a log still being written) is
+/// hashed again when its turn comes, as it always was.
+pub struct ChecksumsAhead {
+    ready: Receiver<(usize, Stamp, Result<Checksums>)>,
+    next: Option<(usize, Stamp, Result<Checksums>)>,
+}
+
+/// Size and modification time of a file.
+type Stamp = Option<(u64, std::time::SystemTime)>;
+
+fn stamp(path: &Path) -> Stamp {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.len(), meta.modified().ok()?))
+}
+
+impl ChecksumsAhead {
+    /// Starts hashing `files`: (input number, path, name, prefix length as for [`checksum`]),
+    /// in input order.
+    pub fn start(files: Vec<(usize, PathBuf, String, Option<u64>)>) -> Self {
+        let (tx, ready) = sync_channel(1);
+        std::thread::spawn(move || {
+            for (n, path, name, prefix) in files {
+                let before = stamp(&path);
+                let sums = checksum(&path, &name, prefix);
+                let unchanged = before.filter(|b| stamp(&path).as_ref() == Some(b));
+                if tx.send((n, unchanged, sums)).is_err() {
+                    return; // the run ended
+                }
+            }
+        });
+        ChecksumsAhead { ready, next: None }
+    }
+
+    /// The checksums of input `n`, as [`checksum`] gives them now.
+    pub fn get(
+        &mut self,
+        n: usize,
+        path: &Path,
+        name: &str,
+        prefix: Option<u64>,
+    ) -> Result<Checksums> {
+        loop {
+            let message = match self.next.take() {
+                Some(m) => m,
+                None => match self.ready.recv() {
+                    Ok(m) => m,
+                    Err(_) => break,
+                },
+            };
+            if message.0 < n {
+                continue;
+            }
+            if message.0 > n {
+                self.next = Some(message);
+                break;
+            }
+            if let (Some(then), Ok(sums)) = (message.1, message.2) {
+                if stamp(path) == Some(then) {
+                    return Ok(sums);
+                }
+            }
+            break;
+        }
+        checksum(path, name, prefix)
+    }
 }
 
 /// What [`checksum`] found.

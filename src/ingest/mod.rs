@@ -27,6 +27,7 @@ pub mod validate;
 pub mod window;
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasherDefault;
 use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
@@ -43,7 +44,7 @@ use crate::warehouse::parquet_files::{for_each_event_id, write_file};
 use crate::warehouse::Warehouse;
 use batches::{DuplicatesBuilder, RejectsBuilder, TransactionsBuilder};
 use chunks::{Chunk, Outcome};
-use dedupe::{id_hash, SeenIds};
+use dedupe::{id_hash, SeenIds, SmallKey};
 use fx::FxRates;
 use input::{Encoding, Input};
 use mapping::ColumnMapping;
@@ -118,7 +119,7 @@ struct Run<'w> {
     fx: FxRates,
     /// The rates the warehouse held before this run (rewritten only if they changed).
     stored_fx: FxRates,
-    days: HashMap<i32, DayBuffer>,
+    days: HashMap<i32, DayBuffer, BuildHasherDefault<SmallKey>>,
     rejects: RejectsBuilder,
     duplicates: DuplicatesBuilder,
     rejects_by_kind: BTreeMap<String, u64>,
@@ -226,7 +227,7 @@ fn run_inputs(
         staging: staging.to_path_buf(),
         fx: rates.fx,
         stored_fx: rates.stored,
-        days: HashMap::new(),
+        days: HashMap::default(),
         rejects: RejectsBuilder::default(),
         duplicates: DuplicatesBuilder::default(),
         rejects_by_kind: BTreeMap::new(),
@@ -242,16 +243,25 @@ fn run_inputs(
     let progress = summary::progress_bar(inputs, opts.progress);
     let mut records = Vec::new();
     let mut seen_in_run: HashMap<(u64, String), String> = HashMap::new();
+    let mut checksums = input::ChecksumsAhead::start(
+        inputs
+            .iter()
+            .enumerate()
+            .filter_map(|(n, input)| {
+                let path = input.path.clone()?;
+                let prefix = run
+                    .manifest
+                    .last_read_of(&absolute_name(&path))
+                    .and_then(|p| p.size);
+                Some((n, path, input.name.clone(), prefix))
+            })
+            .collect(),
+    );
     for (n, input) in inputs.iter().enumerate() {
         crate::faults::point("input", n);
         let mut record = InputRecord {
             name: input.name.clone(),
-            path: input.path.as_ref().map(|p| {
-                std::path::absolute(p)
-                    .unwrap_or_else(|_| p.clone())
-                    .display()
-                    .to_string()
-            }),
+            path: input.path.as_deref().map(absolute_name),
             size: None,
             blake3: None,
             skipped_as_ingested_by: None,
@@ -264,7 +274,8 @@ fn run_inputs(
         let mut hold_back = false;
         if let (Some(path), Some(abs)) = (&input.path, &record.path) {
             let prior = run.manifest.last_read_of(abs).cloned();
-            let sums = input::checksum(path, &input.name, prior.as_ref().and_then(|p| p.size))?;
+            let prefix = prior.as_ref().and_then(|p| p.size);
+            let sums = checksums.get(n, path, &input.name, prefix)?;
             let (size, hash) = (sums.size, sums.blake3.clone());
             let earlier = run
                 .manifest
@@ -685,6 +696,14 @@ impl Run<'_> {
             warehouse: self.wh.root().to_path_buf(),
         })
     }
+}
+
+/// How the manifest names an input file: its absolute path.
+fn absolute_name(path: &Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
 }
 
 /// Checks, before anything is written, that every renamed column exists in each CSV input's

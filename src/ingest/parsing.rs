@@ -41,8 +41,8 @@ pub fn parse_csv_chunk(
             Err(reject) => chunk.reject(line, reject, records.raw_range()),
         }
     }
+    chunk.newlines = records.newlines();
     (chunk.fields, chunk.ends) = records.into_buffers();
-    chunk.newlines = count_newlines(&text);
     chunk.text = text;
 }
 
@@ -146,10 +146,7 @@ pub fn parse_ndjson_chunk(
             Err(reject) => chunk.reject(line_no, reject, start..start + line.len()),
         }
     }
-    chunk.newlines = count_newlines(&text);
+    // Every line but an unfinished last one ends with a newline.
+    chunk.newlines = line_no - u64::from(!text.is_empty() && !text.ends_with(b"\n"));
     chunk.text = text;
-}
-
-fn count_newlines(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|b| **b == b'\n').count() as u64
 }

@@ -318,14 +318,37 @@ fn int_field(value: &Value<'_>, i: usize) -> Result<Option<i64>, Reject> {
         Value::Number(n) => n,
         other => return Err(wrong_type(RejectKind::BadField, i, other)),
     };
-    let digits = text.strip_prefix('-').unwrap_or(text);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(digits) => (true, digits),
+        None => (false, text),
+    };
+    // One pass: only digits (a non-digit anywhere makes it "not an integer", even after
+    // an overflow), accumulated towards the sign so that i64::MIN fits.
+    let mut value = Some(0i64);
+    let mut digit_count = 0;
+    for b in digits.bytes() {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            digit_count = 0;
+            break;
+        }
+        digit_count += 1;
+        let d = i64::from(d);
+        value = value.and_then(|v| v.checked_mul(10)).and_then(|v| {
+            if negative {
+                v.checked_sub(d)
+            } else {
+                v.checked_add(d)
+            }
+        });
+    }
+    if digit_count == 0 {
         return Err(Reject::new(
             RejectKind::BadField,
             format!("{} {text:?} is not an integer", NAMES[i]),
         ));
     }
-    text.parse::<i64>().map(Some).map_err(|_| {
+    value.map(Some).ok_or_else(|| {
         Reject::new(
             RejectKind::BadField,
             format!("{} {text} does not fit in 64 bits", NAMES[i]),
@@ -460,6 +483,41 @@ mod tests {
         let long: &'static str = Box::leak(long.into_boxed_str());
         assert_eq!(kind(&[("event_id", long)]), RejectKind::BadField);
         assert_eq!(kind(&[("order_id", long)]), RejectKind::BadField);
+    }
+
+    #[test]
+    fn integers_parse_as_rust_does() {
+        for text in [
+            "0",
+            "-0",
+            "007",
+            "-9223372036854775808",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775809",
+            "99999999999999999999999",
+            "99999999999999999999999x",
+            "1-2",
+            "--1",
+            "+1",
+            "-",
+            " 1",
+            "1.0",
+            "١",
+        ] {
+            let got = int_field(&Value::Text(Cow::Borrowed(text)), f::BUYER_ID);
+            let digits = text.strip_prefix('-').unwrap_or(text);
+            let want = if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                Err("is not an integer")
+            } else {
+                text.parse::<i64>().map_err(|_| "does not fit in 64 bits")
+            };
+            match (got, want) {
+                (Ok(Some(g)), Ok(w)) => assert_eq!(g, w, "{text}"),
+                (Err(r), Err(w)) => assert!(r.reason.ends_with(w), "{text}: {}", r.reason),
+                (g, w) => panic!("{text}: {g:?} but {w:?}"),
+            }
+        }
     }
 
     #[test]
