@@ -167,10 +167,16 @@ pub struct SliceRecords<'t> {
     fields: Vec<u8>,
     ends: Vec<usize>,
     field_count: usize,
+    /// The current record is a plain line read without csv_core: its fields lie in the text
+    /// itself, between commas, and `ends` are their ends there.
+    plain: Option<std::ops::Range<usize>>,
     content: (usize, usize),
-    /// Newlines in `text[..counted_to]`.
-    newlines: u64,
-    counted_to: usize,
+    /// Newlines before the current record's raw text.
+    newlines_before: u64,
+    /// csv_core's line count when it had read nothing of `text`.
+    line_base: u64,
+    /// Newlines of plain lines, which csv_core did not read.
+    plain_newlines: u64,
     line: u64,
 }
 
@@ -182,6 +188,7 @@ impl<'t> SliceRecords<'t> {
         // csv_core strips a BOM on its first read; a first read of a lone newline (a blank
         // line at the start of a record: skipped) makes it a parser that has read already.
         let _ = parser.read_record(b"\n", &mut [0; 1], &mut [0; 1]);
+        let line_base = parser.line();
         SliceRecords {
             text,
             pos: 0,
@@ -193,9 +200,11 @@ impl<'t> SliceRecords<'t> {
             },
             ends: if ends.is_empty() { vec![0; 32] } else { ends },
             field_count: 0,
+            plain: None,
             content: (0, 0),
-            newlines: 0,
-            counted_to: 0,
+            newlines_before: 0,
+            line_base,
+            plain_newlines: 0,
             line: 0,
         }
     }
@@ -209,7 +218,8 @@ impl<'t> SliceRecords<'t> {
     pub fn advance(&mut self) -> bool {
         loop {
             let start = self.pos;
-            if !self.read_one() {
+            self.newlines_before = self.newlines_read();
+            if !self.read_plain() && !self.read_one() {
                 return false;
             }
             if !self.text[start..self.pos]
@@ -222,7 +232,49 @@ impl<'t> SliceRecords<'t> {
         }
     }
 
+    /// Reads the next line as a record without csv_core when it is plain: not empty, and
+    /// without quotes or carriage returns. Its fields are then exactly the text between
+    /// commas, as csv_core would find them (starting a record, csv_core reads a line without
+    /// quotes or `\r` just so), and csv_core, which does not see the line, stays at the start
+    /// of a record (the state it was in, or one that reads the next line the same way).
+    fn read_plain(&mut self) -> bool {
+        let rest = &self.text[self.pos..];
+        let mut fields = 0;
+        let mut end = rest.len();
+        for (i, b) in rest.iter().enumerate() {
+            match *b {
+                b',' => {
+                    if fields == self.ends.len() {
+                        self.ends.resize(fields * 2 + 1, 0);
+                    }
+                    self.ends[fields] = i;
+                    fields += 1;
+                }
+                b'\n' => {
+                    end = i;
+                    break;
+                }
+                b'"' | b'\r' => return false,
+                _ => {}
+            }
+        }
+        if end == 0 {
+            return false; // an empty line or the end: csv_core's business
+        }
+        if fields == self.ends.len() {
+            self.ends.resize(fields * 2 + 1, 0);
+        }
+        self.ends[fields] = end;
+        self.field_count = fields + 1;
+        self.plain = Some(self.pos..self.pos + end);
+        let newline = end < rest.len();
+        self.plain_newlines += u64::from(newline);
+        self.pos += end + usize::from(newline);
+        true
+    }
+
     fn read_one(&mut self) -> bool {
+        self.plain = None;
         let (mut out_len, mut ends_len) = (0, 0);
         loop {
             let input = &self.text[self.pos..];
@@ -258,24 +310,27 @@ impl<'t> SliceRecords<'t> {
 
     fn locate_content(&mut self, raw_start: usize) {
         let raw = &self.text[raw_start..self.pos];
-        let start = raw_start
-            + raw
-                .iter()
-                .position(|b| *b != b'\n' && *b != b'\r')
-                .unwrap_or(raw.len());
+        let lead = raw
+            .iter()
+            .position(|b| *b != b'\n' && *b != b'\r')
+            .unwrap_or(raw.len());
+        let start = raw_start + lead;
         let mut end = self.pos;
         while end > start && matches!(self.text[end - 1], b'\n' | b'\r') {
             end -= 1;
         }
         self.content = (start, end);
-        self.newlines += count_newlines(&self.text[self.counted_to..start]);
-        self.counted_to = start;
-        self.line = self.newlines + 1;
+        self.line = self.newlines_before + count_newlines(&raw[..lead]) + 1;
     }
 
-    /// Newlines in the whole chunk (call once done with its records).
+    /// Newlines of `text` the parser has consumed: csv_core counts every `\n` it reads.
+    fn newlines_read(&self) -> u64 {
+        self.parser.line() - self.line_base + self.plain_newlines
+    }
+
+    /// Newlines in the whole chunk (call once done with its records, when all of it is read).
     pub fn newlines(&self) -> u64 {
-        self.newlines + count_newlines(&self.text[self.counted_to..])
+        self.newlines_read() + count_newlines(&self.text[self.pos..])
     }
 
     /// The 1-based line within the chunk where the current record starts.
@@ -298,8 +353,12 @@ impl<'t> SliceRecords<'t> {
         self.field_count
     }
 
-    /// The unquoted bytes of the current record's fields, one after the other.
-    pub fn field_bytes(&self) -> &[u8] {
+    /// The bytes the current record's unquoted fields lie in ([`Self::field_range`]): the
+    /// fields one after the other, or for a plain line, the line with its commas.
+    pub fn field_bytes(&self) -> &'_ [u8] {
+        if let Some(line) = &self.plain {
+            return &self.text[line.clone()];
+        }
         let end = if self.field_count == 0 {
             0
         } else {
@@ -310,7 +369,11 @@ impl<'t> SliceRecords<'t> {
 
     /// Where field `i` lies in [`Self::field_bytes`].
     pub fn field_range(&self, i: usize) -> std::ops::Range<usize> {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        let start = match (i, &self.plain) {
+            (0, _) => 0,
+            (_, Some(_)) => self.ends[i - 1] + 1, // after the comma
+            (_, None) => self.ends[i - 1],
+        };
         start..self.ends[i]
     }
 }
