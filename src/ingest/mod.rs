@@ -576,7 +576,7 @@ impl Run<'_> {
         let path = self.staging.join(&rel);
         let rows = batch.num_rows() as u64;
         let handle =
-            std::thread::spawn(move || write_file(&path, &batch.schema(), &batch, sorted_by));
+            std::thread::spawn(move || write_file(&path, &batch.schema(), batch, sorted_by));
         self.pending_write = Some(PendingWrite {
             handle,
             rel,
@@ -652,8 +652,9 @@ impl Run<'_> {
         if rates_changed {
             let rel = format!("{FX_RATES}/fx_rates-{}.parquet", self.run_id);
             let batch = self.fx.to_batch()?;
-            let bytes = write_file(&self.staging.join(&rel), &FX_RATES_SCHEMA, &batch, &[0, 1])?;
-            self.stage(rel, FX_RATES, None, batch.num_rows() as u64, bytes);
+            let rows = batch.num_rows() as u64;
+            let bytes = write_file(&self.staging.join(&rel), &FX_RATES_SCHEMA, batch, &[0, 1])?;
+            self.stage(rel, FX_RATES, None, rows, bytes);
             deletes.extend(old_rates.iter().map(|f| f.path.clone()));
         }
 

@@ -12,7 +12,9 @@ use arrow::array::{Array, RecordBatch, StringArray, TimestampMillisecondArray, U
 use arrow::compute::{lexsort_to_indices, take_record_batch, SortColumn};
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk, ArrowRowGroupWriterFactory};
+use parquet::arrow::arrow_writer::{
+    compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory,
+};
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
@@ -108,10 +110,11 @@ fn time_then_text_order(keys: &[SortColumn]) -> Option<Vec<u32>> {
 }
 
 /// Writes one Parquet file (sorted by `sorted_by` if given) and returns its size in bytes.
+/// The batch is taken so that, once sorted, its unsorted rows are freed before encoding.
 pub fn write_file(
     path: &Path,
     schema: &SchemaRef,
-    batch: &RecordBatch,
+    batch: RecordBatch,
     sorted_by: &[usize],
 ) -> Result<u64> {
     let name = path.display().to_string();
@@ -119,7 +122,7 @@ pub fn write_file(
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent.display().to_string(), e))?;
     }
     let (batch, sorting) = if sorted_by.is_empty() {
-        (batch.clone(), None)
+        (batch, None)
     } else {
         let sorting = sorted_by
             .iter()
@@ -129,7 +132,7 @@ pub fn write_file(
                 nulls_first: false,
             })
             .collect();
-        (sort_batch(batch, sorted_by)?, Some(sorting))
+        (sort_batch(&batch, sorted_by)?, Some(sorting))
     };
     let file = File::create(path).map_err(|e| Error::io(&name, e))?;
     let writer = ArrowWriter::try_new(file, Arc::clone(schema), Some(properties(sorting)))?;
@@ -165,16 +168,26 @@ fn encode_row_group(
     batch: &RecordBatch,
 ) -> Result<Vec<ArrowColumnChunk>> {
     let mut writers = factory.create_column_writers(group)?.into_iter();
+    // A flat column is one Parquet leaf, computed (with its levels) only when encoded, as
+    // `ArrowWriter` does, so that not every column's levels are held at once; a nested
+    // column's leaves are computed here, to know how many column writers it takes.
     let mut jobs = Vec::new();
     for (field, column) in schema.fields().iter().zip(batch.columns()) {
-        for leaf in compute_leaves(field, column)? {
-            let writer = writers.next().ok_or_else(|| {
-                Error::Other(anyhow::anyhow!("more Parquet leaves than column writers"))
-            })?;
-            jobs.push(Mutex::new(Some((writer, leaf))));
+        let leaves = if field.data_type().is_nested() {
+            Some(compute_leaves(field, column)?)
+        } else {
+            None
+        };
+        let count = leaves.as_ref().map_or(1, Vec::len);
+        let own: Vec<ArrowColumnWriter> = writers.by_ref().take(count).collect();
+        if own.len() != count {
+            return Err(Error::Other(anyhow::anyhow!(
+                "more Parquet leaves than column writers"
+            )));
         }
+        jobs.push(Mutex::new(Some((field, column, leaves, own))));
     }
-    let done: Vec<Mutex<Option<Result<ArrowColumnChunk>>>> =
+    let done: Vec<Mutex<Option<Result<Vec<ArrowColumnChunk>>>>> =
         jobs.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let encode = || loop {
@@ -182,15 +195,25 @@ fn encode_row_group(
         let (Some(job), Some(slot)) = (jobs.get(i), done.get(i)) else {
             return;
         };
-        let Some((mut writer, leaf)) = job.lock().ok().and_then(|mut j| j.take()) else {
+        let Some((field, column, leaves, own)) = job.lock().ok().and_then(|mut j| j.take()) else {
             return;
         };
-        let chunk = writer
-            .write(&leaf)
-            .and_then(|()| writer.close())
-            .map_err(Error::from);
+        let chunks = match leaves {
+            Some(leaves) => Ok(leaves),
+            None => compute_leaves(field, column),
+        }
+        .and_then(|leaves| {
+            own.into_iter()
+                .zip(leaves)
+                .map(|(mut writer, leaf)| {
+                    writer.write(&leaf)?;
+                    writer.close()
+                })
+                .collect()
+        })
+        .map_err(Error::from);
         if let Ok(mut slot) = slot.lock() {
-            *slot = Some(chunk);
+            *slot = Some(chunks);
         }
     };
     let threads = std::thread::available_parallelism()
@@ -203,15 +226,16 @@ fn encode_row_group(
         }
         encode();
     });
-    done.into_iter()
-        .map(|slot| {
-            slot.into_inner().ok().flatten().unwrap_or_else(|| {
-                Err(Error::Other(anyhow::anyhow!(
-                    "a Parquet column encoder stopped"
-                )))
-            })
-        })
-        .collect()
+    let mut chunks = Vec::new();
+    for slot in done {
+        let encoded = slot.into_inner().ok().flatten().unwrap_or_else(|| {
+            Err(Error::Other(anyhow::anyhow!(
+                "a Parquet column encoder stopped"
+            )))
+        });
+        chunks.extend(encoded?);
+    }
+    Ok(chunks)
 }
 
 /// Parquet wraps I/O errors (a full disk, say); unwrap them so the user sees the cause.
