@@ -9,6 +9,7 @@ use arrow::array::{
 
 use crate::cst::CST_TIMEZONE;
 use crate::error::Result;
+use crate::ingest::chunks::StoredEvent;
 use crate::ingest::validate::{Event, Reject};
 use crate::schema::{
     amount_cny_type, amount_type, DUPLICATES_SCHEMA, REJECTS_SCHEMA, TRANSACTIONS_FILE_SCHEMA,
@@ -105,6 +106,65 @@ impl TransactionsBuilder {
             Arc::clone(&TRANSACTIONS_FILE_SCHEMA),
             columns,
         )?)
+    }
+}
+
+/// The accepted events of one CST day on their way into its [`TransactionsBuilder`], in
+/// arrival order, except that the events of one millisecond are held back and appended in
+/// `event_id` order. Logs are nearly time-ordered, so a day's rows then usually reach the
+/// writer sorted by (`event_time`, `event_id`) already and it has nothing to reorder (it still
+/// checks, and sorts whatever is not). Which rows go into which file does not change: that
+/// is decided by [`DayRows::len`], which counts the events held back.
+#[derive(Default)]
+pub struct DayRows {
+    rows: TransactionsBuilder,
+    /// Events of `tie_time` not appended yet, their strings in `strings`.
+    tied: Vec<StoredEvent>,
+    tie_time: i64,
+    strings: String,
+    order: Vec<usize>,
+}
+
+impl DayRows {
+    pub fn push(&mut self, e: &Event<'_>) {
+        if self.tie_time != e.event_time_ms {
+            self.settle();
+            self.tie_time = e.event_time_ms;
+        }
+        self.tied.push(StoredEvent::store(&mut self.strings, e, 0));
+    }
+
+    /// Events pushed since the last [`Self::finish`], appended or held back.
+    pub fn len(&self) -> usize {
+        self.rows.len() + self.tied.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends the events held back, in id order.
+    fn settle(&mut self) {
+        if let [one] = self.tied.as_slice() {
+            self.rows.append(&one.view(&self.strings));
+        } else if !self.tied.is_empty() {
+            let (tied, strings) = (&self.tied, self.strings.as_str());
+            self.order.clear();
+            self.order.extend(0..tied.len());
+            self.order
+                .sort_by(|a, b| tied[*a].event_id(strings).cmp(tied[*b].event_id(strings)));
+            for i in &self.order {
+                self.rows.append(&tied[*i].view(strings));
+            }
+        }
+        self.tied.clear();
+        self.strings.clear();
+    }
+
+    /// Every event pushed so far as a batch; the buffer starts over empty.
+    pub fn finish(&mut self) -> Result<RecordBatch> {
+        self.settle();
+        self.rows.finish()
     }
 }
 
@@ -215,5 +275,86 @@ impl DuplicatesBuilder {
             Arc::clone(&DUPLICATES_SCHEMA),
             columns,
         )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use arrow::array::{Array, StringArray, TimestampMillisecondArray};
+
+    use super::*;
+    use crate::ingest::validate::EventType;
+
+    fn event(id: &str, ms: i64) -> Event<'_> {
+        Event {
+            event_id: Cow::Borrowed(id),
+            event_time_ms: ms,
+            day: 18_211,
+            event_type: EventType::Paid,
+            order_id: Cow::Borrowed("o"),
+            platform: Cow::Borrowed("tmall"),
+            amount_fen: 100,
+            currency: Cow::Borrowed("CNY"),
+            amount_cny_fen: 100,
+            buyer_id: None,
+            seller_id: Some(7),
+            category: None,
+            province: Some(Cow::Borrowed("Zhejiang")),
+            device: None,
+            quantity: 1,
+        }
+    }
+
+    fn rows(batch: &RecordBatch) -> Vec<(i64, String)> {
+        let ids = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("event_id");
+        let times = batch
+            .column(1)
+            .as_any()
+            .downcast_ref::<TimestampMillisecondArray>()
+            .expect("event_time");
+        (0..batch.num_rows())
+            .map(|i| (times.value(i), ids.value(i).to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn events_of_one_millisecond_are_appended_in_id_order() {
+        let mut day = DayRows::default();
+        for (id, ms) in [
+            ("c", 1),
+            ("a", 1),
+            ("b", 2),
+            ("z", 3),
+            ("y", 3),
+            ("x", 3),
+            ("a", 2),
+        ] {
+            day.push(&event(id, ms));
+        }
+        assert_eq!(day.len(), 7, "held-back events count");
+        let got = rows(&day.finish().expect("batch"));
+        let want = [
+            (1, "a"),
+            (1, "c"),
+            (2, "b"),
+            (3, "x"),
+            (3, "y"),
+            (3, "z"),
+            (2, "a"),
+        ];
+        assert_eq!(got, want.map(|(t, id)| (t, id.to_string())));
+        assert!(day.is_empty());
+        // Columns other than the key come along with their row.
+        day.push(&event("q", 5));
+        let batch = day.finish().expect("batch");
+        assert_eq!(batch.num_rows(), 1);
+        assert!(batch.column(8).is_null(0), "buyer_id");
+        assert_eq!(batch.column(9).null_count(), 0, "seller_id");
     }
 }

@@ -93,30 +93,7 @@ impl Chunk {
 
     /// Records an accepted event, copying its strings into the chunk.
     pub fn accept(&mut self, line: u64, e: &Event<'_>, id_hash: u128) {
-        let mut keep = |s: &str| -> Span {
-            let start = self.strings.len();
-            self.strings.push_str(s);
-            // A chunk holds far less than 4 GiB of strings: its text is about a MiB.
-            (start as u32, self.strings.len() as u32)
-        };
-        let stored = StoredEvent {
-            id_hash,
-            event_time_ms: e.event_time_ms,
-            day: e.day,
-            event_type: e.event_type,
-            amount_fen: e.amount_fen,
-            amount_cny_fen: e.amount_cny_fen,
-            buyer_id: e.buyer_id,
-            seller_id: e.seller_id,
-            quantity: e.quantity,
-            event_id: keep(&e.event_id),
-            order_id: keep(&e.order_id),
-            platform: keep(&e.platform),
-            currency: keep(&e.currency),
-            category: e.category.as_deref().map(&mut keep),
-            province: e.province.as_deref().map(&mut keep),
-            device: e.device.as_deref().map(&mut keep),
-        };
+        let stored = StoredEvent::store(&mut self.strings, e, id_hash);
         self.records.push(Parsed {
             line,
             outcome: Outcome::Accepted(stored),
@@ -133,7 +110,48 @@ impl Chunk {
 
     /// The event as the rest of ingest sees it, borrowing the chunk's strings.
     pub fn event(&self, e: &StoredEvent) -> Event<'_> {
-        let s = |(start, end): Span| Cow::Borrowed(&self.strings[start as usize..end as usize]);
+        e.view(&self.strings)
+    }
+}
+
+impl StoredEvent {
+    /// Keeps `e`, its strings appended to `strings` (which must stay below 4 GiB: a chunk's
+    /// text is about a MiB).
+    pub fn store(strings: &mut String, e: &Event<'_>, id_hash: u128) -> StoredEvent {
+        let mut keep = |s: &str| -> Span {
+            let start = strings.len();
+            strings.push_str(s);
+            (start as u32, strings.len() as u32)
+        };
+        StoredEvent {
+            id_hash,
+            event_time_ms: e.event_time_ms,
+            day: e.day,
+            event_type: e.event_type,
+            amount_fen: e.amount_fen,
+            amount_cny_fen: e.amount_cny_fen,
+            buyer_id: e.buyer_id,
+            seller_id: e.seller_id,
+            quantity: e.quantity,
+            event_id: keep(&e.event_id),
+            order_id: keep(&e.order_id),
+            platform: keep(&e.platform),
+            currency: keep(&e.currency),
+            category: e.category.as_deref().map(&mut keep),
+            province: e.province.as_deref().map(&mut keep),
+            device: e.device.as_deref().map(&mut keep),
+        }
+    }
+
+    /// The event id, in the `strings` the event was stored with.
+    pub fn event_id<'s>(&self, strings: &'s str) -> &'s str {
+        &strings[self.event_id.0 as usize..self.event_id.1 as usize]
+    }
+
+    /// The event, borrowing the `strings` it was stored with.
+    pub fn view<'s>(&self, strings: &'s str) -> Event<'s> {
+        let e = self;
+        let s = |(start, end): Span| Cow::Borrowed(&strings[start as usize..end as usize]);
         Event {
             event_id: s(e.event_id),
             event_time_ms: e.event_time_ms,

@@ -42,7 +42,7 @@ use crate::warehouse::manifest::{
 };
 use crate::warehouse::parquet_files::{for_each_event_id, write_file};
 use crate::warehouse::Warehouse;
-use batches::{DuplicatesBuilder, RejectsBuilder, TransactionsBuilder};
+use batches::{DayRows, DuplicatesBuilder, RejectsBuilder};
 use chunks::{Chunk, Outcome};
 use dedupe::{id_hash, SeenIds, SmallKey};
 use fx::FxRates;
@@ -105,7 +105,7 @@ pub struct IngestReport {
 
 /// Accepted rows and seen ids of one CST day.
 struct DayBuffer {
-    rows: TransactionsBuilder,
+    rows: DayRows,
     files_written: usize,
     rows_written: u64,
 }
@@ -482,7 +482,7 @@ impl Run<'_> {
             std::collections::hash_map::Entry::Vacant(v) => {
                 load_committed_ids(self.wh, &self.manifest, e.day, &mut self.seen)?;
                 v.insert(DayBuffer {
-                    rows: TransactionsBuilder::default(),
+                    rows: DayRows::default(),
                     files_written: 0,
                     rows_written: 0,
                 })
@@ -495,7 +495,7 @@ impl Run<'_> {
             }
             return Ok(false);
         }
-        day.rows.append(e);
+        day.rows.push(e);
         if day.rows.len() >= self.rows_per_file {
             self.flush_day(e.day)?;
         }
