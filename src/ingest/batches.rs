@@ -127,11 +127,23 @@ pub struct DayRows {
 
 impl DayRows {
     pub fn push(&mut self, e: &Event<'_>) {
-        if self.tie_time != e.event_time_ms {
-            self.settle();
-            self.tie_time = e.event_time_ms;
-        }
+        self.tie(e.event_time_ms);
         self.tied.push(StoredEvent::store(&mut self.strings, e, 0));
+    }
+
+    /// Pushes an event stored with `strings` (as [`Self::push`] does its view, but its strings
+    /// are copied at once).
+    pub fn push_stored(&mut self, e: &StoredEvent, strings: &str) {
+        self.tie(e.event_time_ms);
+        self.tied.push(e.copy_to(strings, &mut self.strings));
+    }
+
+    /// Appends the events held back unless they are of `event_time_ms`.
+    fn tie(&mut self, event_time_ms: i64) {
+        if self.tie_time != event_time_ms {
+            self.settle();
+            self.tie_time = event_time_ms;
+        }
     }
 
     /// Events pushed since the last [`Self::finish`], appended or held back.

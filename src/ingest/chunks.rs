@@ -49,10 +49,12 @@ pub enum Outcome {
 type Span = (u32, u32);
 
 /// An accepted event whose strings are kept in its chunk, with the hash of its id.
+#[derive(Clone, Copy)]
 pub struct StoredEvent {
     pub id_hash: u128,
-    event_time_ms: i64,
-    day: i32,
+    pub event_time_ms: i64,
+    /// CST day, days since the epoch.
+    pub day: i32,
     event_type: EventType,
     amount_fen: i64,
     amount_cny_fen: i64,
@@ -112,6 +114,11 @@ impl Chunk {
     pub fn event(&self, e: &StoredEvent) -> Event<'_> {
         e.view(&self.strings)
     }
+
+    /// The strings of the chunk's accepted events.
+    pub fn strings(&self) -> &str {
+        &self.strings
+    }
 }
 
 impl StoredEvent {
@@ -141,6 +148,36 @@ impl StoredEvent {
             province: e.province.as_deref().map(&mut keep),
             device: e.device.as_deref().map(&mut keep),
         }
+    }
+
+    /// A copy of the event with its strings, which are stored one after the other in `from`,
+    /// copied to the end of `to` at once.
+    pub fn copy_to(&self, from: &str, to: &mut String) -> StoredEvent {
+        let (start, end) = (self.event_id.0, self.strings_end());
+        let base = to.len() as u32;
+        to.push_str(&from[start as usize..end as usize]);
+        let moved = |(a, b): Span| (a - start + base, b - start + base);
+        StoredEvent {
+            event_id: moved(self.event_id),
+            order_id: moved(self.order_id),
+            platform: moved(self.platform),
+            currency: moved(self.currency),
+            category: self.category.map(moved),
+            province: self.province.map(moved),
+            device: self.device.map(moved),
+            ..*self
+        }
+    }
+
+    /// Where the last of the event's strings ends ([`StoredEvent::store`] keeps them in this
+    /// order, one after the other).
+    fn strings_end(&self) -> u32 {
+        [self.device, self.province, self.category]
+            .into_iter()
+            .flatten()
+            .next()
+            .unwrap_or(self.currency)
+            .1
     }
 
     /// The event id, in the `strings` the event was stored with.
@@ -371,6 +408,44 @@ mod tests {
         })
         .expect("in-memory read");
         got
+    }
+
+    #[test]
+    fn stored_events_copy_with_their_strings() {
+        use crate::ingest::validate::EventType;
+        let opt = |s: &'static str| (!s.is_empty()).then_some(Cow::Borrowed(s));
+        let mut from = String::from("something stored before");
+        let mut to = String::from("xyz");
+        for (category, province, device) in [
+            ("Beauty", "Zhejiang", "mobile"),
+            ("", "Jiangsu", ""),
+            ("家电", "", ""),
+            ("", "", ""),
+            ("", "", "pc"),
+        ] {
+            let e = Event {
+                event_id: Cow::Borrowed("e-1"),
+                event_time_ms: 1_573_401_600_000,
+                day: 18_211,
+                event_type: EventType::Refunded,
+                order_id: Cow::Borrowed("o-9"),
+                platform: Cow::Borrowed("kaola"),
+                amount_fen: 1,
+                currency: Cow::Borrowed("USD"),
+                amount_cny_fen: 7,
+                buyer_id: Some(3),
+                seller_id: None,
+                category: opt(category),
+                province: opt(province),
+                device: opt(device),
+                quantity: 2,
+            };
+            let stored = StoredEvent::store(&mut from, &e, 42);
+            from.push_str("and more after");
+            let copy = stored.copy_to(&from, &mut to);
+            assert_eq!(copy.view(&to), e);
+            assert_eq!(copy.id_hash, 42);
+        }
     }
 
     #[test]

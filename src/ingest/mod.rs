@@ -43,7 +43,7 @@ use crate::warehouse::manifest::{
 use crate::warehouse::parquet_files::{for_each_event_id, write_file};
 use crate::warehouse::Warehouse;
 use batches::{DayRows, DuplicatesBuilder, RejectsBuilder};
-use chunks::{Chunk, Outcome};
+use chunks::{Chunk, Outcome, StoredEvent};
 use dedupe::{id_hash, SeenIds, SmallKey};
 use fx::FxRates;
 use input::{Encoding, Input};
@@ -452,8 +452,7 @@ impl Run<'_> {
             let line = lines_before + record.line;
             match &record.outcome {
                 Outcome::Accepted(stored) => {
-                    let event = chunk.event(stored);
-                    if self.accept(&event, stored.id_hash, input, line)? {
+                    if self.accept(stored, chunk.strings(), input, line)? {
                         counts.accepted += 1;
                     } else {
                         counts.duplicates += 1;
@@ -468,15 +467,9 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Adds an accepted event unless its id was seen before; `Ok(false)` for a duplicate,
-    /// which is recorded in the `duplicates` table instead.
-    fn accept(
-        &mut self,
-        e: &validate::Event<'_>,
-        id_hash: u128,
-        input: &Input,
-        line: u64,
-    ) -> Result<bool> {
+    /// Adds an accepted event (stored with `strings`) unless its id was seen before;
+    /// `Ok(false)` for a duplicate, which is recorded in the `duplicates` table instead.
+    fn accept(&mut self, e: &StoredEvent, strings: &str, input: &Input, line: u64) -> Result<bool> {
         let day = match self.days.entry(e.day) {
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
@@ -488,14 +481,15 @@ impl Run<'_> {
                 })
             }
         };
-        if !self.seen.insert(e.event_time_ms, id_hash)? {
-            self.duplicates.append(&self.run_id, &input.name, line, e);
+        if !self.seen.insert(e.event_time_ms, e.id_hash)? {
+            self.duplicates
+                .append(&self.run_id, &input.name, line, &e.view(strings));
             if self.duplicates.len() >= self.rows_per_file {
                 self.flush_duplicates()?;
             }
             return Ok(false);
         }
-        day.rows.push(e);
+        day.rows.push_stored(e, strings);
         if day.rows.len() >= self.rows_per_file {
             self.flush_day(e.day)?;
         }
