@@ -299,3 +299,70 @@ pub fn read_all(path: &Path) -> Result<Vec<RecordBatch>> {
         .build()?;
     Ok(reader.collect::<std::result::Result<Vec<_>, _>>()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::Int64Array;
+    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+
+    fn batch(rows: &[(i64, &str)]) -> RecordBatch {
+        let schema = Schema::new(vec![
+            Field::new("id", DataType::Utf8, false),
+            Field::new(
+                "time",
+                DataType::Timestamp(TimeUnit::Millisecond, Some("+08:00".into())),
+                false,
+            ),
+            Field::new("row", DataType::Int64, false),
+        ]);
+        let ids = StringArray::from_iter_values(rows.iter().map(|r| r.1));
+        let times = TimestampMillisecondArray::from_iter_values(rows.iter().map(|r| r.0))
+            .with_timezone("+08:00");
+        let n = Int64Array::from_iter_values(0..rows.len() as i64);
+        RecordBatch::try_new(
+            Arc::new(schema),
+            vec![Arc::new(ids), Arc::new(times), Arc::new(n)],
+        )
+        .expect("batch")
+    }
+
+    fn lexsorted(b: &RecordBatch) -> RecordBatch {
+        let keys = [1, 0].map(|i| SortColumn {
+            values: Arc::clone(b.column(i)),
+            options: None,
+        });
+        let indices = lexsort_to_indices(&keys, None).expect("lexsort");
+        take_record_batch(b, &indices).expect("take")
+    }
+
+    #[test]
+    fn the_typed_sort_orders_rows_as_lexsort_does() {
+        let cases: [&[(i64, &str)]; 5] = [
+            &[(1, "b"), (1, "a"), (2, "c"), (2, "a"), (3, "z")],
+            &[(5, "x"), (3, "y"), (3, "b"), (9, "a"), (1, "q"), (3, "a")],
+            &[(1, "a"), (2, "b"), (3, "c")],
+            &[(7, "same"), (7, "same"), (1, "first")],
+            &[],
+        ];
+        for rows in cases {
+            let b = batch(rows);
+            assert_eq!(
+                sort_batch(&b, &[1, 0]).expect("sort"),
+                lexsorted(&b),
+                "{rows:?}"
+            );
+        }
+        // Many ties in a nearly ordered log.
+        let ids: Vec<String> = (0..5000)
+            .map(|i| format!("{:x}", (i * 7919) % 10007))
+            .collect();
+        let rows: Vec<(i64, &str)> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| ((i as i64 / 3) - i64::from(i % 97 == 0), id.as_str()))
+            .collect();
+        let b = batch(&rows);
+        assert_eq!(sort_batch(&b, &[1, 0]).expect("sort"), lexsorted(&b));
+    }
+}
