@@ -625,33 +625,7 @@ impl Run<'_> {
                 i.skipped_as_ingested_by.is_some()
                     || (i.resumed_from.is_some() && i.read_to == i.resumed_from)
             });
-        if nothing_new && !self.commit_when_nothing_new {
-            commit::discard_uncommitted(&self.staging);
-            let run = RunRecord {
-                run_id: self.run_id.clone(),
-                started_at,
-                finished_at: now_rfc3339(),
-                double11_version: env!("CARGO_PKG_VERSION").into(),
-                inputs,
-                totals: Counts::default(),
-                rows_by_date: Default::default(),
-            };
-            return Ok(IngestReport {
-                run,
-                committed: false,
-                rejects_by_kind: self.rejects_by_kind,
-                warehouse: self.wh.root().to_path_buf(),
-            });
-        }
-        if rates_changed {
-            let rel = format!("{FX_RATES}/fx_rates-{}.parquet", self.run_id);
-            let batch = self.fx.to_batch()?;
-            let rows = batch.num_rows() as u64;
-            let bytes = write_file(&self.staging.join(&rel), &FX_RATES_SCHEMA, batch, &[0, 1])?;
-            self.stage(rel, FX_RATES, None, rows, bytes);
-            deletes.extend(old_rates.iter().map(|f| f.path.clone()));
-        }
-
+        // Nothing new has zero counts and no rows, so this one record serves both outcomes.
         let mut totals = Counts::default();
         for i in &inputs {
             totals.add(&i.counts);
@@ -672,6 +646,24 @@ impl Run<'_> {
             totals,
             rows_by_date,
         };
+        if nothing_new && !self.commit_when_nothing_new {
+            commit::discard_uncommitted(&self.staging);
+            return Ok(IngestReport {
+                run,
+                committed: false,
+                rejects_by_kind: self.rejects_by_kind,
+                warehouse: self.wh.root().to_path_buf(),
+            });
+        }
+        if rates_changed {
+            let rel = format!("{FX_RATES}/fx_rates-{}.parquet", self.run_id);
+            let batch = self.fx.to_batch()?;
+            let rows = batch.num_rows() as u64;
+            let bytes = write_file(&self.staging.join(&rel), &FX_RATES_SCHEMA, batch, &[0, 1])?;
+            self.stage(rel, FX_RATES, None, rows, bytes);
+            deletes.extend(old_rates.iter().map(|f| f.path.clone()));
+        }
+
         let mut manifest = self.manifest.clone();
         manifest.files.retain(|f| !deletes.contains(&f.path));
         manifest.files.extend(self.new_files.iter().cloned());
