@@ -95,3 +95,26 @@ def machine():
     nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {"nproc": nproc, "ram_gib": ram, "cpu": cpu,
             "os": f"{platform.system()} {platform.release()}"}
+
+
+def tool_command_line(handlers):
+    """The command line both competitor scripts take: `ingest --rates R --out DIR FILES...`,
+    `report NAME --transactions DIR --day D --compare D`, plus `verify FOLDERS...` where the
+    script has it. `handlers` maps each subcommand to its function; runs the one asked for."""
+    import argparse
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("ingest")
+    p.add_argument("--rates", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("files", nargs="+")
+    p = sub.add_parser("report")
+    p.add_argument("name")
+    p.add_argument("--transactions", required=True)
+    p.add_argument("--day", required=True)
+    p.add_argument("--compare", required=True)
+    if "verify" in handlers:
+        p = sub.add_parser("verify")
+        p.add_argument("folders", nargs="+")
+    args = ap.parse_args()
+    handlers[args.cmd](args)

@@ -30,11 +30,12 @@ by event_time.
 exact (decimals, never floats; ratios in integer arithmetic, half away from zero).
 `verify` prints per-CST-day figures of Parquet folders as JSON (untimed consistency check).
 """
-import argparse
 import csv
 import datetime
 import json
 import sys
+
+from common import tool_command_line
 
 import duckdb
 
@@ -227,21 +228,7 @@ def verify(args):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("ingest")
-    p.add_argument("--rates", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("files", nargs="+")
-    p = sub.add_parser("report")
-    p.add_argument("name")
-    p.add_argument("--transactions", required=True)
-    p.add_argument("--day", required=True)
-    p.add_argument("--compare", required=True)
-    p = sub.add_parser("verify")
-    p.add_argument("folders", nargs="+")
-    args = ap.parse_args()
-    {"ingest": ingest, "report": report, "verify": verify}[args.cmd](args)
+    tool_command_line({"ingest": ingest, "report": report, "verify": verify})
 
 
 if __name__ == "__main__":

@@ -32,12 +32,13 @@ by event_time.
 `report` prints one report as CSV, the same columns and order as double11's query, figures
 exact (decimals, never floats; ratios in Int128 arithmetic, half away from zero).
 """
-import argparse
 import csv
 import datetime
 import gzip
 import sys
 from decimal import Decimal
+
+from common import tool_command_line
 
 import polars as pl
 
@@ -224,19 +225,7 @@ def report(args):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("ingest")
-    p.add_argument("--rates", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("files", nargs="+")
-    p = sub.add_parser("report")
-    p.add_argument("name")
-    p.add_argument("--transactions", required=True)
-    p.add_argument("--day", required=True)
-    p.add_argument("--compare", required=True)
-    args = ap.parse_args()
-    {"ingest": ingest, "report": report}[args.cmd](args)
+    tool_command_line({"ingest": ingest, "report": report})
 
 
 if __name__ == "__main__":
