@@ -60,14 +60,15 @@ TOOLS = ["double11", "duckdb", "polars"]
 TOOL_NAMES = {"double11": "double11", "duckdb": "DuckDB", "polars": "Polars"}
 DAY, BASE = "2019-11-11", "2018-11-11"
 
-# GMV and orders of the day by platform and CST hour (only the hours with orders).
+# GMV and orders of the day by platform and CST hour (only the hours with orders), from the
+# per-second sums double11 writes during ingest (DuckDB and Polars read transactions).
 REVENUE_PLATFORM_HOUR = """-- revenue_platform_hour (bench/compare.py): GMV and orders by platform and CST hour.
 SELECT
     platform,
-    CAST(date_part('hour', event_time) AS INT) AS hour,
-    count(*) AS orders,
+    CAST(date_part('hour', second_cst) AS INT) AS hour,
+    sum(events) AS orders,
     sum(amount_cny) AS gmv_cny
-FROM transactions
+FROM per_second
 WHERE cst_date = $day AND event_type = 'paid'
 GROUP BY 1, 2
 ORDER BY platform NULLS LAST, hour
@@ -135,7 +136,8 @@ def same_report(step, tool, rep, got_text, want_text):
 
 
 def check_ingest(figures, truth, manifest, folder_tool):
-    """figures: {folder: {cst_date: {...}}} from compare_duckdb.py verify."""
+    """figures: {folder: {cst_date: {...}}} from compare_duckdb.py verify, for the tools whose
+    ingest finished."""
     by_tool = {folder_tool[f]: v for f, v in figures.items()}
     want = by_tool["double11"]
     for tool, days in by_tool.items():
@@ -216,6 +218,9 @@ def main():
     ap.add_argument("--workdir", help="where the logs and Parquet go (default: a temporary folder)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     ap.add_argument("--markdown", help="also write the results as markdown to this file")
+    ap.add_argument("--steps", default=",".join(["ingest"] + [r[0] for r in REPORTS]),
+                    help="steps to time, comma-separated (default: all; the reports need no "
+                         "other step: double11's first ingest is always run)")
     args = ap.parse_args()
 
     binary = os.path.abspath(double11_binary(args.bin))
@@ -257,23 +262,38 @@ def run(args, binary, py, ver, work):
     def table_of(tool, out):
         return os.path.join(out, "transactions") if tool == "double11" else out
 
+    steps = args.steps.split(",")
+    unknown = set(steps) - {"ingest"} - {r[0] for r in REPORTS}
+    if unknown:
+        sys.exit(f"unknown --steps {sorted(unknown)}")
     warehouse = None
     times["ingest"] = {t: [] for t in TOOLS}
-    for rep in range(args.repeat):
-        for tool in TOOLS:
+    for rep in range(args.repeat if "ingest" in steps else 1):
+        ran = TOOLS if "ingest" in steps else ["double11"]
+        for tool in ran:
             out = os.path.join(work, f"ingest-{tool}-{rep}")
             print(f"ingest   {tool:<9} run {rep + 1}/{args.repeat}", flush=True)
-            times["ingest"][tool].append(run_checked(ingest_cmd(tool, out), f"{tool} ingest"))
+            if tool == "double11":
+                m = run_checked(ingest_cmd(tool, out), f"{tool} ingest")
+            else:
+                # A competitor that fails (out of memory at a large scale, say) is recorded as
+                # failed, with its exit code and peak RSS, and leaves the figures check.
+                m = measure(ingest_cmd(tool, out))
+                if m.rc != 0:
+                    print(f"         {tool} failed (exit {m.rc}, peak RSS {m.rss_mib:,.0f} MiB): "
+                          f"{m.stderr.strip()[-300:]}", flush=True)
+            times["ingest"][tool].append(m)
         # Every run's output is checked (untimed), then removed; the first double11 warehouse
         # stays for the reports.
-        outs = {os.path.join(work, f"ingest-{t}-{rep}"): t for t in TOOLS}
+        outs = {os.path.join(work, f"ingest-{t}-{rep}"): t for t in ran
+                if times["ingest"][t][-1].rc == 0}
         folders = {table_of(t, o): t for o, t in outs.items()}
         verified = run_checked([py, os.path.join(BENCH, "compare_duckdb.py"), "verify"] + list(folders),
                                "verify (DuckDB reading every tool's Parquet)")
         manifest = json.load(open(os.path.join(work, f"ingest-double11-{rep}", "manifest.json")))
         rows = check_ingest(json.loads(verified.stdout), truth, manifest, folders)
-        for o, t in outs.items():
-            if t == "double11" and warehouse is None:
+        for o in [os.path.join(work, f"ingest-{t}-{rep}") for t in ran]:
+            if o.endswith(f"ingest-double11-{rep}") and warehouse is None:
                 warehouse = o
             else:
                 shutil.rmtree(o, ignore_errors=True)
@@ -289,6 +309,8 @@ def run(args, binary, py, ver, work):
         f.write(REVENUE_PLATFORM_HOUR)
 
     for step, _, d11_name, _, script_name in REPORTS:
+        if step not in steps:
+            continue
         times[step] = {t: [] for t in TOOLS}
         want = None
         for rep in range(args.repeat):
@@ -310,13 +332,25 @@ def run(args, binary, py, ver, work):
     # ---- all figures agree: the results
     results = []
     for step, label in [("ingest", f"ingest ({rows:,} rows)")] + [(r[0], r[1]) for r in REPORTS]:
-        med = {t: statistics.median(m.seconds for m in times[step][t]) for t in TOOLS}
+        if step not in steps:
+            continue
+        # A tool that failed any run shows "failed (exit N)" and no ratio.
+        med = {t: (statistics.median(m.seconds for m in times[step][t])
+                   if all(m.rc == 0 for m in times[step][t]) else None) for t in TOOLS}
         rss = {t: max(m.rss_mib for m in times[step][t]) for t in TOOLS}
-        results.append((label, med, rss))
+        rcs = {t: next((m.rc for m in times[step][t] if m.rc != 0), 0) for t in TOOLS}
+        results.append((label, med, rss, rcs))
     header = (["step"] + [f"{TOOL_NAMES[t]} s" for t in TOOLS] + [f"{TOOL_NAMES[t]} MiB" for t in TOOLS]
               + ["double11 / DuckDB"])
-    table = [header] + [[label] + [f"{med[t]:.2f}" for t in TOOLS] + [f"{rss[t]:,.0f}" for t in TOOLS]
-                        + [f"{med['double11'] / med['duckdb']:.2f}x"] for label, med, rss in results]
+
+    def seconds(med, rcs, t):
+        return f"{med[t]:.2f}" if med[t] is not None else f"failed (exit {rcs[t]})"
+
+    def ratio(med):
+        return f"{med['double11'] / med['duckdb']:.2f}x" if med["duckdb"] is not None else "-"
+
+    table = [header] + [[label] + [seconds(med, rcs, t) for t in TOOLS] + [f"{rss[t]:,.0f}" for t in TOOLS]
+                        + [ratio(med)] for label, med, rss, rcs in results]
     print(f"\nAll figures agree (ingest: every column of every row; reports: every cell, to the fen).")
     print(f"{size_mib:,.0f} MiB of logs, {truth['records']:,} records; median of {args.repeat} runs, "
           f"seconds and peak RSS (MiB) of each process\n")

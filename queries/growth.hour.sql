@@ -2,12 +2,12 @@
 -- Parameters: $day, $compare (DATE).
 WITH h AS (
     SELECT
-        date_part('hour', event_time) AS hour,
-        count(*) FILTER (WHERE cst_date = $day) AS orders,
-        count(*) FILTER (WHERE cst_date = $compare) AS base_orders,
+        date_part('hour', second_cst) AS hour,
+        coalesce(sum(events) FILTER (WHERE cst_date = $day), 0) AS orders,
+        coalesce(sum(events) FILTER (WHERE cst_date = $compare), 0) AS base_orders,
         coalesce(sum(amount_cny) FILTER (WHERE cst_date = $day), CAST(0 AS DECIMAL(28, 2))) AS gmv_cny,
         coalesce(sum(amount_cny) FILTER (WHERE cst_date = $compare), CAST(0 AS DECIMAL(28, 2))) AS base_gmv_cny
-    FROM transactions
+    FROM per_second
     WHERE cst_date IN ($day, $compare) AND event_type = 'paid'
     GROUP BY 1
 )

@@ -2,16 +2,16 @@
 -- shows 0 on the other; growth is null where the base is 0). Parameters: $day, $compare (DATE).
 SELECT
     platform,
-    count(*) FILTER (WHERE cst_date = $day) AS orders,
-    count(*) FILTER (WHERE cst_date = $compare) AS base_orders,
-    round(CAST(count(*) FILTER (WHERE cst_date = $day) - count(*) FILTER (WHERE cst_date = $compare) AS DECIMAL(30, 6))
-        / CAST(nullif(count(*) FILTER (WHERE cst_date = $compare), 0) AS DECIMAL(28, 2)), 6) AS orders_growth,
+    coalesce(sum(events) FILTER (WHERE cst_date = $day), 0) AS orders,
+    coalesce(sum(events) FILTER (WHERE cst_date = $compare), 0) AS base_orders,
+    round(CAST(coalesce(sum(events) FILTER (WHERE cst_date = $day), 0) - coalesce(sum(events) FILTER (WHERE cst_date = $compare), 0) AS DECIMAL(30, 6))
+        / CAST(nullif(coalesce(sum(events) FILTER (WHERE cst_date = $compare), 0), 0) AS DECIMAL(28, 2)), 6) AS orders_growth,
     coalesce(sum(amount_cny) FILTER (WHERE cst_date = $day), CAST(0 AS DECIMAL(28, 2))) AS gmv_cny,
     coalesce(sum(amount_cny) FILTER (WHERE cst_date = $compare), CAST(0 AS DECIMAL(28, 2))) AS base_gmv_cny,
     round(CAST(coalesce(sum(amount_cny) FILTER (WHERE cst_date = $day), CAST(0 AS DECIMAL(28, 2)))
              - coalesce(sum(amount_cny) FILTER (WHERE cst_date = $compare), CAST(0 AS DECIMAL(28, 2))) AS DECIMAL(30, 6))
         / CAST(nullif(sum(amount_cny) FILTER (WHERE cst_date = $compare), 0) AS DECIMAL(28, 2)), 6) AS gmv_growth
-FROM transactions
+FROM per_second
 WHERE cst_date IN ($day, $compare) AND event_type = 'paid'
 GROUP BY platform
 ORDER BY gmv_cny DESC, platform NULLS LAST

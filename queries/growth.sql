@@ -3,11 +3,11 @@
 -- when the base day is empty. Parameters: $day, $compare (DATE).
 WITH t AS (
     SELECT
-        count(*) FILTER (WHERE cst_date = $day) AS orders,
+        coalesce(sum(events) FILTER (WHERE cst_date = $day), 0) AS orders,
         coalesce(sum(amount_cny) FILTER (WHERE cst_date = $day), CAST(0 AS DECIMAL(28, 2))) AS gmv_cny,
-        count(*) FILTER (WHERE cst_date = $compare) AS base_orders,
+        coalesce(sum(events) FILTER (WHERE cst_date = $compare), 0) AS base_orders,
         coalesce(sum(amount_cny) FILTER (WHERE cst_date = $compare), CAST(0 AS DECIMAL(28, 2))) AS base_gmv_cny
-    FROM transactions
+    FROM per_second
     WHERE cst_date IN ($day, $compare) AND event_type = 'paid'
 )
 SELECT

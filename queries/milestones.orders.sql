@@ -2,8 +2,8 @@
 -- 100 times $order_unit (default 1,000,000). Null: not reached.
 -- Parameters: $day (DATE), $order_unit (BIGINT).
 WITH s AS (
-    SELECT date_trunc('second', event_time) AS second, count(*) AS orders
-    FROM transactions
+    SELECT second_cst AS second, sum(events) AS orders
+    FROM per_second
     WHERE cst_date = $day AND event_type = 'paid'
     GROUP BY 1
 ),

@@ -2,8 +2,8 @@
 -- times $gmv_unit yuan (default 1,000,000,000: 1, 10 and 100 billion). Null: not reached.
 -- Parameters: $day (DATE), $gmv_unit (DECIMAL yuan).
 WITH s AS (
-    SELECT date_trunc('second', event_time) AS second, sum(amount_cny) AS gmv_cny
-    FROM transactions
+    SELECT second_cst AS second, sum(amount_cny) AS gmv_cny
+    FROM per_second
     WHERE cst_date = $day AND event_type = 'paid'
     GROUP BY 1
 ),

@@ -2,12 +2,12 @@
 -- without orders as 0). Parameters: $day (DATE).
 WITH s AS (
     SELECT
-        date_part('minute', event_time) * 60 + date_part('second', event_time) AS sec,
-        count(*) AS orders,
+        date_part('minute', second_cst) * 60 + date_part('second', second_cst) AS sec,
+        sum(events) AS orders,
         sum(amount_cny) AS gmv_cny
-    FROM transactions
+    FROM per_second
     WHERE cst_date = $day AND event_type = 'paid'
-      AND date_part('hour', event_time) = 0 AND date_part('minute', event_time) < 10
+      AND date_part('hour', second_cst) = 0 AND date_part('minute', second_cst) < 10
     GROUP BY 1
 )
 SELECT

@@ -4,11 +4,11 @@
 -- 60 per-second counts. Parameters: $day (DATE).
 WITH s AS (
     SELECT
-        date_part('hour', event_time) * 60 + date_part('minute', event_time) AS bucket,
-        date_trunc('second', event_time) AS second,
-        count(*) AS orders,
+        date_part('hour', second_cst) * 60 + date_part('minute', second_cst) AS bucket,
+        second_cst AS second,
+        sum(events) AS orders,
         sum(amount_cny) AS gmv_cny
-    FROM transactions
+    FROM per_second
     WHERE cst_date = $day AND event_type = 'paid'
     GROUP BY 1, 2
 ),

@@ -2,9 +2,9 @@
 -- end of the minute: the row "00:30" holds everything paid before 00:30:00 CST.
 -- Parameters: $day (DATE).
 WITH paid AS (
-    SELECT date_part('hour', event_time) * 60 + date_part('minute', event_time) AS minute,
-           count(*) AS orders, sum(amount_cny) AS gmv_cny
-    FROM transactions
+    SELECT date_part('hour', second_cst) * 60 + date_part('minute', second_cst) AS minute,
+           sum(events) AS orders, sum(amount_cny) AS gmv_cny
+    FROM per_second
     WHERE cst_date = $day AND event_type = 'paid'
     GROUP BY 1
 )

@@ -1,8 +1,8 @@
 -- revenue.hour: GMV and orders by CST hour (all 24 hours, empty ones as 0), with shares.
 -- Parameters: $day (DATE).
 WITH paid AS (
-    SELECT date_part('hour', event_time) AS hour, count(*) AS orders, sum(amount_cny) AS gmv_cny
-    FROM transactions
+    SELECT date_part('hour', second_cst) AS hour, sum(events) AS orders, sum(amount_cny) AS gmv_cny
+    FROM per_second
     WHERE cst_date = $day AND event_type = 'paid'
     GROUP BY 1
 )

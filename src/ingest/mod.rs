@@ -7,7 +7,8 @@
 //!    steps 2 and 3 run on every core, a chunk of the input at a time ([`chunks`],
 //!    [`parsing`]), and hand their results on in input order;
 //! 4. drop re-deliveries of an `event_id` already accepted, in this run or an earlier one;
-//! 5. buffer accepted rows per CST day and write sorted Parquet files into staging;
+//! 5. buffer accepted rows per CST day and write sorted Parquet files into staging, each
+//!    file also summed into the day's `per_second` rollup ([`PerSecond`]);
 //! 6. commit: move the files into place and write the manifest, atomically.
 //!
 //! Memory stays bounded: rows go to disk every [`IngestOptions::rows_per_file`] rows per day,
@@ -35,12 +36,15 @@ use arrow::array::RecordBatch;
 
 use crate::cst::date_from_days;
 use crate::error::{Error, Result};
-use crate::schema::{DUPLICATES, FX_RATES, FX_RATES_SCHEMA, REJECTS, TRANSACTIONS};
+use crate::schema::{DUPLICATES, FX_RATES, FX_RATES_SCHEMA, PER_SECOND, REJECTS, TRANSACTIONS};
 use crate::warehouse::commit::{self, CommitPlan, STAGING_DIR};
 use crate::warehouse::manifest::{
     Counts, DataFile, InputRecord, Manifest, RunRecord, TextPosition,
 };
-use crate::warehouse::parquet_files::{for_each_event_id, write_file};
+use crate::warehouse::parquet_files::{
+    for_each_event_id, sort_batch, write_file, write_sorted_file,
+};
+use crate::warehouse::per_second::{self, PerSecond};
 use crate::warehouse::Warehouse;
 use batches::{DayRows, DuplicatesBuilder, RejectsBuilder};
 use chunks::{Chunk, Outcome, StoredEvent};
@@ -103,11 +107,18 @@ pub struct IngestReport {
     pub warehouse: PathBuf,
 }
 
+/// Per-second groups held for all days before they are written out early (a run over many
+/// days, or over logs of very many platforms): ~100 bytes each.
+const PER_SECOND_GROUPS_IN_MEMORY: usize = 4_000_000;
+
 /// Accepted rows and seen ids of one CST day.
 struct DayBuffer {
     rows: DayRows,
     files_written: usize,
     rows_written: u64,
+    /// The day's files written so far, summed per second (written at the end of the run).
+    per_second: PerSecond,
+    per_second_files: usize,
 }
 
 /// The state of a run between its first input and its commit.
@@ -143,11 +154,27 @@ struct RunRates {
 
 /// A Parquet file being written on another thread, staged once it is done.
 struct PendingWrite {
-    handle: std::thread::JoinHandle<Result<u64>>,
+    handle: std::thread::JoinHandle<Result<Written>>,
     rel: String,
     table: &'static str,
     cst_date: Option<String>,
     rows: u64,
+}
+
+/// What the writer thread did: the file's size, and for a `transactions` file its rows
+/// summed per second (of the CST day given).
+struct Written {
+    bytes: u64,
+    per_second: Option<(i32, PerSecond)>,
+}
+
+/// How the writer thread treats a batch.
+enum WriteKind {
+    /// A `transactions` file of the CST day: sorted by (event_time, event_id), then summed
+    /// per second.
+    Transactions(i32),
+    /// Written as it is, its sort order (possibly none) recorded.
+    Sorted(&'static [usize]),
 }
 
 /// Ingests the inputs into the warehouse at `root`, creating it if needed.
@@ -478,6 +505,8 @@ impl Run<'_> {
                     rows: DayRows::default(),
                     files_written: 0,
                     rows_written: 0,
+                    per_second: PerSecond::default(),
+                    per_second_files: 0,
                 })
             }
         };
@@ -526,8 +555,49 @@ impl Run<'_> {
         );
         buffer.files_written += 1;
         buffer.rows_written += batch.num_rows() as u64;
+        if self
+            .days
+            .values()
+            .map(|d| d.per_second.len())
+            .sum::<usize>()
+            > PER_SECOND_GROUPS_IN_MEMORY
+        {
+            self.flush_per_second()?;
+        }
         // Sorted by event_time, then event_id, so files are the same whatever the input order.
-        self.write_in_background(rel, TRANSACTIONS, Some(date), batch, &[1, 0])
+        self.write_in_background(
+            rel,
+            TRANSACTIONS,
+            Some(date),
+            batch,
+            WriteKind::Transactions(day),
+        )
+    }
+
+    /// Stages each day's `per_second` groups summed so far as a file of that day.
+    fn flush_per_second(&mut self) -> Result<()> {
+        let mut days: Vec<i32> = self.days.keys().copied().collect();
+        days.sort_unstable();
+        for day in days {
+            let Some(buffer) = self.days.get_mut(&day) else {
+                continue;
+            };
+            if buffer.per_second.is_empty() {
+                continue;
+            }
+            let batch = buffer.per_second.take_batch()?;
+            let date = date_from_days(day).to_string();
+            let rel = per_second::file_path(&date, &self.run_id, buffer.per_second_files);
+            buffer.per_second_files += 1;
+            self.write_in_background(
+                rel,
+                PER_SECOND,
+                Some(date),
+                batch,
+                WriteKind::Sorted(&[0, 1, 2]),
+            )?;
+        }
+        Ok(())
     }
 
     fn flush_rejects(&mut self) -> Result<()> {
@@ -552,7 +622,7 @@ impl Run<'_> {
         let seq = self.line_table_files.entry(table).or_default();
         let rel = format!("{table}/{table}-{}-{:04}.parquet", self.run_id, *seq);
         *seq += 1;
-        self.write_in_background(rel, table, None, batch, &[])
+        self.write_in_background(rel, table, None, batch, WriteKind::Sorted(&[]))
     }
 
     /// Writes a staged Parquet file on another thread, so encoding and compression use the
@@ -564,13 +634,28 @@ impl Run<'_> {
         table: &'static str,
         cst_date: Option<String>,
         batch: RecordBatch,
-        sorted_by: &'static [usize],
+        kind: WriteKind,
     ) -> Result<()> {
         self.finish_pending_write()?;
         let path = self.staging.join(&rel);
         let rows = batch.num_rows() as u64;
-        let handle =
-            std::thread::spawn(move || write_file(&path, &batch.schema(), batch, sorted_by));
+        let handle = std::thread::spawn(move || match kind {
+            WriteKind::Transactions(day) => {
+                let key = [1, 0];
+                let sorted = sort_batch(&batch, &key)?;
+                drop(batch); // the unsorted rows, before encoding needs memory
+                let rollup = PerSecond::of_transactions(&sorted)?;
+                let bytes = write_sorted_file(&path, &sorted.schema(), &sorted, &key)?;
+                Ok(Written {
+                    bytes,
+                    per_second: Some((day, rollup)),
+                })
+            }
+            WriteKind::Sorted(sorted_by) => Ok(Written {
+                bytes: write_sorted_file(&path, &batch.schema(), &batch, sorted_by)?,
+                per_second: None,
+            }),
+        });
         self.pending_write = Some(PendingWrite {
             handle,
             rel,
@@ -583,10 +668,15 @@ impl Run<'_> {
 
     fn finish_pending_write(&mut self) -> Result<()> {
         if let Some(p) = self.pending_write.take() {
-            let bytes = p.handle.join().map_err(|_| {
+            let written = p.handle.join().map_err(|_| {
                 Error::Other(anyhow::anyhow!("the Parquet writer thread panicked"))
             })??;
-            self.stage(p.rel, p.table, p.cst_date, p.rows, bytes);
+            if let Some((day, rollup)) = written.per_second {
+                if let Some(buffer) = self.days.get_mut(&day) {
+                    buffer.per_second.merge(rollup);
+                }
+            }
+            self.stage(p.rel, p.table, p.cst_date, p.rows, written.bytes);
         }
         Ok(())
     }
@@ -611,6 +701,8 @@ impl Run<'_> {
         for day in &days {
             self.flush_day(*day)?;
         }
+        self.finish_pending_write()?; // the last day's rows summed per second
+        self.flush_per_second()?;
         self.flush_rejects()?;
         self.flush_duplicates()?;
         self.finish_pending_write()?;
@@ -668,6 +760,7 @@ impl Run<'_> {
         manifest.files.retain(|f| !deletes.contains(&f.path));
         manifest.files.extend(self.new_files.iter().cloned());
         manifest.next_run += 1;
+        manifest.format_version = crate::warehouse::manifest::FORMAT_VERSION;
         manifest.written_by = env!("CARGO_PKG_VERSION").into();
         manifest.runs.push(run.clone());
         let plan = CommitPlan {

@@ -26,7 +26,8 @@ SQL statements end with ';' and may span lines. Commands:
   \\q             quit (or Ctrl-D)
 Tables: transactions (accepted, de-duplicated events; cst_date is the CST day),
         rejects (file, line, kind, reason, raw), duplicates (file, line, event_id, cst_date),
-        fx_rates (currency, date, cny_per_unit).";
+        fx_rates (currency, date, cny_per_unit),
+        per_second (events and amount_cny per CST second, platform and event_type).";
 
 pub fn parse(line: &str) -> Result<Command> {
     let mut words = line.trim().trim_end_matches(';').split_whitespace();

@@ -1,6 +1,6 @@
 //! The SQL side: a DataFusion session over the warehouse's tables.
 //!
-//! Tables (`transactions`, `rejects`, `duplicates`, `fx_rates`) are plain Parquet listing tables over the warehouse folders, with the schema from
+//! Tables (`transactions`, `per_second`, `rejects`, `duplicates`, `fx_rates`) are plain Parquet listing tables over the warehouse folders, with the schema from
 //! [`crate::schema`] and `cst_date` as a Hive partition column, so a date filter prunes
 //! folders and the Parquet statistics prune row groups and pages. Nothing custom is
 //! registered (no UDF, no bespoke table provider): the same SQL runs on a Ballista cluster.
@@ -14,14 +14,16 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::col;
 use datafusion::prelude::DataFrame;
 use datafusion::sql::parser::DFParser;
 
 use crate::error::{Error, Result};
 use crate::schema::{
-    DUPLICATES, DUPLICATES_SCHEMA, FX_RATES, FX_RATES_SCHEMA, PARTITION_COLUMN, REJECTS,
-    REJECTS_SCHEMA, TRANSACTIONS, TRANSACTIONS_FILE_SCHEMA,
+    DUPLICATES, DUPLICATES_SCHEMA, FX_RATES, FX_RATES_SCHEMA, PARTITION_COLUMN, PER_SECOND,
+    PER_SECOND_FILE_SCHEMA, REJECTS, REJECTS_SCHEMA, TRANSACTIONS, TRANSACTIONS_FILE_SCHEMA,
 };
 use crate::warehouse::Warehouse;
 
@@ -32,14 +34,54 @@ pub enum Access {
     ReadWrite,
 }
 
-/// A session with `transactions`, `rejects` and `fx_rates` registered.
+/// Memory DataFusion may hold for a query before its sorts and aggregations spill to disk
+/// (the OS temporary folder), unless `DOUBLE11_MEMORY_LIMIT` says otherwise (bytes, or with a
+/// K/M/G suffix). Exact distinct counts over a billion-row day need more than RAM allows
+/// otherwise; small queries never reach it.
+pub const DEFAULT_MEMORY_LIMIT: usize = 2 << 30;
+pub const MEMORY_LIMIT_ENV: &str = "DOUBLE11_MEMORY_LIMIT";
+
+/// The query memory limit from [`MEMORY_LIMIT_ENV`], or [`DEFAULT_MEMORY_LIMIT`].
+pub fn memory_limit() -> Result<usize> {
+    let Ok(text) = std::env::var(MEMORY_LIMIT_ENV) else {
+        return Ok(DEFAULT_MEMORY_LIMIT);
+    };
+    let t = text.trim();
+    let (digits, unit) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&t[..i], c.to_ascii_uppercase()),
+        _ => (t, 'B'),
+    };
+    let shift = match unit {
+        'B' => 0,
+        'K' => 10,
+        'M' => 20,
+        'G' => 30,
+        _ => 64,
+    };
+    digits
+        .parse::<usize>()
+        .ok()
+        .filter(|_| shift < 64)
+        .and_then(|n| n.checked_mul(1usize << shift))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "{MEMORY_LIMIT_ENV}={text:?}: expected a size such as 2G, 512M or 1073741824"
+            ))
+        })
+}
+
+/// A session with every table of the warehouse registered.
 pub async fn session(wh: &Warehouse) -> Result<SessionContext> {
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(FairSpillPool::new(memory_limit()?)))
+        .build_arc()?;
     let config = SessionConfig::new()
         .with_information_schema(true)
         .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()))
         .set_bool("datafusion.execution.parquet.pushdown_filters", true)
         .set_bool("datafusion.execution.parquet.reorder_filters", true);
-    let ctx = SessionContext::new_with_config(config);
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
     let parquet = || Arc::new(ParquetFormat::default());
 
     let transactions = ListingOptions::new(parquet())
@@ -53,6 +95,10 @@ pub async fn session(wh: &Warehouse) -> Result<SessionContext> {
         transactions,
         &TRANSACTIONS_FILE_SCHEMA,
     )?;
+    let per_second = ListingOptions::new(parquet())
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(vec![(PARTITION_COLUMN.to_string(), DataType::Date32)]);
+    register(&ctx, wh, PER_SECOND, per_second, &PER_SECOND_FILE_SCHEMA)?;
     let plain = || ListingOptions::new(parquet()).with_file_extension(".parquet");
     register(&ctx, wh, REJECTS, plain(), &REJECTS_SCHEMA)?;
     register(&ctx, wh, FX_RATES, plain(), &FX_RATES_SCHEMA)?;

@@ -7,6 +7,7 @@
 //!   rejects/rejects-r000001-0000.parquet
 //!   duplicates/duplicates-r000001-0000.parquet       re-deliveries that lost
 //!   fx_rates/fx_rates-r000001.parquet
+//!   per_second/cst_date=2019-11-11/per_second-r000001-0000.parquet   sums per second (reports)
 //!   _staging/<run>/                                a run in progress; never read
 //! ```
 //! Every table is a plain Parquet listing table, so the same folders can be registered on a
@@ -15,12 +16,13 @@
 pub mod commit;
 pub mod manifest;
 pub mod parquet_files;
+pub mod per_second;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::schema::{DUPLICATES, FX_RATES, REJECTS, TRANSACTIONS};
+use crate::schema::{DUPLICATES, FX_RATES, PER_SECOND, REJECTS, TRANSACTIONS};
 use manifest::Manifest;
 
 /// Where the warehouse lives when `--warehouse` is not given (clap applies it, and reads
@@ -78,9 +80,15 @@ impl Warehouse {
         // it, `_staging/` is that ingest's work in progress and must be left alone.
         if let Some(lock) = try_lock(root)? {
             commit::recover(root)?;
+            per_second::upgrade(root)?;
             drop(lock);
         }
-        wh.manifest()?;
+        if wh.manifest()?.format_version < manifest::FORMAT_VERSION {
+            return Err(Error::Busy(format!(
+                "{}: an older warehouse that a running double11 ingest is upgrading; run again when it has finished",
+                root.display()
+            )));
+        }
         Ok(wh)
     }
 
@@ -98,7 +106,9 @@ impl Warehouse {
             _lock: Some(std::sync::Arc::new(lock)),
         };
         commit::recover(root)?;
-        if !root.join(commit::MANIFEST_FILE).exists() {
+        if root.join(commit::MANIFEST_FILE).exists() {
+            per_second::upgrade(root)?;
+        } else {
             let non_empty = fs::read_dir(root)
                 .map_err(|e| Error::io(&name, e))?
                 .filter_map(|e| e.ok())
@@ -115,7 +125,7 @@ impl Warehouse {
                 .map_err(|e| Error::Other(e.into()))?;
             commit::write_atomic(&root.join(commit::MANIFEST_FILE), &text)?;
         }
-        for table in [TRANSACTIONS, REJECTS, DUPLICATES, FX_RATES] {
+        for table in [TRANSACTIONS, REJECTS, DUPLICATES, FX_RATES, PER_SECOND] {
             let dir = root.join(table);
             fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
         }

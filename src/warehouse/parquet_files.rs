@@ -16,9 +16,10 @@ use parquet::arrow::arrow_writer::{
     compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory,
 };
 use parquet::arrow::{ArrowWriter, ProjectionMask};
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, Result};
 
@@ -30,16 +31,32 @@ pub const ROW_GROUP_ROWS: usize = 256 * 1024;
 /// level 3, and its files were 3 % smaller, not larger.
 const ZSTD_LEVEL: i32 = 1;
 
+/// Columns whose values are (nearly) all distinct: a dictionary would be built only to be
+/// abandoned once it outgrows its page limit, so they are written plainly from the start.
+const UNIQUE_COLUMNS: [&str; 4] = ["event_id", "order_id", "buyer_id", "seller_id"];
+
 fn properties(sorting: Option<Vec<SortingColumn>>) -> WriterProperties {
-    WriterProperties::builder()
+    let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(ZSTD_LEVEL).unwrap_or_default(),
         ))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_sorting_columns(sorting)
-        .set_created_by(format!("double11 {}", env!("CARGO_PKG_VERSION")))
-        .build()
+        .set_created_by(format!("double11 {}", env!("CARGO_PKG_VERSION")));
+    if std::env::var_os("DOUBLE11_AB_OLD_WRITER").is_none() {
+        for column in UNIQUE_COLUMNS {
+            builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
+        }
+        // Sorted times: deltas of a few milliseconds pack into a few bits each.
+        builder = builder
+            .set_column_dictionary_enabled(ColumnPath::from("event_time"), false)
+            .set_column_encoding(
+                ColumnPath::from("event_time"),
+                Encoding::DELTA_BINARY_PACKED,
+            );
+    }
+    builder.build()
 }
 
 /// Sorts `batch` by the given columns (ascending).
@@ -117,23 +134,38 @@ pub fn write_file(
     batch: RecordBatch,
     sorted_by: &[usize],
 ) -> Result<u64> {
+    let batch = if sorted_by.is_empty() {
+        batch
+    } else {
+        let sorted = sort_batch(&batch, sorted_by)?;
+        drop(batch);
+        sorted
+    };
+    write_sorted_file(path, schema, &batch, sorted_by)
+}
+
+/// Writes one Parquet file of rows already sorted by the columns `sorted_by` (recorded in
+/// the file's metadata) and returns its size in bytes.
+pub fn write_sorted_file(
+    path: &Path,
+    schema: &SchemaRef,
+    batch: &RecordBatch,
+    sorted_by: &[usize],
+) -> Result<u64> {
     let name = path.display().to_string();
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent.display().to_string(), e))?;
     }
-    let (batch, sorting) = if sorted_by.is_empty() {
-        (batch, None)
-    } else {
-        let sorting = sorted_by
+    let sorting = (!sorted_by.is_empty()).then(|| {
+        sorted_by
             .iter()
             .map(|i| SortingColumn {
                 column_idx: *i as i32,
                 descending: false,
                 nulls_first: false,
             })
-            .collect();
-        (sort_batch(&batch, sorted_by)?, Some(sorting))
-    };
+            .collect()
+    });
     let file = File::create(path).map_err(|e| Error::io(&name, e))?;
     let writer = ArrowWriter::try_new(file, Arc::clone(schema), Some(properties(sorting)))?;
     // What `ArrowWriter::write` does, row group by row group, but with the columns of each

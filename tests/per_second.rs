@@ -1,0 +1,195 @@
+//! The `per_second` rollup that ingest writes beside `transactions`: for every CST day, second,
+//! platform and event type its `events` and `amount_cny` equal `count(*)` and
+//! `sum(amount_cny)` of the raw rows, to the fen, however the rows arrived (several files per
+//! day, several runs adding to one day, re-deliveries across runs). A warehouse written
+//! before the table existed gets it on first open, with the same figures.
+
+mod common;
+
+use std::path::Path;
+
+/// The rollup and the raw table grouped the same way; rows only one side has.
+const DIFFERENCE: &str = "
+WITH rollup AS (
+    SELECT cst_date, second_cst, platform, event_type,
+           sum(events) AS events, sum(amount_cny) AS amount_cny
+    FROM per_second GROUP BY 1, 2, 3, 4
+),
+raw AS (
+    SELECT cst_date, date_trunc('second', event_time) AS second_cst, platform, event_type,
+           count(*) AS events, sum(amount_cny) AS amount_cny
+    FROM transactions GROUP BY 1, 2, 3, 4
+)
+SELECT 'only in per_second' AS side, * FROM (SELECT * FROM rollup EXCEPT SELECT * FROM raw)
+UNION ALL
+SELECT 'only in transactions' AS side, * FROM (SELECT * FROM raw EXCEPT SELECT * FROM rollup)
+ORDER BY 1, 2, 3, 4, 5";
+
+const TOTALS: &str = "
+SELECT cst_date, event_type, sum(events) AS events, sum(amount_cny) AS amount_cny
+FROM per_second GROUP BY 1, 2 ORDER BY 1, 2";
+
+const RAW_TOTALS: &str = "
+SELECT cst_date, event_type, count(*) AS events, sum(amount_cny) AS amount_cny
+FROM transactions GROUP BY 1, 2 ORDER BY 1, 2";
+
+fn assert_rollup_is_exact(wh: &Path) {
+    let diff = common::sql(wh, DIFFERENCE);
+    assert_eq!(
+        diff.len(),
+        1,
+        "per_second differs from transactions:\n{diff:?}"
+    );
+    let totals = common::sql(wh, TOTALS);
+    assert_eq!(totals, common::sql(wh, RAW_TOTALS));
+    assert!(
+        totals.len() >= 3,
+        "a day with paid and refunded events at least: {totals:?}"
+    );
+}
+
+fn ingest(wh: &Path, inputs: &[&Path], rates: &Path, rows_per_file: &str) {
+    let mut args = vec![
+        "-q",
+        "ingest",
+        "--warehouse",
+        common::path(wh),
+        "--fx-rates",
+        common::path(rates),
+        "--rows-per-file",
+        rows_per_file,
+    ];
+    args.extend(inputs.iter().map(|p| common::path(p)));
+    common::ok(&args);
+}
+
+#[test]
+fn per_second_equals_the_raw_transactions_over_files_and_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let logs = dir.path().join("logs");
+    common::ok(&[
+        "-q",
+        "generate",
+        "--day",
+        "2019-11-11",
+        "--year-over-year",
+        "2018-11-11",
+        "--scale",
+        "0.00005",
+        "--dirty",
+        "0.03",
+        "--files",
+        "3",
+        "--out",
+        common::path(&logs),
+    ]);
+    let rates = logs.join("_fx_rates.csv");
+    let mut files: Vec<_> = std::fs::read_dir(&logs)
+        .expect("logs")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('_'))
+        })
+        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 4, "{files:?}");
+    let (first, rest) = files.split_at(files.len() / 2);
+
+    // In two runs, many small files a day: the same day is summed by both runs.
+    let wh = dir.path().join("wh");
+    ingest(
+        &wh,
+        &first.iter().map(|p| p.as_path()).collect::<Vec<_>>(),
+        &rates,
+        "5000",
+    );
+    assert_rollup_is_exact(&wh);
+    ingest(
+        &wh,
+        &rest.iter().map(|p| p.as_path()).collect::<Vec<_>>(),
+        &rates,
+        "5000",
+    );
+    assert_rollup_is_exact(&wh);
+    let manifest = common::manifest(&wh);
+    let files_of = |table: &str| {
+        manifest["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .filter(|f| f["table"] == table)
+            .count()
+    };
+    assert!(
+        files_of("transactions") > files_of("per_second"),
+        "several transactions files a day"
+    );
+    assert!(files_of("per_second") >= 3, "a file per day and run");
+
+    // The reports read per_second; in one run with one file a day they say the same.
+    let once = dir.path().join("once");
+    ingest(
+        &once,
+        &files.iter().map(|p| p.as_path()).collect::<Vec<_>>(),
+        &rates,
+        "1000000",
+    );
+    assert_rollup_is_exact(&once);
+    let report = |wh: &Path| {
+        common::ok(&[
+            "report",
+            "all",
+            "--warehouse",
+            common::path(wh),
+            "--day",
+            "2019-11-11",
+            "--format",
+            "csv",
+        ])
+    };
+    assert_eq!(report(&wh), report(&once));
+}
+
+#[test]
+fn a_warehouse_from_before_per_second_gets_it_on_first_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wh = dir.path().join("wh");
+    common::ingest(&wh, &[&common::sample_logs()]);
+    let report = || {
+        common::ok(&[
+            "report",
+            "all",
+            "--warehouse",
+            common::path(&wh),
+            "--day",
+            "2019-11-11",
+            "--format",
+            "csv",
+        ])
+    };
+    let before = report();
+    let rollup_before = common::sql(&wh, "SELECT * FROM per_second ORDER BY 1, 2, 3, 6");
+
+    // Turn it into what double11 wrote before per_second: manifest format 1, no such files.
+    let mut manifest = common::manifest(&wh);
+    manifest["format_version"] = 1.into();
+    let files = manifest["files"].as_array_mut().expect("files");
+    files.retain(|f| f["table"] != "per_second");
+    std::fs::write(
+        wh.join("manifest.json"),
+        serde_json::to_vec_pretty(&manifest).expect("json"),
+    )
+    .expect("write manifest");
+    std::fs::remove_dir_all(wh.join("per_second")).expect("remove per_second");
+
+    assert_eq!(report(), before, "reports after the upgrade");
+    assert_eq!(
+        common::sql(&wh, "SELECT * FROM per_second ORDER BY 1, 2, 3, 6"),
+        rollup_before
+    );
+    let manifest = common::manifest(&wh);
+    assert_eq!(manifest["format_version"], 2);
+    assert_rollup_is_exact(&wh);
+}
