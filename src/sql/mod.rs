@@ -43,32 +43,31 @@ pub const MEMORY_LIMIT_ENV: &str = "DOUBLE11_MEMORY_LIMIT";
 
 /// The query memory limit from [`MEMORY_LIMIT_ENV`], or [`DEFAULT_MEMORY_LIMIT`].
 pub fn memory_limit() -> Result<usize> {
-    let Ok(text) = std::env::var(MEMORY_LIMIT_ENV) else {
-        return Ok(DEFAULT_MEMORY_LIMIT);
-    };
-    let t = text.trim();
-    let (digits, unit) = match t.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => (&t[..i], c.to_ascii_uppercase()),
-        _ => (t, 'B'),
-    };
-    let shift = match unit {
-        'B' => 0,
-        'K' => 10,
-        'M' => 20,
-        'G' => 30,
-        _ => 64,
-    };
-    digits
-        .parse::<usize>()
-        .ok()
-        .filter(|_| shift < 64)
-        .and_then(|n| n.checked_mul(1usize << shift))
-        .filter(|n| *n > 0)
-        .ok_or_else(|| {
+    match std::env::var(MEMORY_LIMIT_ENV) {
+        Err(_) => Ok(DEFAULT_MEMORY_LIMIT),
+        Ok(text) => parse_size(&text).ok_or_else(|| {
             Error::Usage(format!(
                 "{MEMORY_LIMIT_ENV}={text:?}: expected a size such as 2G, 512M or 1073741824"
             ))
-        })
+        }),
+    }
+}
+
+/// `1073741824`, `512K`, `64M`, `2G` (binary units, any case) as bytes; `None` for anything
+/// else, zero or an overflow.
+fn parse_size(text: &str) -> Option<usize> {
+    let t = text.trim();
+    let (digits, shift) = match t.as_bytes().last()?.to_ascii_uppercase() {
+        b'K' => (&t[..t.len() - 1], 10),
+        b'M' => (&t[..t.len() - 1], 20),
+        b'G' => (&t[..t.len() - 1], 30),
+        _ => (t, 0),
+    };
+    digits
+        .parse::<usize>()
+        .ok()?
+        .checked_mul(1 << shift)
+        .filter(|n| *n > 0)
 }
 
 /// A session with every table of the warehouse registered.
@@ -157,4 +156,20 @@ pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> 
         return Err(Error::Sql("no SQL statement given".into()));
     };
     Ok(last.collect().await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn memory_sizes_parse_with_binary_units() {
+        assert_eq!(parse_size("1073741824"), Some(1 << 30));
+        assert_eq!(parse_size(" 512k"), Some(512 << 10));
+        assert_eq!(parse_size("64M"), Some(64 << 20));
+        assert_eq!(parse_size("2G"), Some(2 << 30));
+        for bad in ["", "G", "0", "2T", "-1G", "1.5G", "99999999999999999999G"] {
+            assert_eq!(parse_size(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -33,6 +33,8 @@ const ZSTD_LEVEL: i32 = 1;
 
 /// Columns whose values are (nearly) all distinct: a dictionary would be built only to be
 /// abandoned once it outgrows its page limit, so they are written plainly from the start.
+/// With `event_time` delta-encoded too, ingesting 19 M generated records took 7 % less CPU
+/// (87-89 -> 80-83 s user, alternating runs) and the files were 2 % smaller.
 const UNIQUE_COLUMNS: [&str; 4] = ["event_id", "order_id", "buyer_id", "seller_id"];
 
 fn properties(sorting: Option<Vec<SortingColumn>>) -> WriterProperties {
@@ -44,19 +46,17 @@ fn properties(sorting: Option<Vec<SortingColumn>>) -> WriterProperties {
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_sorting_columns(sorting)
         .set_created_by(format!("double11 {}", env!("CARGO_PKG_VERSION")));
-    if std::env::var_os("DOUBLE11_AB_OLD_WRITER").is_none() {
-        for column in UNIQUE_COLUMNS {
-            builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
-        }
-        // Sorted times: deltas of a few milliseconds pack into a few bits each.
-        builder = builder
-            .set_column_dictionary_enabled(ColumnPath::from("event_time"), false)
-            .set_column_encoding(
-                ColumnPath::from("event_time"),
-                Encoding::DELTA_BINARY_PACKED,
-            );
+    for column in UNIQUE_COLUMNS {
+        builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
     }
-    builder.build()
+    // Sorted times: deltas of a few milliseconds pack into a few bits each.
+    builder
+        .set_column_dictionary_enabled(ColumnPath::from("event_time"), false)
+        .set_column_encoding(
+            ColumnPath::from("event_time"),
+            Encoding::DELTA_BINARY_PACKED,
+        )
+        .build()
 }
 
 /// Sorts `batch` by the given columns (ascending).
