@@ -99,7 +99,7 @@ def run(args, binary, work):
     m = machine()
     size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(wh) for f in fs)
     rows = [
-        ("generate | ingest", f"{wall:.1f}", f"{procs['generate'][1]:,.0f} / {procs['ingest'][1]:,.0f}"),
+        ("generate → ingest (one pipe)", f"{wall:.1f}", f"{procs['generate'][1]:,.0f} / {procs['ingest'][1]:,.0f}"),
         ("report all", f"{report.seconds:.1f}", f"{report.rss_mib:,.0f}"),
         ("end to end", f"{wall + report.seconds:.1f}", ""),
     ]

@@ -112,7 +112,19 @@ impl Error {
 impl From<datafusion::error::DataFusionError> for Error {
     fn from(e: datafusion::error::DataFusionError) -> Self {
         // DataFusion wraps the root cause in context layers; users want the root message.
-        Error::Sql(e.find_root().to_string())
+        let root = e.find_root();
+        if matches!(
+            root,
+            datafusion::error::DataFusionError::ResourcesExhausted(_)
+        ) {
+            // Only sorts and grouped aggregations spill; a plain count(DISTINCT …) cannot.
+            return Error::Sql(format!(
+                "{root}; the query needs more memory than {} allows: set it higher (e.g. {}=8G)",
+                crate::sql::MEMORY_LIMIT_ENV,
+                crate::sql::MEMORY_LIMIT_ENV
+            ));
+        }
+        Error::Sql(root.to_string())
     }
 }
 

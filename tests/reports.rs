@@ -639,6 +639,31 @@ fn a_users_report_binds_params_safely() {
     );
 }
 
+/// A query that needs more memory than the pool allows (a `count(DISTINCT …)` cannot spill)
+/// fails with advice, naming the query file; a limit that is not a size is refused.
+#[test]
+fn a_query_beyond_the_memory_limit_says_how_to_raise_it() {
+    let run = |limit: &str| {
+        common::double11()
+            .env("DOUBLE11_MEMORY_LIMIT", limit)
+            .args(["report", "summary", "--warehouse", wh_str(), "--day", DAY])
+            .output()
+            .expect("the double11 binary runs")
+    };
+    for (limit, says) in [("1K", "=8G"), ("lots", "expected a size")] {
+        let out = run(limit);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{limit}: {err}");
+        assert!(
+            err.contains("DOUBLE11_MEMORY_LIMIT") && err.contains(says),
+            "{limit}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    assert!(run("1K").stderr.windows(11).any(|w| w == b"summary.sql"));
+    assert!(run("64M").status.success());
+}
+
 #[test]
 fn errors_say_what_to_do() {
     let err = common::fails(

@@ -25,6 +25,7 @@ pub fn double11() -> Command {
     cmd.env_remove("DOUBLE11_WAREHOUSE")
         .env_remove("DOUBLE11_FX_RATES")
         .env_remove("DOUBLE11_LOG")
+        .env_remove("DOUBLE11_MEMORY_LIMIT")
         .stdin(Stdio::null());
     cmd
 }
