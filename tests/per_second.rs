@@ -48,6 +48,20 @@ fn assert_rollup_is_exact(wh: &Path) {
     );
 }
 
+/// `report all` for 2019-11-11 as CSV.
+fn report_all(wh: &Path) -> String {
+    common::ok(&[
+        "report",
+        "all",
+        "--warehouse",
+        common::path(wh),
+        "--day",
+        "2019-11-11",
+        "--format",
+        "csv",
+    ])
+}
+
 fn ingest(wh: &Path, inputs: &[&Path], rates: &Path, rows_per_file: &str) {
     let mut args = vec![
         "-q",
@@ -137,19 +151,7 @@ fn per_second_equals_the_raw_transactions_over_files_and_runs() {
         "1000000",
     );
     assert_rollup_is_exact(&once);
-    let report = |wh: &Path| {
-        common::ok(&[
-            "report",
-            "all",
-            "--warehouse",
-            common::path(wh),
-            "--day",
-            "2019-11-11",
-            "--format",
-            "csv",
-        ])
-    };
-    assert_eq!(report(&wh), report(&once));
+    assert_eq!(report_all(&wh), report_all(&once));
 }
 
 #[test]
@@ -157,19 +159,7 @@ fn a_warehouse_from_before_per_second_gets_it_on_first_open() {
     let dir = tempfile::tempdir().expect("tempdir");
     let wh = dir.path().join("wh");
     common::ingest(&wh, &[&common::sample_logs()]);
-    let report = || {
-        common::ok(&[
-            "report",
-            "all",
-            "--warehouse",
-            common::path(&wh),
-            "--day",
-            "2019-11-11",
-            "--format",
-            "csv",
-        ])
-    };
-    let before = report();
+    let before = report_all(&wh);
     let rollup_before = common::sql(&wh, "SELECT * FROM per_second ORDER BY 1, 2, 3, 6");
 
     // Turn it into what double11 wrote before per_second: manifest format 1, no such files.
@@ -184,7 +174,7 @@ fn a_warehouse_from_before_per_second_gets_it_on_first_open() {
     .expect("write manifest");
     std::fs::remove_dir_all(wh.join("per_second")).expect("remove per_second");
 
-    assert_eq!(report(), before, "reports after the upgrade");
+    assert_eq!(report_all(&wh), before, "reports after the upgrade");
     assert_eq!(
         common::sql(&wh, "SELECT * FROM per_second ORDER BY 1, 2, 3, 6"),
         rollup_before

@@ -65,28 +65,10 @@ impl PerSecond {
 
     /// Adds the rows of a `transactions` batch.
     pub fn add_transactions(&mut self, batch: &RecordBatch) -> Result<()> {
-        let wrong = |c: &str| {
-            Error::Data(format!(
-                "per_second: transactions column {c} missing or of the wrong type"
-            ))
-        };
-        let column = |name: &'static str| batch.column_by_name(name).ok_or_else(|| wrong(name));
-        let times = column("event_time")?
-            .as_any()
-            .downcast_ref::<TimestampMillisecondArray>()
-            .ok_or_else(|| wrong("event_time"))?;
-        let platforms = column("platform")?
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .ok_or_else(|| wrong("platform"))?;
-        let types = column("event_type")?
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .ok_or_else(|| wrong("event_type"))?;
-        let amounts = column("amount_cny")?
-            .as_any()
-            .downcast_ref::<Decimal128Array>()
-            .ok_or_else(|| wrong("amount_cny"))?;
+        let times = column::<TimestampMillisecondArray>(batch, "event_time")?;
+        let platforms = column::<StringArray>(batch, "platform")?;
+        let types = column::<StringArray>(batch, "event_type")?;
+        let amounts = column::<Decimal128Array>(batch, "amount_cny")?;
         if times.null_count() + platforms.null_count() + types.null_count() + amounts.null_count()
             > 0
         {
@@ -177,6 +159,18 @@ impl PerSecond {
             columns,
         )?)
     }
+}
+
+/// The column `name` of a `transactions` batch as the array type `T`.
+fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<T>())
+        .ok_or_else(|| {
+            Error::Data(format!(
+                "per_second: transactions column {name} missing or of the wrong type"
+            ))
+        })
 }
 
 /// Where a rollup file of `cst_date` goes: `per_second/cst_date=D/per_second-<run>-<n>.parquet`.
