@@ -1,14 +1,15 @@
 -- revenue.device: GMV and orders of the day by device, with each one's share of the day.
--- A missing device is shown as null. Parameters: $day (DATE).
+-- A missing device is shown as null. Reads per_hour's 'device' rows, whose sums are the raw
+-- count(*) and sum(amount_cny) of the day's transactions. Parameters: $day (DATE).
 SELECT
-    device,
-    count(*) AS orders,
+    value AS device,
+    sum(events) AS orders,
     sum(amount_cny) AS gmv_cny,
-    round(CAST(count(*) AS DECIMAL(30, 6))
-        / CAST(nullif(sum(count(*)) OVER (), 0) AS DECIMAL(28, 2)), 6) AS orders_share,
+    round(CAST(sum(events) AS DECIMAL(30, 6))
+        / CAST(nullif(sum(sum(events)) OVER (), 0) AS DECIMAL(28, 2)), 6) AS orders_share,
     round(CAST(sum(amount_cny) AS DECIMAL(30, 6))
         / CAST(nullif(sum(sum(amount_cny)) OVER (), 0) AS DECIMAL(28, 2)), 6) AS gmv_share
-FROM transactions
-WHERE cst_date = $day AND event_type = 'paid'
-GROUP BY device
+FROM per_hour
+WHERE cst_date = $day AND event_type = 'paid' AND dimension = 'device'
+GROUP BY value
 ORDER BY gmv_cny DESC, device NULLS LAST

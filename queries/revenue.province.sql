@@ -1,14 +1,15 @@
 -- revenue.province: GMV and orders of the day by province, with each one's share of the day.
--- A missing province is shown as null. Parameters: $day (DATE).
+-- A missing province is shown as null. Reads per_hour's 'province' rows, whose sums are the raw
+-- count(*) and sum(amount_cny) of the day's transactions. Parameters: $day (DATE).
 SELECT
-    province,
-    count(*) AS orders,
+    value AS province,
+    sum(events) AS orders,
     sum(amount_cny) AS gmv_cny,
-    round(CAST(count(*) AS DECIMAL(30, 6))
-        / CAST(nullif(sum(count(*)) OVER (), 0) AS DECIMAL(28, 2)), 6) AS orders_share,
+    round(CAST(sum(events) AS DECIMAL(30, 6))
+        / CAST(nullif(sum(sum(events)) OVER (), 0) AS DECIMAL(28, 2)), 6) AS orders_share,
     round(CAST(sum(amount_cny) AS DECIMAL(30, 6))
         / CAST(nullif(sum(sum(amount_cny)) OVER (), 0) AS DECIMAL(28, 2)), 6) AS gmv_share
-FROM transactions
-WHERE cst_date = $day AND event_type = 'paid'
-GROUP BY province
+FROM per_hour
+WHERE cst_date = $day AND event_type = 'paid' AND dimension = 'province'
+GROUP BY value
 ORDER BY gmv_cny DESC, province NULLS LAST

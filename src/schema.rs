@@ -21,6 +21,12 @@ pub const DUPLICATES: &str = "duplicates";
 /// per-second, hourly, platform and year-over-year reports read a few hundred thousand rows
 /// a day instead of every transaction. Derived from `transactions` only.
 pub const PER_SECOND: &str = "per_second";
+/// Paid and refunded events per CST hour and value of each of [`PER_HOUR_DIMENSIONS`], summed
+/// during ingest so that revenue and growth by category, province or device and the currency
+/// mix need not scan every transaction. Derived from `transactions` only.
+pub const PER_HOUR: &str = "per_hour";
+/// The `transactions` columns `per_hour` sums by (its `dimension` column), in name order.
+pub const PER_HOUR_DIMENSIONS: [&str; 4] = ["category", "currency", "device", "province"];
 
 /// The Hive partition column of `transactions`: the CST calendar day of `event_time`.
 pub const PARTITION_COLUMN: &str = "cst_date";
@@ -57,6 +63,11 @@ pub fn amount_cny_type() -> DataType {
     DataType::Decimal128(AMOUNT_CNY_PRECISION, AMOUNT_SCALE)
 }
 
+/// A sum of amounts in the log's currency (`per_hour`): `amount`'s scale, `amount_cny`'s width.
+pub fn amount_sum_type() -> DataType {
+    DataType::Decimal128(AMOUNT_CNY_PRECISION, AMOUNT_SCALE)
+}
+
 /// Columns stored in each Parquet file of `transactions` (the partition column is in the path).
 pub static TRANSACTIONS_FILE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
@@ -87,6 +98,23 @@ pub static PER_SECOND_FILE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("platform", DataType::Utf8, false),
         Field::new("event_type", DataType::Utf8, false),
         Field::new("events", DataType::Int64, false),
+        Field::new("amount_cny", amount_cny_type(), false),
+    ]))
+});
+
+/// Columns stored in each Parquet file of `per_hour` (`cst_date` is in the path): one row per
+/// (CST hour, event type, dimension, value) that has events, where `dimension` names one of
+/// [`PER_HOUR_DIMENSIONS`] and `value` is that column's value (null for a missing one).
+/// `events` and `amount_cny` are the count and exact sum of those `transactions` rows; `amount`
+/// is their sum in the log's currency for `dimension = 'currency'` and null otherwise.
+pub static PER_HOUR_FILE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("hour_cst", event_time_type(), false),
+        Field::new("event_type", DataType::Utf8, false),
+        Field::new("dimension", DataType::Utf8, false),
+        Field::new("value", DataType::Utf8, true),
+        Field::new("events", DataType::Int64, false),
+        Field::new("amount", amount_sum_type(), true),
         Field::new("amount_cny", amount_cny_type(), false),
     ]))
 });

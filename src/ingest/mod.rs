@@ -8,7 +8,8 @@
 //!    [`parsing`]), and hand their results on in input order;
 //! 4. drop re-deliveries of an `event_id` already accepted, in this run or an earlier one;
 //! 5. buffer accepted rows per CST day and write sorted Parquet files into staging, each
-//!    file also summed into the day's `per_second` rollup ([`PerSecond`]);
+//!    file also summed into the day's `per_second` and `per_hour` rollups ([`PerSecond`],
+//!    [`PerHour`]);
 //! 6. commit: move the files into place and write the manifest, atomically.
 //!
 //! Memory stays bounded: rows go to disk every [`IngestOptions::rows_per_file`] rows per day,
@@ -36,7 +37,9 @@ use arrow::array::RecordBatch;
 
 use crate::cst::date_from_days;
 use crate::error::{Error, Result};
-use crate::schema::{DUPLICATES, FX_RATES, FX_RATES_SCHEMA, PER_SECOND, REJECTS, TRANSACTIONS};
+use crate::schema::{
+    DUPLICATES, FX_RATES, FX_RATES_SCHEMA, PER_HOUR, PER_SECOND, REJECTS, TRANSACTIONS,
+};
 use crate::warehouse::commit::{self, CommitPlan, STAGING_DIR};
 use crate::warehouse::manifest::{
     Counts, DataFile, InputRecord, Manifest, RunRecord, TextPosition,
@@ -44,6 +47,7 @@ use crate::warehouse::manifest::{
 use crate::warehouse::parquet_files::{
     for_each_event_id, sort_batch, write_file, write_sorted_file,
 };
+use crate::warehouse::per_hour::{self, PerHour};
 use crate::warehouse::per_second::{self, PerSecond};
 use crate::warehouse::Warehouse;
 use batches::{DayRows, DuplicatesBuilder, RejectsBuilder};
@@ -107,18 +111,45 @@ pub struct IngestReport {
     pub warehouse: PathBuf,
 }
 
-/// Per-second groups held for all days before they are written out early (a run over many
-/// days, or over logs of very many platforms): ~100 bytes each.
-const PER_SECOND_GROUPS_IN_MEMORY: usize = 4_000_000;
+/// Rollup groups (`per_second` and `per_hour`) held for all days before they are written out
+/// early (a run over many days, or over logs of very many platforms or categories): ~100
+/// bytes each.
+const ROLLUP_GROUPS_IN_MEMORY: usize = 4_000_000;
 
 /// Accepted rows and seen ids of one CST day.
 struct DayBuffer {
     rows: DayRows,
     files_written: usize,
     rows_written: u64,
-    /// The day's files written so far, summed per second (written at the end of the run).
+    /// The day's files written so far, summed per second and per hour (written at the end
+    /// of the run).
+    rollups: Rollups,
+    rollup_files: usize,
+}
+
+/// The rollups of the `transactions` rows of one day.
+#[derive(Default)]
+struct Rollups {
     per_second: PerSecond,
-    per_second_files: usize,
+    per_hour: PerHour,
+}
+
+impl Rollups {
+    fn of_transactions(batch: &RecordBatch) -> Result<Self> {
+        Ok(Rollups {
+            per_second: PerSecond::of_transactions(batch)?,
+            per_hour: PerHour::of_transactions(batch)?,
+        })
+    }
+
+    fn merge(&mut self, other: Rollups) {
+        self.per_second.merge(other.per_second);
+        self.per_hour.merge(other.per_hour);
+    }
+
+    fn len(&self) -> usize {
+        self.per_second.len() + self.per_hour.len()
+    }
 }
 
 /// The state of a run between its first input and its commit.
@@ -162,16 +193,17 @@ struct PendingWrite {
 }
 
 /// What the writer thread did: the file's size, and for a `transactions` file its rows
-/// summed per second (of the CST day given).
+/// summed per second and per hour (of the CST day given).
 struct Written {
     bytes: u64,
-    per_second: Option<(i32, PerSecond)>,
+    rollups: Option<(i32, Rollups)>,
 }
 
 /// How the writer thread treats a batch.
+#[derive(Clone, Copy)]
 enum WriteKind {
     /// A `transactions` file of the CST day: sorted by (event_time, event_id), then summed
-    /// per second.
+    /// per second and per hour.
     Transactions(i32),
     /// Written as it is, its sort order (possibly none) recorded.
     Sorted(&'static [usize]),
@@ -505,8 +537,8 @@ impl Run<'_> {
                     rows: DayRows::default(),
                     files_written: 0,
                     rows_written: 0,
-                    per_second: PerSecond::default(),
-                    per_second_files: 0,
+                    rollups: Rollups::default(),
+                    rollup_files: 0,
                 })
             }
         };
@@ -555,14 +587,8 @@ impl Run<'_> {
         );
         buffer.files_written += 1;
         buffer.rows_written += batch.num_rows() as u64;
-        if self
-            .days
-            .values()
-            .map(|d| d.per_second.len())
-            .sum::<usize>()
-            > PER_SECOND_GROUPS_IN_MEMORY
-        {
-            self.flush_per_second()?;
+        if self.days.values().map(|d| d.rollups.len()).sum::<usize>() > ROLLUP_GROUPS_IN_MEMORY {
+            self.flush_rollups()?;
         }
         // Sorted by event_time, then event_id, so files are the same whatever the input order.
         self.write_in_background(
@@ -574,28 +600,28 @@ impl Run<'_> {
         )
     }
 
-    /// Stages each day's `per_second` groups summed so far as a file of that day.
-    fn flush_per_second(&mut self) -> Result<()> {
+    /// Stages each day's `per_second` and `per_hour` groups summed so far as files of that
+    /// day.
+    fn flush_rollups(&mut self) -> Result<()> {
         let mut days: Vec<i32> = self.days.keys().copied().collect();
         days.sort_unstable();
         for day in days {
             let Some(buffer) = self.days.get_mut(&day) else {
                 continue;
             };
-            if buffer.per_second.is_empty() {
+            if buffer.rollups.per_second.is_empty() {
                 continue;
             }
-            let batch = buffer.per_second.take_batch()?;
+            let seconds = buffer.rollups.per_second.take_batch()?;
+            let hours = buffer.rollups.per_hour.take_batch()?;
             let date = date_from_days(day).to_string();
-            let rel = per_second::file_path(&date, &self.run_id, buffer.per_second_files);
-            buffer.per_second_files += 1;
-            self.write_in_background(
-                rel,
-                PER_SECOND,
-                Some(date),
-                batch,
-                WriteKind::Sorted(&[0, 1, 2]),
-            )?;
+            let seq = buffer.rollup_files;
+            buffer.rollup_files += 1;
+            let sorted = WriteKind::Sorted(&[0, 1, 2]);
+            let rel = per_second::file_path(&date, &self.run_id, seq);
+            self.write_in_background(rel, PER_SECOND, Some(date.clone()), seconds, sorted)?;
+            let rel = per_hour::file_path(&date, &self.run_id, seq);
+            self.write_in_background(rel, PER_HOUR, Some(date), hours, sorted)?;
         }
         Ok(())
     }
@@ -644,16 +670,16 @@ impl Run<'_> {
                 let key = [1, 0];
                 let sorted = sort_batch(&batch, &key)?;
                 drop(batch); // the unsorted rows, before encoding needs memory
-                let rollup = PerSecond::of_transactions(&sorted)?;
+                let rollups = Rollups::of_transactions(&sorted)?;
                 let bytes = write_sorted_file(&path, &sorted.schema(), &sorted, &key)?;
                 Ok(Written {
                     bytes,
-                    per_second: Some((day, rollup)),
+                    rollups: Some((day, rollups)),
                 })
             }
             WriteKind::Sorted(sorted_by) => Ok(Written {
                 bytes: write_sorted_file(&path, &batch.schema(), &batch, sorted_by)?,
-                per_second: None,
+                rollups: None,
             }),
         });
         self.pending_write = Some(PendingWrite {
@@ -671,9 +697,9 @@ impl Run<'_> {
             let written = p.handle.join().map_err(|_| {
                 Error::Other(anyhow::anyhow!("the Parquet writer thread panicked"))
             })??;
-            if let Some((day, rollup)) = written.per_second {
+            if let Some((day, rollups)) = written.rollups {
                 if let Some(buffer) = self.days.get_mut(&day) {
-                    buffer.per_second.merge(rollup);
+                    buffer.rollups.merge(rollups);
                 }
             }
             self.stage(p.rel, p.table, p.cst_date, p.rows, written.bytes);
@@ -701,8 +727,8 @@ impl Run<'_> {
         for day in &days {
             self.flush_day(*day)?;
         }
-        self.finish_pending_write()?; // the last day's rows summed per second
-        self.flush_per_second()?;
+        self.finish_pending_write()?; // the last day's rows summed per second and hour
+        self.flush_rollups()?;
         self.flush_rejects()?;
         self.flush_duplicates()?;
         self.finish_pending_write()?;

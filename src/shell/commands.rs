@@ -27,7 +27,9 @@ SQL statements end with ';' and may span lines. Commands:
 Tables: transactions (accepted, de-duplicated events; cst_date is the CST day),
         rejects (file, line, kind, reason, raw), duplicates (file, line, event_id, cst_date),
         fx_rates (currency, date, cny_per_unit),
-        per_second (events and amount_cny per CST second, platform and event_type).";
+        per_second (events and amount_cny per CST second, platform and event_type),
+        per_hour (events, amount and amount_cny per CST hour, event_type and value of
+                  each dimension: category, currency, device, province).";
 
 pub fn parse(line: &str) -> Result<Command> {
     let mut words = line.trim().trim_end_matches(';').split_whitespace();

@@ -1,6 +1,7 @@
 //! The SQL side: a DataFusion session over the warehouse's tables.
 //!
-//! Tables (`transactions`, `per_second`, `rejects`, `duplicates`, `fx_rates`) are plain Parquet listing tables over the warehouse folders, with the schema from
+//! Tables (`transactions`, `per_second`, `per_hour`, `rejects`, `duplicates`, `fx_rates`) are
+//! plain Parquet listing tables over the warehouse folders, with the schema from
 //! [`crate::schema`] and `cst_date` as a Hive partition column, so a date filter prunes
 //! folders and the Parquet statistics prune row groups and pages. Nothing custom is
 //! registered (no UDF, no bespoke table provider): the same SQL runs on a Ballista cluster.
@@ -22,8 +23,9 @@ use datafusion::sql::parser::DFParser;
 
 use crate::error::{Error, Result};
 use crate::schema::{
-    DUPLICATES, DUPLICATES_SCHEMA, FX_RATES, FX_RATES_SCHEMA, PARTITION_COLUMN, PER_SECOND,
-    PER_SECOND_FILE_SCHEMA, REJECTS, REJECTS_SCHEMA, TRANSACTIONS, TRANSACTIONS_FILE_SCHEMA,
+    DUPLICATES, DUPLICATES_SCHEMA, FX_RATES, FX_RATES_SCHEMA, PARTITION_COLUMN, PER_HOUR,
+    PER_HOUR_FILE_SCHEMA, PER_SECOND, PER_SECOND_FILE_SCHEMA, REJECTS, REJECTS_SCHEMA,
+    TRANSACTIONS, TRANSACTIONS_FILE_SCHEMA,
 };
 use crate::warehouse::Warehouse;
 
@@ -94,10 +96,17 @@ pub async fn session(wh: &Warehouse) -> Result<SessionContext> {
         transactions,
         &TRANSACTIONS_FILE_SCHEMA,
     )?;
-    let per_second = ListingOptions::new(parquet())
+    let rollup = ListingOptions::new(parquet())
         .with_file_extension(".parquet")
         .with_table_partition_cols(vec![(PARTITION_COLUMN.to_string(), DataType::Date32)]);
-    register(&ctx, wh, PER_SECOND, per_second, &PER_SECOND_FILE_SCHEMA)?;
+    register(
+        &ctx,
+        wh,
+        PER_SECOND,
+        rollup.clone(),
+        &PER_SECOND_FILE_SCHEMA,
+    )?;
+    register(&ctx, wh, PER_HOUR, rollup, &PER_HOUR_FILE_SCHEMA)?;
     let plain = || ListingOptions::new(parquet()).with_file_extension(".parquet");
     register(&ctx, wh, REJECTS, plain(), &REJECTS_SCHEMA)?;
     register(&ctx, wh, FX_RATES, plain(), &FX_RATES_SCHEMA)?;

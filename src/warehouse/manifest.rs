@@ -10,9 +10,10 @@ use crate::error::{Error, Result};
 
 /// Identifies a double11 warehouse manifest.
 pub const FORMAT: &str = "double11-warehouse";
-/// Bumped when the layout or schema changes incompatibly. 2: the `per_second` table (a
-/// format 1 warehouse is upgraded in place by [`crate::warehouse::per_second::upgrade`]).
-pub const FORMAT_VERSION: u32 = 2;
+/// Bumped when the layout or schema changes incompatibly. 2: the `per_second` table; 3: the
+/// `per_hour` table (an older warehouse is upgraded in place by
+/// [`crate::warehouse::upgrade::upgrade`]).
+pub const FORMAT_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Manifest {

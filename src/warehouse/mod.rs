@@ -8,6 +8,7 @@
 //!   duplicates/duplicates-r000001-0000.parquet       re-deliveries that lost
 //!   fx_rates/fx_rates-r000001.parquet
 //!   per_second/cst_date=2019-11-11/per_second-r000001-0000.parquet   sums per second (reports)
+//!   per_hour/cst_date=2019-11-11/per_hour-r000001-0000.parquet       sums per hour and category, … (reports)
 //!   _staging/<run>/                                a run in progress; never read
 //! ```
 //! Every table is a plain Parquet listing table, so the same folders can be registered on a
@@ -16,13 +17,15 @@
 pub mod commit;
 pub mod manifest;
 pub mod parquet_files;
+pub mod per_hour;
 pub mod per_second;
+pub mod upgrade;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::schema::{DUPLICATES, FX_RATES, PER_SECOND, REJECTS, TRANSACTIONS};
+use crate::schema::{DUPLICATES, FX_RATES, PER_HOUR, PER_SECOND, REJECTS, TRANSACTIONS};
 use manifest::Manifest;
 
 /// Where the warehouse lives when `--warehouse` is not given (clap applies it, and reads
@@ -78,12 +81,16 @@ impl Warehouse {
         };
         // Finishing or discarding a crashed run needs the writer lock; when an ingest holds
         // it, `_staging/` is that ingest's work in progress and must be left alone.
-        if let Some(lock) = try_lock(root)? {
-            commit::recover(root)?;
-            per_second::upgrade(root)?;
-            drop(lock);
-        }
-        if wh.manifest()?.format_version < manifest::FORMAT_VERSION {
+        let current = match try_lock(root)? {
+            Some(lock) => {
+                commit::recover(root)?;
+                let upgraded = upgrade::upgrade(root, wh.manifest()?)?;
+                drop(lock);
+                upgraded
+            }
+            None => wh.manifest()?,
+        };
+        if current.format_version < manifest::FORMAT_VERSION {
             return Err(Error::Busy(format!(
                 "{}: an older warehouse that a running double11 ingest is upgrading; run again when it has finished",
                 root.display()
@@ -107,7 +114,7 @@ impl Warehouse {
         };
         commit::recover(root)?;
         if root.join(commit::MANIFEST_FILE).exists() {
-            per_second::upgrade(root)?;
+            upgrade::upgrade(root, wh.manifest()?)?;
         } else {
             let non_empty = fs::read_dir(root)
                 .map_err(|e| Error::io(&name, e))?
@@ -125,11 +132,17 @@ impl Warehouse {
                 .map_err(|e| Error::Other(e.into()))?;
             commit::write_atomic(&root.join(commit::MANIFEST_FILE), &text)?;
         }
-        for table in [TRANSACTIONS, REJECTS, DUPLICATES, FX_RATES, PER_SECOND] {
+        for table in [
+            TRANSACTIONS,
+            REJECTS,
+            DUPLICATES,
+            FX_RATES,
+            PER_SECOND,
+            PER_HOUR,
+        ] {
             let dir = root.join(table);
             fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
         }
-        wh.manifest()?;
         Ok(wh)
     }
 

@@ -283,28 +283,47 @@ fn parquet_io(name: &str, e: parquet::errors::ParquetError) -> Error {
     }
 }
 
-/// Calls `f(event_time_ms, event_id)` for every row of a `transactions` file, reading only
-/// those two columns.
-pub fn for_each_event_id(path: &Path, mut f: impl FnMut(i64, &str) -> Result<()>) -> Result<()> {
+/// Calls `f` with every batch of the Parquet file at `path`, reading only the named columns
+/// (an error names the file when one is missing).
+pub fn read_columns(
+    path: &Path,
+    columns: &[&str],
+    mut f: impl FnMut(&RecordBatch) -> Result<()>,
+) -> Result<()> {
     let name = path.display().to_string();
     let file = File::open(path).map_err(|e| Error::io(&name, e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| Error::Data(format!("{name}: unreadable Parquet ({e})")))?;
-    let index = |column: &str| {
-        builder
-            .schema()
-            .index_of(column)
-            .map_err(|_| Error::Data(format!("{name}: no column {column}")))
-    };
-    let (id_index, time_index) = (index("event_id")?, index("event_time")?);
-    let mask = ProjectionMask::roots(builder.parquet_schema(), [id_index, time_index]);
+    let mut roots = Vec::with_capacity(columns.len());
+    for column in columns {
+        roots.push(
+            builder
+                .schema()
+                .index_of(column)
+                .map_err(|_| Error::Data(format!("{name}: no column {column}")))?,
+        );
+    }
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
     let reader = builder
         .with_projection(mask)
         .with_batch_size(64 * 1024)
         .build()?;
-    let wrong = || Error::Data(format!("{name}: event_id or event_time has the wrong type"));
     for batch in reader {
-        let batch = batch?;
+        f(&batch.map_err(|e| Error::Data(format!("{name}: {e}")))?)?;
+    }
+    Ok(())
+}
+
+/// Calls `f(event_time_ms, event_id)` for every row of a `transactions` file, reading only
+/// those two columns.
+pub fn for_each_event_id(path: &Path, mut f: impl FnMut(i64, &str) -> Result<()>) -> Result<()> {
+    let wrong = || {
+        Error::Data(format!(
+            "{}: event_id or event_time has the wrong type",
+            path.display()
+        ))
+    };
+    read_columns(path, &["event_id", "event_time"], |batch| {
         let ids = batch
             .column_by_name("event_id")
             .and_then(|c| c.as_any().downcast_ref::<StringArray>())
@@ -318,8 +337,8 @@ pub fn for_each_event_id(path: &Path, mut f: impl FnMut(i64, &str) -> Result<()>
                 f(times.value(i), ids.value(i))?;
             }
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Reads a whole (small) Parquet file, such as the rates table.

@@ -10,34 +10,29 @@
 //! that knows it opens the warehouse with the writer lock ([`upgrade`]).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, Decimal128Array, Decimal128Builder, Int64Builder, RecordBatch, StringArray,
     StringBuilder, TimestampMillisecondArray, TimestampMillisecondBuilder,
 };
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::ProjectionMask;
 
 use crate::cst::CST_TIMEZONE;
 use crate::error::{Error, Result};
-use crate::schema::{
-    amount_cny_type, PARTITION_COLUMN, PER_SECOND, PER_SECOND_FILE_SCHEMA, TRANSACTIONS,
-};
-use crate::warehouse::commit::{self, CommitPlan, MANIFEST_FILE, STAGING_DIR};
-use crate::warehouse::manifest::{DataFile, Manifest, FORMAT_VERSION};
-use crate::warehouse::parquet_files::write_sorted_file;
+use crate::schema::{amount_cny_type, PARTITION_COLUMN, PER_SECOND, PER_SECOND_FILE_SCHEMA};
 
 /// The largest `amount_cny` a `decimal(18, 2)` holds, in fen. One second and platform would
 /// need ~10^9 orders of the largest allowed amount to reach it; a sum that does is an error,
 /// never a wrapped or rounded figure.
-const MAX_FEN: i128 = 999_999_999_999_999_999;
+pub(crate) const MAX_FEN: i128 = 999_999_999_999_999_999;
 
 /// Distinct platform × type pairs of one second collected in a list before they go to the
 /// map: logs are nearly time-ordered, so a second's rows come together and a short list
 /// beats a map lookup per row.
 const RUN_LIMIT: usize = 64;
+
+/// The `transactions` columns the rollup reads.
+pub const SOURCE_COLUMNS: [&str; 4] = ["event_time", "platform", "event_type", "amount_cny"];
 
 /// (CST second as epoch ms, platform, event type) -> (events, sum of `amount_cny` in fen).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -162,13 +157,13 @@ impl PerSecond {
 }
 
 /// The column `name` of a `transactions` batch as the array type `T`.
-fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T> {
+pub(crate) fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T> {
     batch
         .column_by_name(name)
         .and_then(|c| c.as_any().downcast_ref::<T>())
         .ok_or_else(|| {
             Error::Data(format!(
-                "per_second: transactions column {name} missing or of the wrong type"
+                "rollups: transactions column {name} missing or of the wrong type"
             ))
         })
 }
@@ -176,94 +171,6 @@ fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T> {
 /// Where a rollup file of `cst_date` goes: `per_second/cst_date=D/per_second-<run>-<n>.parquet`.
 pub fn file_path(cst_date: &str, run_id: &str, seq: usize) -> String {
     format!("{PER_SECOND}/{PARTITION_COLUMN}={cst_date}/{PER_SECOND}-{run_id}-{seq:04}.parquet")
-}
-
-/// Writes a rollup file (already sorted by its key) and returns its size in bytes.
-pub fn write(path: &Path, batch: &RecordBatch) -> Result<u64> {
-    write_sorted_file(path, &PER_SECOND_FILE_SCHEMA, batch, &[0, 1, 2])
-}
-
-/// Reads the rollup of one committed `transactions` file.
-fn of_file(path: &Path) -> Result<PerSecond> {
-    let name = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|e| Error::io(&name, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| Error::Data(format!("{name}: unreadable Parquet ({e})")))?;
-    let mut roots = Vec::new();
-    for column in ["event_time", "platform", "event_type", "amount_cny"] {
-        roots.push(
-            builder
-                .schema()
-                .index_of(column)
-                .map_err(|_| Error::Data(format!("{name}: no column {column}")))?,
-        );
-    }
-    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
-    let mut rollup = PerSecond::default();
-    for batch in builder
-        .with_projection(mask)
-        .with_batch_size(64 * 1024)
-        .build()?
-    {
-        rollup.add_transactions(&batch?)?;
-    }
-    Ok(rollup)
-}
-
-/// Brings a warehouse of manifest format 1 (no `per_second`) up to the current format:
-/// sums each day's committed `transactions` files into `per_second` and commits that like an
-/// ingest run (staged, commit record, moves, manifest). Needs the writer lock. Returns
-/// whether there was anything to do.
-pub fn upgrade(root: &Path) -> Result<bool> {
-    let path = root.join(MANIFEST_FILE);
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&name, e))?;
-    let mut manifest = Manifest::parse(&text, &name)?;
-    if manifest.format_version >= FORMAT_VERSION {
-        return Ok(false);
-    }
-    tracing::info!(
-        "adding the per_second table to a warehouse written by double11 {}",
-        manifest.written_by
-    );
-    let upgrade_id = "upgrade";
-    let staging = root.join(STAGING_DIR).join(upgrade_id);
-    let mut days: BTreeMap<String, PerSecond> = BTreeMap::new();
-    for file in manifest.files_of(TRANSACTIONS) {
-        let Some(date) = &file.cst_date else { continue };
-        days.entry(date.clone())
-            .or_default()
-            .merge(of_file(&root.join(&file.path))?);
-    }
-    let mut moves = Vec::new();
-    let mut new_files = Vec::new();
-    for (date, mut rollup) in days {
-        let rows = rollup.len() as u64;
-        let rel = file_path(&date, upgrade_id, 0);
-        let bytes = write(&staging.join(&rel), &rollup.take_batch()?)?;
-        moves.push((format!("{STAGING_DIR}/{upgrade_id}/{rel}"), rel.clone()));
-        new_files.push(DataFile {
-            table: PER_SECOND.into(),
-            path: rel,
-            cst_date: Some(date),
-            rows,
-            bytes,
-            run_id: upgrade_id.into(),
-        });
-    }
-    for dir in [staging.clone(), root.join(PER_SECOND)] {
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
-    }
-    manifest.files.extend(new_files);
-    manifest.format_version = FORMAT_VERSION;
-    manifest.written_by = env!("CARGO_PKG_VERSION").into();
-    let plan = CommitPlan {
-        moves,
-        deletes: Vec::new(),
-        manifest,
-    };
-    commit::commit(root, upgrade_id, &plan)?;
-    Ok(true)
 }
 
 #[cfg(test)]

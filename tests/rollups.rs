@@ -1,8 +1,9 @@
-//! The `per_second` rollup that ingest writes beside `transactions`: for every CST day, second,
-//! platform and event type its `events` and `amount_cny` equal `count(*)` and
-//! `sum(amount_cny)` of the raw rows, to the fen, however the rows arrived (several files per
-//! day, several runs adding to one day, re-deliveries across runs). A warehouse written
-//! before the table existed gets it on first open, with the same figures.
+//! The rollups that ingest writes beside `transactions`, `per_second` and `per_hour`: for every
+//! CST day, second, platform and event type (`per_second`), and every CST day, hour, event type
+//! and value of category, currency, device and province (`per_hour`), `events` and the sums
+//! equal `count(*)` and `sum(…)` of the raw rows, to the fen, however the rows arrived (several
+//! files per day, several runs adding to one day, re-deliveries across runs). A warehouse
+//! written before a rollup existed gets it on first open, with the same figures.
 
 mod common;
 
@@ -25,6 +26,37 @@ UNION ALL
 SELECT 'only in transactions' AS side, * FROM (SELECT * FROM raw EXCEPT SELECT * FROM rollup)
 ORDER BY 1, 2, 3, 4, 5";
 
+/// `per_hour` and the raw table grouped the same way, for each dimension; rows only one side
+/// has. `amount` (in the log's currency) is summed for currencies only.
+const PER_HOUR_DIFFERENCE: &str = "
+WITH rollup AS (
+    SELECT cst_date, hour_cst, event_type, dimension, value, sum(events) AS events,
+           CAST(sum(amount) AS DECIMAL(28, 2)) AS amount, sum(amount_cny) AS amount_cny
+    FROM per_hour GROUP BY 1, 2, 3, 4, 5
+),
+raw AS (
+    SELECT cst_date, date_trunc('hour', event_time) AS hour_cst, event_type,
+           'category' AS dimension, category AS value, count(*) AS events,
+           CAST(NULL AS DECIMAL(28, 2)) AS amount, sum(amount_cny) AS amount_cny
+    FROM transactions GROUP BY 1, 2, 3, 4, 5
+    UNION ALL
+    SELECT cst_date, date_trunc('hour', event_time), event_type, 'province', province,
+           count(*), CAST(NULL AS DECIMAL(28, 2)), sum(amount_cny)
+    FROM transactions GROUP BY 1, 2, 3, 4, 5
+    UNION ALL
+    SELECT cst_date, date_trunc('hour', event_time), event_type, 'device', device,
+           count(*), CAST(NULL AS DECIMAL(28, 2)), sum(amount_cny)
+    FROM transactions GROUP BY 1, 2, 3, 4, 5
+    UNION ALL
+    SELECT cst_date, date_trunc('hour', event_time), event_type, 'currency', currency,
+           count(*), CAST(sum(amount) AS DECIMAL(28, 2)), sum(amount_cny)
+    FROM transactions GROUP BY 1, 2, 3, 4, 5
+)
+SELECT 'only in per_hour' AS side, * FROM (SELECT * FROM rollup EXCEPT SELECT * FROM raw)
+UNION ALL
+SELECT 'only in transactions' AS side, * FROM (SELECT * FROM raw EXCEPT SELECT * FROM rollup)
+ORDER BY 1, 2, 3, 4, 5, 6";
+
 const TOTALS: &str = "
 SELECT cst_date, event_type, sum(events) AS events, sum(amount_cny) AS amount_cny
 FROM per_second GROUP BY 1, 2 ORDER BY 1, 2";
@@ -40,6 +72,18 @@ fn assert_rollup_is_exact(wh: &Path) {
         1,
         "per_second differs from transactions:\n{diff:?}"
     );
+    let diff = common::sql(wh, PER_HOUR_DIFFERENCE);
+    assert_eq!(
+        diff.len(),
+        1,
+        "per_hour differs from transactions:\n{diff:?}"
+    );
+    // Every dimension of every row is there: each holds the day's rows once.
+    let per_dimension = common::sql(
+        wh,
+        "SELECT count(DISTINCT n) AS totals FROM (SELECT dimension, sum(events) AS n FROM per_hour GROUP BY 1)",
+    );
+    assert_eq!(per_dimension[1], ["1"], "{per_dimension:?}");
     let totals = common::sql(wh, TOTALS);
     assert_eq!(totals, common::sql(wh, RAW_TOTALS));
     assert!(
@@ -154,32 +198,45 @@ fn per_second_equals_the_raw_transactions_over_files_and_runs() {
     assert_eq!(report_all(&wh), report_all(&once));
 }
 
-#[test]
-fn a_warehouse_from_before_per_second_gets_it_on_first_open() {
+/// Turns the sample warehouse at `wh` into what double11 wrote at manifest format `format`
+/// (1: before `per_second`, 2: before `per_hour`), opens it again, and checks that the
+/// reports and the rollups are what they were.
+fn assert_upgrade_from(format: u32, dropped: &[&str]) {
     let dir = tempfile::tempdir().expect("tempdir");
     let wh = dir.path().join("wh");
     common::ingest(&wh, &[&common::sample_logs()]);
     let before = report_all(&wh);
-    let rollup_before = common::sql(&wh, "SELECT * FROM per_second ORDER BY 1, 2, 3, 6");
+    let seconds = "SELECT * FROM per_second ORDER BY 1, 2, 3, 6";
+    let hours = "SELECT * FROM per_hour ORDER BY 1, 2, 3, 4, 8";
+    let (seconds_before, hours_before) = (common::sql(&wh, seconds), common::sql(&wh, hours));
 
-    // Turn it into what double11 wrote before per_second: manifest format 1, no such files.
     let mut manifest = common::manifest(&wh);
-    manifest["format_version"] = 1.into();
+    manifest["format_version"] = format.into();
     let files = manifest["files"].as_array_mut().expect("files");
-    files.retain(|f| f["table"] != "per_second");
+    files.retain(|f| !dropped.iter().any(|t| f["table"] == *t));
     std::fs::write(
         wh.join("manifest.json"),
         serde_json::to_vec_pretty(&manifest).expect("json"),
     )
     .expect("write manifest");
-    std::fs::remove_dir_all(wh.join("per_second")).expect("remove per_second");
+    for table in dropped {
+        std::fs::remove_dir_all(wh.join(table)).expect("remove a rollup");
+    }
 
     assert_eq!(report_all(&wh), before, "reports after the upgrade");
-    assert_eq!(
-        common::sql(&wh, "SELECT * FROM per_second ORDER BY 1, 2, 3, 6"),
-        rollup_before
-    );
+    assert_eq!(common::sql(&wh, seconds), seconds_before);
+    assert_eq!(common::sql(&wh, hours), hours_before);
     let manifest = common::manifest(&wh);
-    assert_eq!(manifest["format_version"], 2);
+    assert_eq!(manifest["format_version"], 3);
     assert_rollup_is_exact(&wh);
+}
+
+#[test]
+fn a_warehouse_from_before_per_second_gets_both_rollups_on_first_open() {
+    assert_upgrade_from(1, &["per_second", "per_hour"]);
+}
+
+#[test]
+fn a_warehouse_from_before_per_hour_gets_it_on_first_open() {
+    assert_upgrade_from(2, &["per_hour"]);
 }
