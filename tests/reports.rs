@@ -664,6 +664,93 @@ fn a_query_beyond_the_memory_limit_says_how_to_raise_it() {
     assert!(run("64M").status.success());
 }
 
+/// The summary's distinct buyers and sellers stay exact under a memory limit far below what
+/// holding every id at once needs: each is a GROUP BY, which DataFusion spills to disk, where
+/// `count(DISTINCT buyer_id), count(DISTINCT seller_id)` in one SELECT fails for lack of
+/// memory. (At the seed day's ~400 M buyers that is the difference between a figure and an
+/// error.) Checked against Polars' count of the raw rows.
+#[test]
+fn summary_counts_distinct_buyers_within_a_small_memory_limit() {
+    // On 2 cores (as in CI) 16 MiB: the summary needs 12, the single SELECT more than 24 for
+    // this day's 1.2 M buyers. Both grow with the number of cores (partitions).
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let limit = format!("{}M", 8 * cores);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (logs, wh) = (dir.path().join("logs"), dir.path().join("wh"));
+    common::ok(&[
+        "-q",
+        "generate",
+        "--day",
+        DAY,
+        "--scale",
+        "0.003",
+        "--out",
+        common::path(&logs),
+    ]);
+    common::ok(&[
+        "-q",
+        "ingest",
+        common::path(&logs),
+        "--fx-rates",
+        common::path(&logs.join("_fx_rates.csv")),
+        "--warehouse",
+        common::path(&wh),
+    ]);
+    let limited = |args: &[&str]| {
+        common::double11()
+            .env("DOUBLE11_MEMORY_LIMIT", &limit)
+            .args(args)
+            .output()
+            .expect("the double11 binary runs")
+    };
+    let all_at_once = limited(&[
+        "sql",
+        "--warehouse",
+        common::path(&wh),
+        "-c",
+        "SELECT count(DISTINCT buyer_id), count(DISTINCT seller_id) FROM transactions \
+         WHERE cst_date = DATE '2019-11-11' AND event_type = 'paid'",
+    ]);
+    let err = String::from_utf8_lossy(&all_at_once.stderr);
+    assert_eq!(all_at_once.status.code(), Some(2), "{err}");
+    assert!(err.contains("DOUBLE11_MEMORY_LIMIT"), "{err}");
+
+    let out = limited(&[
+        "report",
+        "summary",
+        "--warehouse",
+        common::path(&wh),
+        "--day",
+        DAY,
+        "--format",
+        "csv",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The first section, "# summary" and its table.
+    let section = text.split("\n\n").next().unwrap_or_default();
+    let table: Vec<&str> = section.lines().skip(1).collect();
+    let rows = common::parse_csv(&table.join("\n"));
+    let column = |name: &str| -> i64 {
+        let i = rows[0]
+            .iter()
+            .position(|c| c == name)
+            .unwrap_or_else(|| panic!("{name} in {rows:?}"));
+        rows[1][i].parse().expect("a count")
+    };
+    let buyers = oracle::distinct(&wh, DAY, "buyer_id");
+    assert!(
+        buyers > 1_000_000,
+        "enough buyers to need the memory: {buyers}"
+    );
+    assert_eq!(column("buyers"), buyers);
+    assert_eq!(column("sellers"), oracle::distinct(&wh, DAY, "seller_id"));
+}
+
 #[test]
 fn errors_say_what_to_do() {
     let err = common::fails(

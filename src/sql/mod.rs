@@ -72,6 +72,14 @@ fn parse_size(text: &str) -> Option<usize> {
         .filter(|n| *n > 0)
 }
 
+/// Hash partitions per core for DataFusion's repartitioned operators. A grouped aggregation
+/// with many groups (the summary's distinct buyers: 41 M of them at 130 M orders) builds one
+/// hash table per partition: 16 small tables per core stay in cache better than one large one,
+/// and each gets its own share of the memory pool, so fewer of them spill. Measured on 2
+/// cores, `report summary` went from 2.5-2.8 s to 1.6-1.7 s at 10 M orders and from 32-71 s
+/// (12 spills) to 29 s at 130 M; the reports over `per_second` did not change (0.1-0.2 s).
+const PARTITIONS_PER_CORE: usize = 16;
+
 /// A session with every table of the warehouse registered.
 pub async fn session(wh: &Warehouse) -> Result<SessionContext> {
     let runtime = RuntimeEnvBuilder::new()
@@ -79,7 +87,9 @@ pub async fn session(wh: &Warehouse) -> Result<SessionContext> {
         .build_arc()?;
     let config = SessionConfig::new()
         .with_information_schema(true)
-        .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .with_target_partitions(
+            std::thread::available_parallelism().map_or(2, |n| n.get()) * PARTITIONS_PER_CORE,
+        )
         .set_bool("datafusion.execution.parquet.pushdown_filters", true)
         .set_bool("datafusion.execution.parquet.reorder_filters", true);
     let ctx = SessionContext::new_with_config_rt(config, runtime);
