@@ -41,7 +41,7 @@ pub struct PerSecond {
 }
 
 impl PerSecond {
-    /// Groups held (rows of the file [`Self::to_batch`] would write).
+    /// Groups held (rows of the file [`Self::take_batch`] would write).
     pub fn len(&self) -> usize {
         self.groups.len()
     }

@@ -9,6 +9,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+
 use crate::error::{Error, Result};
 use crate::schema::{
     PER_HOUR, PER_HOUR_FILE_SCHEMA, PER_SECOND, PER_SECOND_FILE_SCHEMA, TRANSACTIONS,
@@ -72,41 +75,32 @@ pub fn upgrade(root: &Path, mut manifest: Manifest) -> Result<Manifest> {
         deletes: Vec::new(),
         manifest: manifest.clone(),
     };
-    let mut stage = |table: &str, date: &str, rel: String, rows: usize, bytes: u64| {
-        plan.moves
-            .push((format!("{STAGING_DIR}/{UPGRADE_ID}/{rel}"), rel.clone()));
-        plan.manifest.files.push(DataFile {
-            table: table.into(),
-            path: rel,
-            cst_date: Some(date.to_string()),
-            rows: rows as u64,
-            bytes,
-            run_id: UPGRADE_ID.into(),
-        });
-    };
+    // Writes a day's rollup (already sorted by its first three columns) into staging and
+    // adds it to the plan.
+    let mut stage =
+        |table: &str, schema: &SchemaRef, date: &str, rel: String, batch: RecordBatch| {
+            let bytes = write_sorted_file(&staging.join(&rel), schema, &batch, &[0, 1, 2])?;
+            plan.moves
+                .push((format!("{STAGING_DIR}/{UPGRADE_ID}/{rel}"), rel.clone()));
+            plan.manifest.files.push(DataFile {
+                table: table.into(),
+                path: rel,
+                cst_date: Some(date.to_string()),
+                rows: batch.num_rows() as u64,
+                bytes,
+                run_id: UPGRADE_ID.into(),
+            });
+            Ok::<(), Error>(())
+        };
     for (date, mut day) in days {
         if needs_per_second {
-            let rows = day.per_second.len();
             let rel = per_second::file_path(&date, UPGRADE_ID, 0);
             let batch = day.per_second.take_batch()?;
-            let bytes = write_sorted_file(
-                &staging.join(&rel),
-                &PER_SECOND_FILE_SCHEMA,
-                &batch,
-                &[0, 1, 2],
-            )?;
-            stage(PER_SECOND, &date, rel, rows, bytes);
+            stage(PER_SECOND, &PER_SECOND_FILE_SCHEMA, &date, rel, batch)?;
         }
-        let rows = day.per_hour.len();
         let rel = per_hour::file_path(&date, UPGRADE_ID, 0);
         let batch = day.per_hour.take_batch()?;
-        let bytes = write_sorted_file(
-            &staging.join(&rel),
-            &PER_HOUR_FILE_SCHEMA,
-            &batch,
-            &[0, 1, 2],
-        )?;
-        stage(PER_HOUR, &date, rel, rows, bytes);
+        stage(PER_HOUR, &PER_HOUR_FILE_SCHEMA, &date, rel, batch)?;
     }
     for dir in [staging, root.join(PER_SECOND), root.join(PER_HOUR)] {
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
