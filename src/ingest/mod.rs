@@ -47,8 +47,9 @@ use crate::warehouse::manifest::{
 use crate::warehouse::parquet_files::{
     for_each_event_id, sort_batch, write_file, write_sorted_file,
 };
-use crate::warehouse::per_hour::{self, PerHour};
-use crate::warehouse::per_second::{self, PerSecond};
+use crate::warehouse::per_hour;
+use crate::warehouse::per_second;
+use crate::warehouse::rollups::Rollups;
 use crate::warehouse::Warehouse;
 use batches::{DayRows, DuplicatesBuilder, RejectsBuilder};
 use chunks::{Chunk, Outcome, StoredEvent};
@@ -127,31 +128,6 @@ struct DayBuffer {
     rollup_files: usize,
 }
 
-/// The rollups of the `transactions` rows of one day.
-#[derive(Default)]
-struct Rollups {
-    per_second: PerSecond,
-    per_hour: PerHour,
-}
-
-impl Rollups {
-    fn of_transactions(batch: &RecordBatch) -> Result<Self> {
-        Ok(Rollups {
-            per_second: PerSecond::of_transactions(batch)?,
-            per_hour: PerHour::of_transactions(batch)?,
-        })
-    }
-
-    fn merge(&mut self, other: Rollups) {
-        self.per_second.merge(other.per_second);
-        self.per_hour.merge(other.per_hour);
-    }
-
-    fn len(&self) -> usize {
-        self.per_second.len() + self.per_hour.len()
-    }
-}
-
 /// The state of a run between its first input and its commit.
 struct Run<'w> {
     wh: &'w Warehouse,
@@ -224,8 +200,7 @@ pub fn ingest(root: &Path, opts: &IngestOptions) -> Result<IngestReport> {
         Some(path) => Some(FxRates::from_file(path)?),
         None => None,
     };
-    let wh = Warehouse::open_or_create(root)?;
-    let manifest = wh.manifest()?;
+    let (wh, manifest) = Warehouse::open_or_create(root)?;
     let stored_fx = load_stored_rates(&wh, &manifest)?;
     let mut fx = stored_fx.clone();
     match given_rates {
@@ -609,7 +584,7 @@ impl Run<'_> {
             let Some(buffer) = self.days.get_mut(&day) else {
                 continue;
             };
-            if buffer.rollups.per_second.is_empty() {
+            if buffer.rollups.is_empty() {
                 continue;
             }
             let seconds = buffer.rollups.per_second.take_batch()?;

@@ -19,6 +19,7 @@ pub mod manifest;
 pub mod parquet_files;
 pub mod per_hour;
 pub mod per_second;
+pub mod rollups;
 pub mod upgrade;
 
 use std::fs;
@@ -99,8 +100,9 @@ impl Warehouse {
         Ok(wh)
     }
 
-    /// Opens a warehouse for writing, creating it when the folder is new or empty.
-    pub fn open_or_create(root: &Path) -> Result<Self> {
+    /// Opens a warehouse for writing, creating it when the folder is new or empty; returns it
+    /// with its manifest (read once, upgraded if it was older).
+    pub fn open_or_create(root: &Path) -> Result<(Self, Manifest)> {
         let name = root.display().to_string();
         fs::create_dir_all(root).map_err(|e| Error::io(&name, e))?;
         let lock = try_lock(root)?.ok_or_else(|| {
@@ -113,8 +115,8 @@ impl Warehouse {
             _lock: Some(std::sync::Arc::new(lock)),
         };
         commit::recover(root)?;
-        if root.join(commit::MANIFEST_FILE).exists() {
-            upgrade::upgrade(root, wh.manifest()?)?;
+        let manifest = if root.join(commit::MANIFEST_FILE).exists() {
+            upgrade::upgrade(root, wh.manifest()?)?
         } else {
             let non_empty = fs::read_dir(root)
                 .map_err(|e| Error::io(&name, e))?
@@ -128,10 +130,11 @@ impl Warehouse {
                     "{name}: this folder has files but no warehouse manifest; choose an empty folder for a new warehouse"
                 )));
             }
-            let text = serde_json::to_vec_pretty(&Manifest::empty())
-                .map_err(|e| Error::Other(e.into()))?;
+            let manifest = Manifest::empty();
+            let text = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Other(e.into()))?;
             commit::write_atomic(&root.join(commit::MANIFEST_FILE), &text)?;
-        }
+            manifest
+        };
         for table in [
             TRANSACTIONS,
             REJECTS,
@@ -143,7 +146,7 @@ impl Warehouse {
             let dir = root.join(table);
             fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
         }
-        Ok(wh)
+        Ok((wh, manifest))
     }
 
     pub fn root(&self) -> &Path {

@@ -19,23 +19,17 @@ use crate::schema::{
 use crate::warehouse::commit::{self, CommitPlan, STAGING_DIR};
 use crate::warehouse::manifest::{DataFile, Manifest, FORMAT_VERSION};
 use crate::warehouse::parquet_files::{read_columns, write_sorted_file};
-use crate::warehouse::per_hour::{self, PerHour};
-use crate::warehouse::per_second::{self, PerSecond};
+use crate::warehouse::per_hour;
+use crate::warehouse::per_second;
+use crate::warehouse::rollups::Rollups;
 
 /// The run id the upgrade's files carry.
 const UPGRADE_ID: &str = "upgrade";
 
-/// The rollups of one day.
-#[derive(Default)]
-struct DayRollups {
-    per_second: PerSecond,
-    per_hour: PerHour,
-}
-
 /// Upgrades the warehouse at `root`, whose manifest is `manifest`, to [`FORMAT_VERSION`] and
 /// returns the manifest it then has (the same one when there was nothing to do). Needs the
 /// writer lock.
-pub fn upgrade(root: &Path, mut manifest: Manifest) -> Result<Manifest> {
+pub fn upgrade(root: &Path, manifest: Manifest) -> Result<Manifest> {
     if manifest.format_version >= FORMAT_VERSION {
         return Ok(manifest);
     }
@@ -57,7 +51,7 @@ pub fn upgrade(root: &Path, mut manifest: Manifest) -> Result<Manifest> {
             }
         }
     }
-    let mut days: BTreeMap<String, DayRollups> = BTreeMap::new();
+    let mut days: BTreeMap<String, Rollups> = BTreeMap::new();
     for file in manifest.files_of(TRANSACTIONS) {
         let Some(date) = &file.cst_date else { continue };
         let day = days.entry(date.clone()).or_default();
@@ -73,7 +67,7 @@ pub fn upgrade(root: &Path, mut manifest: Manifest) -> Result<Manifest> {
     let mut plan = CommitPlan {
         moves: Vec::new(),
         deletes: Vec::new(),
-        manifest: manifest.clone(),
+        manifest,
     };
     // Writes a day's rollup (already sorted by its first three columns) into staging and
     // adds it to the plan.
@@ -108,6 +102,5 @@ pub fn upgrade(root: &Path, mut manifest: Manifest) -> Result<Manifest> {
     plan.manifest.format_version = FORMAT_VERSION;
     plan.manifest.written_by = env!("CARGO_PKG_VERSION").into();
     commit::commit(root, UPGRADE_ID, &plan)?;
-    manifest = plan.manifest;
-    Ok(manifest)
+    Ok(plan.manifest)
 }
