@@ -221,7 +221,15 @@ def main():
     ap.add_argument("--steps", default=",".join(["ingest"] + [r[0] for r in REPORTS]),
                     help="steps to time, comma-separated (default: all; the reports need no "
                          "other step: double11's first ingest is always run)")
+    ap.add_argument("--tools", default=",".join(TOOLS),
+                    help="tools to run, comma-separated (default: all three; double11 and duckdb "
+                         "are always run, since the ratio is theirs). Leave Polars out where it "
+                         "cannot hold the logs in memory, e.g. 100 M orders on 24 GiB")
     args = ap.parse_args()
+    asked = set(args.tools.split(","))
+    if asked - set(TOOLS):
+        sys.exit(f"unknown --tools {sorted(asked - set(TOOLS))} (known: {', '.join(TOOLS)})")
+    args.tools = [t for t in TOOLS if t in asked or t in ("double11", "duckdb")]
 
     binary = os.path.abspath(double11_binary(args.bin))
     py = venv_python()
@@ -237,6 +245,7 @@ def main():
 
 
 def run(args, binary, py, ver, work):
+    tools = args.tools
     logs = os.path.join(work, "logs")
     gen = run_checked([binary, "-q", "generate", "--day", DAY, "--year-over-year", BASE,
                        "--scale", str(args.scale), "--format", "csv", "--files", str(args.files),
@@ -267,9 +276,9 @@ def run(args, binary, py, ver, work):
     if unknown:
         sys.exit(f"unknown --steps {sorted(unknown)}")
     warehouse = None
-    times["ingest"] = {t: [] for t in TOOLS}
+    times["ingest"] = {t: [] for t in tools}
     for rep in range(args.repeat if "ingest" in steps else 1):
-        ran = TOOLS if "ingest" in steps else ["double11"]
+        ran = tools if "ingest" in steps else ["double11"]
         for tool in ran:
             out = os.path.join(work, f"ingest-{tool}-{rep}")
             print(f"ingest   {tool:<9} run {rep + 1}/{args.repeat}", flush=True)
@@ -311,10 +320,10 @@ def run(args, binary, py, ver, work):
     for step, _, d11_name, _, script_name in REPORTS:
         if step not in steps:
             continue
-        times[step] = {t: [] for t in TOOLS}
+        times[step] = {t: [] for t in tools}
         want = None
         for rep in range(args.repeat):
-            for tool in TOOLS:
+            for tool in tools:
                 if tool == "double11":
                     cmd = [binary, "-q", "report", d11_name, "--queries", queries, "--warehouse", warehouse,
                            "--day", DAY, "--compare", BASE, "--format", "csv"]
@@ -336,11 +345,11 @@ def run(args, binary, py, ver, work):
             continue
         # A tool that failed any run shows "failed (exit N)" and no ratio.
         med = {t: (statistics.median(m.seconds for m in times[step][t])
-                   if all(m.rc == 0 for m in times[step][t]) else None) for t in TOOLS}
-        rss = {t: max(m.rss_mib for m in times[step][t]) for t in TOOLS}
-        rcs = {t: next((m.rc for m in times[step][t] if m.rc != 0), 0) for t in TOOLS}
+                   if all(m.rc == 0 for m in times[step][t]) else None) for t in tools}
+        rss = {t: max(m.rss_mib for m in times[step][t]) for t in tools}
+        rcs = {t: next((m.rc for m in times[step][t] if m.rc != 0), 0) for t in tools}
         results.append((label, med, rss, rcs))
-    header = (["step"] + [f"{TOOL_NAMES[t]} s" for t in TOOLS] + [f"{TOOL_NAMES[t]} MiB" for t in TOOLS]
+    header = (["step"] + [f"{TOOL_NAMES[t]} s" for t in tools] + [f"{TOOL_NAMES[t]} MiB" for t in tools]
               + ["double11 / DuckDB"])
 
     def seconds(med, rcs, t):
@@ -349,7 +358,7 @@ def run(args, binary, py, ver, work):
     def ratio(med):
         return f"{med['double11'] / med['duckdb']:.2f}x" if med["duckdb"] is not None else "-"
 
-    table = [header] + [[label] + [seconds(med, rcs, t) for t in TOOLS] + [f"{rss[t]:,.0f}" for t in TOOLS]
+    table = [header] + [[label] + [seconds(med, rcs, t) for t in tools] + [f"{rss[t]:,.0f}" for t in tools]
                         + [ratio(med)] for label, med, rss, rcs in results]
     print(f"\nAll figures agree (ingest: every column of every row; reports: every cell, to the fen).")
     print(f"{size_mib:,.0f} MiB of logs, {truth['records']:,} records; median of {args.repeat} runs, "
