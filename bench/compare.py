@@ -306,6 +306,7 @@ def run(args, binary, py, ver, work):
                 warehouse = o
             else:
                 shutil.rmtree(o, ignore_errors=True)
+            shutil.rmtree(o + ".duckdb-tmp", ignore_errors=True)  # DuckDB's spill, if any
 
     # ---- reports, all reading the first double11 warehouse's Parquet
     transactions = os.path.join(warehouse, "transactions")
