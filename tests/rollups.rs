@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The rollup and the raw table grouped the same way; rows only one side has.
 const DIFFERENCE: &str = "
@@ -106,7 +106,7 @@ fn report_all(wh: &Path) -> String {
     ])
 }
 
-fn ingest(wh: &Path, inputs: &[&Path], rates: &Path, rows_per_file: &str) {
+fn ingest(wh: &Path, inputs: &[PathBuf], rates: &Path, rows_per_file: &str) {
     let mut args = vec![
         "-q",
         "ingest",
@@ -157,19 +157,9 @@ fn per_second_equals_the_raw_transactions_over_files_and_runs() {
 
     // In two runs, many small files a day: the same day is summed by both runs.
     let wh = dir.path().join("wh");
-    ingest(
-        &wh,
-        &first.iter().map(|p| p.as_path()).collect::<Vec<_>>(),
-        &rates,
-        "5000",
-    );
+    ingest(&wh, first, &rates, "5000");
     assert_rollup_is_exact(&wh);
-    ingest(
-        &wh,
-        &rest.iter().map(|p| p.as_path()).collect::<Vec<_>>(),
-        &rates,
-        "5000",
-    );
+    ingest(&wh, rest, &rates, "5000");
     assert_rollup_is_exact(&wh);
     let manifest = common::manifest(&wh);
     let files_of = |table: &str| {
@@ -188,12 +178,7 @@ fn per_second_equals_the_raw_transactions_over_files_and_runs() {
 
     // The reports read per_second; in one run with one file a day they say the same.
     let once = dir.path().join("once");
-    ingest(
-        &once,
-        &files.iter().map(|p| p.as_path()).collect::<Vec<_>>(),
-        &rates,
-        "1000000",
-    );
+    ingest(&once, &files, &rates, "1000000");
     assert_rollup_is_exact(&once);
     assert_eq!(report_all(&wh), report_all(&once));
 }
