@@ -6,7 +6,7 @@
     python compare_duckdb.py verify DIR...
 
 `ingest` is one DuckDB statement from the raw CSV logs to Parquet partitioned by CST date,
-applying the contract (../shared/spec/transaction-log.md) as far as SQL allows:
+applying the input contract (docs/input-format.md) as far as SQL allows:
   - CSV: header row, columns by name in any order (union_by_name), unknown columns ignored,
     RFC 4180 quoting; a row with another field count than its header is dropped
     (strict_mode + ignore_errors), which is the contract's csv_field_count reject.

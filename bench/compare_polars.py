@@ -5,7 +5,7 @@
     python compare_polars.py report NAME --transactions WH/transactions --day D --compare D
 
 `ingest` is one lazy Polars query from the raw CSV logs to Parquet partitioned by CST date,
-applying the contract (../shared/spec/transaction-log.md) as far as Polars allows:
+applying the input contract (docs/input-format.md) as far as Polars allows:
   - CSV: header row, columns by name in any order, unknown columns ignored, RFC 4180
     quoting. Polars' reader silently pads a short row and (truncate_ragged_lines) cuts a long
     one, so the field count of every record is counted on the raw line (quoted sections

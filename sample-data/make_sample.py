@@ -6,7 +6,7 @@ byte-identical files (fixed seed, gzip mtime=0, fixed zstd level).
 
 Python 3.11, stdlib + `zstandard` (pip install zstandard).
 The expected figures are NOT computed here: see reference.py, which reads the
-written files back and applies the contract (/work/shared/spec/transaction-log.md).
+written files back and applies the contract (docs/input-format.md).
 """
 import csv
 import gzip

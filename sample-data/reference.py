@@ -3,7 +3,7 @@
 
 Reads sample-data/logs/* and sample-data/fx_rates.csv back from disk (it shares no
 code or state with make_sample.py) and applies the input contract
-(/work/shared/spec/transaction-log.md) to produce sample-data/expected.json.
+(docs/input-format.md) to produce sample-data/expected.json.
 
 Money is decimal.Decimal throughout, never float.
 Python 3.11, stdlib + `zstandard` (pip install zstandard).
@@ -390,7 +390,7 @@ def main():
 
     kinds = Counter(k for _, _, k in rejects)
     expected = {
-        "contract": "/work/shared/spec/transaction-log.md",
+        "contract": "docs/input-format.md",
         "generated_by": "sample-data/reference.py",
         "inputs": {"logs": "sample-data/logs (files sorted by relative path)", "rates": "sample-data/fx_rates.csv"},
         "files": files,

@@ -1,6 +1,6 @@
 //! `double11 generate`: a synthetic Singles' Day transaction log and its exact truth.
 //!
-//! The log follows the input contract (`shared/spec/transaction-log.md`) and is fully
+//! The log follows the input contract (`docs/input-format.md`) and is fully
 //! determined by `--seed`: the same arguments give the same bytes. At `--scale 1` a day is
 //! the seed day itself: 1.3 billion paid orders, 268.4 billion yuan GMV, a peak of 544,000
 //! orders in the second 00:00:20 CST; `--year-over-year` adds the base day (2018: 213.5
