@@ -7,18 +7,32 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VENV = os.path.expanduser("~/.cache/double11-bench-venv")
+# The one venv of the benchmarks and CI (.ci/run builds the same one): DuckDB, Polars and
+# zstandard at the versions pinned in bench/requirements.txt.
+VENV = os.environ.get("DOUBLE11_VENV", os.path.expanduser("~/.cache/double11-venv"))
+REQUIREMENTS = os.path.join(ROOT, "bench", "requirements.txt")
 
 
 def venv_python():
-    """The Python of the benchmark virtualenv, with DuckDB and Polars installed from pip."""
+    """The Python of the benchmark virtualenv, (re)built from bench/requirements.txt when it
+    is missing or the requirements changed (their SHA-256 is stamped into the venv, as .ci/run
+    does), so every run uses the pinned DuckDB and Polars."""
+    import hashlib
     py = os.path.join(VENV, "bin", "python")
-    if not os.path.exists(py):
-        subprocess.check_call([sys.executable, "-m", "venv", VENV])
+    stamp = os.path.join(VENV, ".requirements.sha256")
+    with open(REQUIREMENTS, "rb") as f:
+        want = hashlib.sha256(f.read()).hexdigest()
     try:
-        subprocess.check_call([py, "-c", "import duckdb, polars"], stderr=subprocess.DEVNULL)
-    except subprocess.CalledProcessError:
-        subprocess.check_call([py, "-m", "pip", "install", "-q", "duckdb", "polars"])
+        with open(stamp) as f:
+            have = f.read().strip()
+    except OSError:
+        have = None
+    if not os.path.exists(py) or have != want:
+        subprocess.check_call([sys.executable, "-m", "venv", "--clear", VENV])
+        subprocess.check_call([py, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                               "-r", REQUIREMENTS])
+        with open(stamp, "w") as f:
+            f.write(want + "\n")
     return py
 
 
@@ -99,8 +113,9 @@ def machine():
 
 def tool_command_line(handlers):
     """The command line both competitor scripts take: `ingest --rates R --out DIR FILES...`,
-    `report NAME --transactions DIR --day D --compare D`, plus `verify FOLDERS...` where the
-    script has it. `handlers` maps each subcommand to its function; runs the one asked for."""
+    `report NAME --transactions DIR --day D --compare D`, plus where the script has them
+    `verify FOLDERS...`, `sql --transactions DIR FILE.sql` (DuckDB) and `adhoc NAME
+    --transactions DIR --day D --buyer N --province P --device D` (Polars). `handlers` maps each subcommand to its function; runs the one asked for."""
     import argparse
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -116,5 +131,17 @@ def tool_command_line(handlers):
     if "verify" in handlers:
         p = sub.add_parser("verify")
         p.add_argument("folders", nargs="+")
+    if "sql" in handlers:
+        p = sub.add_parser("sql")
+        p.add_argument("--transactions", required=True)
+        p.add_argument("file")
+    if "adhoc" in handlers:
+        p = sub.add_parser("adhoc")
+        p.add_argument("name")
+        p.add_argument("--transactions", required=True)
+        p.add_argument("--day", required=True)
+        p.add_argument("--buyer", type=int, required=True)
+        p.add_argument("--province", required=True)
+        p.add_argument("--device", required=True)
     args = ap.parse_args()
     handlers[args.cmd](args)

@@ -1,41 +1,57 @@
 #!/usr/bin/env python3
-"""double11 vs DuckDB vs Polars: ingest and four reports on the same generated logs.
+"""double11 vs DuckDB vs Polars: ingest, four reports and six ad-hoc queries on the same logs.
 
-    python3 bench/compare.py --scale 0.008                      # ~10.4 M orders + base year
-    python3 bench/compare.py --scale 0.0005 --repeat 1          # a quick correctness run
-    python3 bench/compare.py --scale 0.008 --markdown results.md
+    python3 bench/compare.py --scale 0.002 --repeat 3                # ~2.6 M orders + base year
+    python3 bench/compare.py --scale 0.008 --markdown results.md    # ~10.4 M orders
+    python3 bench/compare.py --check                                 # correctness only (CI)
 
 One run:
  1. `double11 generate` writes 2019-11-11 and its base year 2018-11-11 at --scale as CSV
     (--files per day, --compress, --dirty re-deliveries and bad lines) with _fx_rates.csv,
     the rates every tool converts with, and truth.json, the generator's own exact figures.
  2. ingest, timed: each tool turns the raw logs into Parquet partitioned by CST date, into a
-    fresh folder each time: `double11 ingest`, and bench/compare_duckdb.py /
-    compare_polars.py, which apply the contract's rules in one DuckDB / Polars query (their
-    docstrings say what they skip).
- 3. four reports, timed, all three tools reading the same Parquet files (the double11
-    warehouse written by the first ingest; plain Hive-partitioned Parquet), so the step
-    measures the query engines, not each tool's file layout:
-      summary         queries/summary.sql (orders, GMV, refunds, net, buyers, sellers, AOV)
-      revenue         GMV and orders by platform x CST hour; no query file of queries/ is
-                      that (revenue.platform and revenue.hour are one dimension each), so this
-                      benchmark adds REVENUE_PLATFORM_HOUR below, run by `double11 report`
-      peak            queries/peak.top.sql, the 10 busiest seconds (row 1 is the peak)
-      growth          queries/growth.platform.sql, year-over-year GMV and orders by platform
-    double11 runs them as `double11 report NAME --format csv` from a folder holding only that
-    query file, so each step is exactly one query (plus process start, as for the others).
- 4. every step --repeat times, tools interleaved; the median wall time and each process's own
+    fresh folder each time: `double11 ingest` (the whole contract: rejects and duplicates
+    tables, manifest, atomic commit, and the per_second / per_hour rollups), and
+    bench/compare_duckdb.py / compare_polars.py, which apply the contract's rules in one
+    DuckDB / Polars query (their docstrings say what they skip).
+ 3. four reports, timed, every tool reading the same Parquet files (the double11 warehouse
+    written by the first ingest), each report in two double11 forms:
+      - `double11 report NAME`: the built-in query, which reads the rollups that double11's
+        ingest wrote (per_second: one row per CST second x platform x event type), except the
+        summary's distinct buyers and sellers, which scan `transactions`;
+      - `double11 sql -f`: SQL over `transactions`, the raw rows, equal in every figure (RAW
+        below): the like-for-like comparison with DuckDB and Polars, which read only the raw
+        rows (they have no rollups).
+    The reports:
+      summary         orders, GMV, refunds, net, buyers, sellers, AOV (queries/summary.sql)
+      revenue         GMV and orders by platform x CST hour (REVENUE_PLATFORM_HOUR below: no
+                      query of queries/ is that; revenue.platform and revenue.hour are one
+                      dimension each)
+      peak            the 10 busiest seconds, row 1 the peak (queries/peak.top.sql)
+      growth          year-over-year GMV and orders by platform (queries/growth.platform.sql)
+    `double11 report` runs from a folder holding only that query file, so a step is one query.
+ 4. six ad-hoc queries no rollup can serve (ADHOC below: a point lookup by buyer_id, distinct
+    buyers per platform, top categories in one province, refund share by category (a join on
+    order_id), top buyers with a window rank, orders per minute on mobile), as a user would
+    type them into the shell: the same SQL text run by `double11 sql -c` and by DuckDB (over a
+    view of the same Parquet), and the same question as a Polars lazy query.
+ 5. every step --repeat times, tools interleaved; the median wall time and each process's own
     peak RSS (os.wait4).
- 5. BEFORE any time is printed: per CST day, the rows, distinct event ids, orders, GMV,
+ 6. BEFORE any time is printed: per CST day, the rows, distinct event ids, orders, GMV,
     refunds and a hash of every column of every row that each ingest wrote must be equal
-    across the tools and match truth.json (and double11's manifest counts); every report
-    of every run must equal double11's, cell by cell, numbers compared as exact decimals.
-    Any difference stops the benchmark with exit code 1 and the differing rows.
-Then a table (and with --markdown, a file for BENCHMARKS.md) with the ratio double11 / DuckDB.
+    across the tools and match truth.json (and double11's manifest counts); every report and
+    query result of every run must equal double11's, cell by cell, numbers compared as exact
+    decimals. Any difference stops the benchmark with exit code 1 and the differing rows.
+Then a table (and with --markdown, a file for BENCHMARKS.md) with the ratios double11 / DuckDB
+and double11 / Polars.
 
-Host Python 3, standard library only; DuckDB and Polars come from pip into
-~/.cache/double11-bench-venv. Timings include each tool's process start (Python and the
-import of duckdb / polars for those two, about 0.1-0.3 s), as a user would see them.
+--check is the correctness mode CI runs: a tiny scale (0.0001 unless --scale is given), one
+run of every tool and step, every figure checked as above, and no timing printed at all.
+
+Host Python 3, standard library only; DuckDB and Polars come from pip, at the versions pinned in
+bench/requirements.txt, into ~/.cache/double11-venv ($DOUBLE11_VENV). Timings include each
+tool's process start (Python and the import of duckdb / polars for those two, about 0.1-0.3 s),
+as a user would see them.
 """
 import argparse
 import csv
@@ -57,7 +73,8 @@ from common import ROOT, double11_binary, machine, measure, run_checked, venv_py
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 TOOLS = ["double11", "duckdb", "polars"]
-TOOL_NAMES = {"double11": "double11", "duckdb": "DuckDB", "polars": "Polars"}
+TOOL_NAMES = {"double11": "double11", "double11_raw": "double11 (SQL over transactions)",
+              "duckdb": "DuckDB", "polars": "Polars"}
 DAY, BASE = "2019-11-11", "2018-11-11"
 
 # GMV and orders of the day by platform and CST hour (only the hours with orders), from the
@@ -82,6 +99,148 @@ REPORTS = [
     ("growth", "growth by platform (YoY)", "growth", "growth.platform.sql", "growth_platform"),
 ]
 
+# The same four reports as SQL over `transactions` (the raw rows), run by `double11 sql -f`:
+# what double11 answers without its rollups. Same columns, order and rounding as the report
+# files; {day} and {compare} become DATE literals. Their output must equal the reports'.
+RAW = {
+    "summary": """-- summary over transactions (bench/compare.py RAW)
+WITH totals AS (
+    SELECT
+        count(*) FILTER (WHERE event_type = 'paid') AS orders,
+        coalesce(sum(amount_cny) FILTER (WHERE event_type = 'paid'), CAST(0 AS DECIMAL(28, 2))) AS gmv_cny,
+        count(*) FILTER (WHERE event_type = 'refunded') AS refund_events,
+        coalesce(sum(amount_cny) FILTER (WHERE event_type = 'refunded'), CAST(0 AS DECIMAL(28, 2))) AS refunds_cny
+    FROM transactions
+    WHERE cst_date = {day}
+),
+buyers AS (
+    SELECT count(*) AS buyers
+    FROM (SELECT buyer_id FROM transactions
+          WHERE cst_date = {day} AND event_type = 'paid' AND buyer_id IS NOT NULL
+          GROUP BY buyer_id)
+),
+sellers AS (
+    SELECT count(*) AS sellers
+    FROM (SELECT seller_id FROM transactions
+          WHERE cst_date = {day} AND event_type = 'paid' AND seller_id IS NOT NULL
+          GROUP BY seller_id)
+)
+SELECT {day} AS cst_date, orders, gmv_cny, refund_events, refunds_cny,
+    gmv_cny - refunds_cny AS net_cny, buyers, sellers,
+    round(CAST(gmv_cny AS DECIMAL(30, 6)) / CAST(nullif(orders, 0) AS DECIMAL(28, 2)), 2) AS aov_cny
+FROM totals CROSS JOIN buyers CROSS JOIN sellers
+""",
+    "revenue": """-- revenue by platform x CST hour over transactions (bench/compare.py RAW)
+SELECT platform, CAST(date_part('hour', event_time) AS INT) AS hour,
+    count(*) AS orders, sum(amount_cny) AS gmv_cny
+FROM transactions
+WHERE cst_date = {day} AND event_type = 'paid'
+GROUP BY 1, 2
+ORDER BY platform NULLS LAST, hour
+""",
+    "peak": """-- the 10 busiest seconds over transactions (bench/compare.py RAW)
+SELECT
+    row_number() OVER (ORDER BY count(*) DESC, date_trunc('second', event_time) ASC) AS rank,
+    date_trunc('second', event_time) AS second_cst,
+    count(*) AS orders,
+    sum(amount_cny) AS gmv_cny
+FROM transactions
+WHERE cst_date = {day} AND event_type = 'paid'
+GROUP BY date_trunc('second', event_time)
+ORDER BY rank
+LIMIT 10
+""",
+    "growth": """-- growth by platform over transactions (bench/compare.py RAW)
+WITH g AS (
+    SELECT platform,
+        count(*) FILTER (WHERE cst_date = {day}) AS orders,
+        count(*) FILTER (WHERE cst_date = {compare}) AS base_orders,
+        coalesce(sum(amount_cny) FILTER (WHERE cst_date = {day}), CAST(0 AS DECIMAL(28, 2))) AS gmv_cny,
+        coalesce(sum(amount_cny) FILTER (WHERE cst_date = {compare}), CAST(0 AS DECIMAL(28, 2))) AS base_gmv_cny
+    FROM transactions
+    WHERE cst_date IN ({day}, {compare}) AND event_type = 'paid'
+    GROUP BY platform
+)
+SELECT platform, orders, base_orders,
+    round(CAST(orders - base_orders AS DECIMAL(30, 6)) / CAST(nullif(base_orders, 0) AS DECIMAL(28, 2)), 6) AS orders_growth,
+    gmv_cny, base_gmv_cny,
+    round(CAST(gmv_cny - base_gmv_cny AS DECIMAL(30, 6)) / CAST(nullif(base_gmv_cny, 0) AS DECIMAL(28, 2)), 6) AS gmv_growth
+FROM g
+ORDER BY gmv_cny DESC, platform NULLS LAST
+""",
+}
+
+# Ad-hoc questions no rollup can serve, as one would type them into `double11 sql`: the same
+# SQL text runs in DataFusion (double11) and DuckDB (a view `transactions` over the same
+# Parquet); {idiv} is integer division (`/` in DataFusion, `//` in DuckDB). compare_polars.py
+# answers each with a lazy query of its own (adhoc_* there). {buyer} is chosen before timing
+# (the buyer with the most events), {province} and {device} are fixed.
+PROVINCE, DEVICE = "Zhejiang", "mobile"
+ADHOC = [
+    ("lookup", "ad hoc: every event of one buyer_id", """
+SELECT event_id, event_time, event_type, order_id, platform, amount_cny
+FROM transactions
+WHERE buyer_id = {buyer}
+ORDER BY event_time, event_id"""),
+    ("buyers", "ad hoc: distinct buyers per platform", """
+SELECT platform, count(DISTINCT buyer_id) AS buyers
+FROM transactions
+WHERE cst_date = {day} AND event_type = 'paid'
+GROUP BY platform
+ORDER BY platform NULLS LAST"""),
+    ("province", f"ad hoc: top 10 categories in {PROVINCE}", """
+SELECT category, count(*) AS orders, sum(amount_cny) AS gmv_cny
+FROM transactions
+WHERE cst_date = {day} AND event_type = 'paid' AND province = '{province}'
+GROUP BY category
+ORDER BY gmv_cny DESC, category NULLS LAST
+LIMIT 10"""),
+    ("refunds", "ad hoc: refund share by category (join on order_id)", """
+WITH refunded AS (
+    SELECT DISTINCT order_id FROM transactions WHERE event_type = 'refunded'
+)
+SELECT p.category,
+    count(*) AS orders,
+    count(r.order_id) AS refunded_orders,
+    count(r.order_id) * 1000000 {idiv} count(*) AS refunded_ppm,
+    sum(p.amount_cny) AS gmv_cny,
+    coalesce(sum(p.amount_cny) FILTER (WHERE r.order_id IS NOT NULL), CAST(0 AS DECIMAL(28, 2))) AS refunded_gmv_cny
+FROM transactions AS p
+LEFT JOIN refunded AS r ON r.order_id = p.order_id
+WHERE p.cst_date = {day} AND p.event_type = 'paid'
+GROUP BY p.category
+ORDER BY p.category NULLS LAST"""),
+    ("topbuyers", "ad hoc: top 10 buyers by GMV, rank()", """
+SELECT rank, buyer_id, orders, gmv_cny
+FROM (
+    SELECT buyer_id, count(*) AS orders, sum(amount_cny) AS gmv_cny,
+        rank() OVER (ORDER BY sum(amount_cny) DESC) AS rank
+    FROM transactions
+    WHERE cst_date = {day} AND event_type = 'paid' AND buyer_id IS NOT NULL
+    GROUP BY buyer_id
+) AS ranked
+WHERE rank <= 10
+ORDER BY rank, buyer_id"""),
+    ("minutes", f"ad hoc: orders per minute on {DEVICE}", """
+SELECT date_trunc('minute', event_time) AS minute_cst, count(*) AS orders, sum(amount_cny) AS gmv_cny
+FROM transactions
+WHERE cst_date = {day} AND event_type = 'paid' AND device = '{device}'
+GROUP BY 1
+ORDER BY 1"""),
+]
+
+
+def date_lit(d):
+    return f"DATE '{d}'"
+
+
+def adhoc_sql(text, engine, buyer):
+    return text.format(day=date_lit(DAY), buyer=buyer, province=PROVINCE, device=DEVICE,
+                       idiv="/" if engine == "double11" else "//").strip() + "\n"
+
+
+STEPS = ["ingest"] + [r[0] for r in REPORTS] + ["adhoc"]
+
 
 def fail(msg):
     sys.stderr.write(f"\nFIGURES DISAGREE - no timing is printed.\n{msg}\n")
@@ -91,21 +250,24 @@ def fail(msg):
 # ---------------------------------------------------------------- checking figures
 
 NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
-TIMESTAMP = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[T ]([0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?)"
+TIMESTAMP = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[T ]([0-9]{2}:[0-9]{2}:[0-9]{2})(\.[0-9]+)?"
                        r"(?:\+08(?::?00)?)?$")
 
 
 def cell(text):
     """A report cell compared exactly: plain decimals as Decimal (1.50 == 1.5, but never a
     float: 1.5e-05 stays text and differs from 0.000015), CST timestamps without their offset
-    spelling, empty and NULL as None, anything else as text."""
+    spelling or trailing zeros of the fraction, empty and NULL as None, anything else as text."""
     if text in ("", "NULL", "null"):
         return None
     if NUMBER.match(text):
         return Decimal(text)
     m = TIMESTAMP.match(text)
     if m:
-        return f"{m.group(1)}T{m.group(2)}"
+        # 00:00:01.230 == 00:00:01.23 and 00:01:00.000 == 00:01:00 (tools print fractions
+        # differently)
+        frac = (m.group(3) or "").rstrip("0").rstrip(".")
+        return f"{m.group(1)}T{m.group(2)}{frac}"
     return text
 
 
@@ -207,8 +369,11 @@ def versions(binary, py):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--scale", type=float, default=0.008,
-                    help="size of the day, 1.0 = 1.3 billion orders (default 0.008)")
+    ap.add_argument("--scale", type=float, default=None,
+                    help="size of the day, 1.0 = 1.3 billion orders (default 0.008; 0.0001 with --check)")
+    ap.add_argument("--check", action="store_true",
+                    help="correctness only (CI): one run of every tool and step at a tiny scale, "
+                         "every figure checked, no timing printed")
     ap.add_argument("--files", type=int, default=4, help="log files per day (default 4)")
     ap.add_argument("--compress", choices=["none", "gz", "zst"], default="none")
     ap.add_argument("--dirty", default="0.01",
@@ -218,14 +383,21 @@ def main():
     ap.add_argument("--workdir", help="where the logs and Parquet go (default: a temporary folder)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     ap.add_argument("--markdown", help="also write the results as markdown to this file")
-    ap.add_argument("--steps", default=",".join(["ingest"] + [r[0] for r in REPORTS]),
-                    help="steps to time, comma-separated (default: all; the reports need no "
-                         "other step: double11's first ingest is always run)")
+    ap.add_argument("--steps", default=",".join(STEPS),
+                    help="steps to time, comma-separated (default: all of " + ",".join(STEPS)
+                         + "; the reports and ad-hoc queries need no other step: double11's "
+                         "first ingest is always run)")
     ap.add_argument("--tools", default=",".join(TOOLS),
                     help="tools to run, comma-separated (default: all three; double11 and duckdb "
                          "are always run, since the ratio is theirs). Leave Polars out where it "
                          "cannot hold the logs in memory, e.g. 100 M orders on 24 GiB")
     args = ap.parse_args()
+    if args.scale is None:
+        args.scale = 0.0001 if args.check else 0.008
+    if args.check:
+        if args.markdown:
+            sys.exit("--check prints no timing: no --markdown")
+        args.repeat = 1
     asked = set(args.tools.split(","))
     if asked - set(TOOLS):
         sys.exit(f"unknown --tools {sorted(asked - set(TOOLS))} (known: {', '.join(TOOLS)})")
@@ -257,7 +429,8 @@ def run(args, binary, py, ver, work):
     size_mib = sum(os.path.getsize(f) for f in files) / 2**20
     print(f"generated {truth['records']:,} records ({truth['accepted']:,} accepted, "
           f"{truth['duplicates']:,} re-deliveries, {truth['rejected']:,} bad lines) in "
-          f"{len(files)} files, {size_mib:,.0f} MiB, in {gen.seconds:.1f} s", flush=True)
+          f"{len(files)} files, {size_mib:,.0f} MiB"
+          + ("" if args.check else f", in {gen.seconds:.1f} s"), flush=True)
 
     times = {}  # step -> tool -> [Measured]
 
@@ -272,7 +445,7 @@ def run(args, binary, py, ver, work):
         return os.path.join(out, "transactions") if tool == "double11" else out
 
     steps = args.steps.split(",")
-    unknown = set(steps) - {"ingest"} - {r[0] for r in REPORTS}
+    unknown = set(steps) - set(STEPS)
     if unknown:
         sys.exit(f"unknown --steps {sorted(unknown)}")
     warehouse = None
@@ -288,6 +461,8 @@ def run(args, binary, py, ver, work):
                 # A competitor that fails (out of memory at a large scale, say) is recorded as
                 # failed, with its exit code and peak RSS, and leaves the figures check.
                 m = measure(ingest_cmd(tool, out))
+                if m.rc != 0 and args.check:
+                    fail(f"ingest: {tool} failed (exit {m.rc}): {m.stderr.strip()[-2000:]}")
                 if m.rc != 0:
                     print(f"         {tool} failed (exit {m.rc}, peak RSS {m.rss_mib:,.0f} MiB): "
                           f"{m.stderr.strip()[-300:]}", flush=True)
@@ -308,7 +483,7 @@ def run(args, binary, py, ver, work):
                 shutil.rmtree(o, ignore_errors=True)
             shutil.rmtree(o + ".duckdb-tmp", ignore_errors=True)  # DuckDB's spill, if any
 
-    # ---- reports, all reading the first double11 warehouse's Parquet
+    # ---- reports and ad-hoc queries, all reading the first double11 warehouse's Parquet
     transactions = os.path.join(warehouse, "transactions")
     queries = os.path.join(work, "queries")
     os.makedirs(queries)
@@ -317,64 +492,133 @@ def run(args, binary, py, ver, work):
             shutil.copy(os.path.join(ROOT, "queries", qfile), queries)
     with open(os.path.join(queries, "revenue_platform_hour.sql"), "w") as f:
         f.write(REVENUE_PLATFORM_HOUR)
+    sql_dir = os.path.join(work, "sql")
+    os.makedirs(sql_dir)
 
+    def sql_file(name, text):
+        path = os.path.join(sql_dir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    # A report step runs double11 twice (the report, which reads rollups; the same figures by
+    # SQL over transactions), then DuckDB and Polars; every output must equal the first.
+    report_tools = ["double11", "double11_raw"] + [t for t in tools if t != "double11"]
     for step, _, d11_name, _, script_name in REPORTS:
         if step not in steps:
             continue
-        times[step] = {t: [] for t in tools}
+        raw_sql = sql_file(f"{step}.raw.sql", RAW[step].format(day=date_lit(DAY), compare=date_lit(BASE)))
+        times[step] = {t: [] for t in report_tools}
         want = None
         for rep in range(args.repeat):
-            for tool in tools:
+            for tool in report_tools:
                 if tool == "double11":
                     cmd = [binary, "-q", "report", d11_name, "--queries", queries, "--warehouse", warehouse,
                            "--day", DAY, "--compare", BASE, "--format", "csv"]
+                elif tool == "double11_raw":
+                    cmd = [binary, "-q", "sql", "--warehouse", warehouse, "-f", raw_sql, "--format", "csv"]
                 else:
                     cmd = [py, os.path.join(BENCH, f"compare_{tool}.py"), "report", script_name,
                            "--transactions", transactions, "--day", DAY, "--compare", BASE]
-                print(f"{step:<8} {tool:<9} run {rep + 1}/{args.repeat}", flush=True)
+                print(f"{step:<8} {tool:<12} run {rep + 1}/{args.repeat}", flush=True)
                 m = run_checked(cmd, f"{tool} report {step}")
                 times[step][tool].append(m)
                 if want is None:
                     want = m.stdout
                     check_truth(step, want, truth)
-                same_report(step, tool, rep, m.stdout, want)
+                same_report(step, TOOL_NAMES[tool], rep, m.stdout, want)
+
+    # Ad-hoc queries: double11 and DuckDB run the same SQL text, Polars its own lazy query.
+    if "adhoc" in steps:
+        pick = sql_file("pick_buyer.sql", "SELECT buyer_id FROM transactions WHERE buyer_id IS NOT NULL "
+                        "GROUP BY buyer_id ORDER BY count(*) DESC, buyer_id LIMIT 1\n")
+        picked = run_checked([py, os.path.join(BENCH, "compare_duckdb.py"), "sql", "--transactions",
+                              transactions, pick], "choosing the buyer of the lookup (DuckDB)")
+        buyer = int(parse_report(picked.stdout, True)[1][0][0])
+        for name, label, text in ADHOC:
+            step = f"adhoc_{name}"
+            d11_sql = adhoc_sql(text, "double11", buyer)
+            duck_sql = sql_file(f"{name}.duckdb.sql", adhoc_sql(text, "duckdb", buyer))
+            times[step] = {t: [] for t in tools}
+            want = None
+            for rep in range(args.repeat):
+                for tool in tools:
+                    if tool == "double11":
+                        cmd = [binary, "-q", "sql", "--warehouse", warehouse, "-c", d11_sql, "--format", "csv"]
+                    elif tool == "duckdb":
+                        cmd = [py, os.path.join(BENCH, "compare_duckdb.py"), "sql", "--transactions",
+                               transactions, duck_sql]
+                    else:
+                        cmd = [py, os.path.join(BENCH, "compare_polars.py"), "adhoc", name, "--transactions",
+                               transactions, "--day", DAY, "--buyer", str(buyer), "--province", PROVINCE,
+                               "--device", DEVICE]
+                    print(f"{name:<9} {tool:<11} run {rep + 1}/{args.repeat}", flush=True)
+                    m = run_checked(cmd, f"{tool} ad-hoc query {name}")
+                    times[step][tool].append(m)
+                    if want is None:
+                        want = m.stdout
+                        if len(parse_report(want)[1]) == 0:
+                            fail(f"ad-hoc query {name}: no rows at all; the benchmark would compare nothing")
+                    same_report(label, TOOL_NAMES[tool], rep, m.stdout, want)
+
+    if args.check:
+        n = sum(len(v) for step in times.values() for v in step.values())
+        print(f"\ncheck passed: {n} runs of {len(times)} steps; every tool's figures are equal "
+              f"(ingest: every column of every row and truth.json; reports and queries: every cell, "
+              f"to the fen). No timing is reported in --check mode.")
+        return
 
     # ---- all figures agree: the results
-    results = []
-    for step, label in [("ingest", f"ingest ({rows:,} rows)")] + [(r[0], r[1]) for r in REPORTS]:
-        if step not in steps:
-            continue
+    # (label, what double11 reads, step, double11's tool key)
+    rows_spec = []
+    if "ingest" in steps:
+        rows_spec.append((f"ingest ({rows:,} rows)", "raw CSV logs", "ingest", "double11"))
+    for step, label, _, _, _ in REPORTS:
+        if step in steps:
+            rows_spec.append((label, "rollups (`double11 report`)", step, "double11"))
+            rows_spec.append((label, "raw rows (`double11 sql -f`)", step, "double11_raw"))
+    if "adhoc" in steps:
+        for name, label, _ in ADHOC:
+            rows_spec.append((label, "raw rows (`double11 sql -c`)", f"adhoc_{name}", "double11"))
+
+    def med(ms):
         # A tool that failed any run shows "failed (exit N)" and no ratio.
-        med = {t: (statistics.median(m.seconds for m in times[step][t])
-                   if all(m.rc == 0 for m in times[step][t]) else None) for t in tools}
-        rss = {t: max(m.rss_mib for m in times[step][t]) for t in tools}
-        rcs = {t: next((m.rc for m in times[step][t] if m.rc != 0), 0) for t in tools}
-        results.append((label, med, rss, rcs))
-    header = (["step"] + [f"{TOOL_NAMES[t]} s" for t in tools] + [f"{TOOL_NAMES[t]} MiB" for t in tools]
-              + ["double11 / DuckDB"])
+        return statistics.median(m.seconds for m in ms) if all(m.rc == 0 for m in ms) else None
 
-    def seconds(med, rcs, t):
-        return f"{med[t]:.2f}" if med[t] is not None else f"failed (exit {rcs[t]})"
+    def seconds(ms):
+        v = med(ms)
+        return f"{v:.2f}" if v is not None else f"failed (exit {next(m.rc for m in ms if m.rc)})"
 
-    def ratio(med):
-        return f"{med['double11'] / med['duckdb']:.2f}x" if med["duckdb"] is not None else "-"
+    def ratio(a, b):
+        return f"{a / b:.2f}x" if a is not None and b else "-"
 
-    table = [header] + [[label] + [seconds(med, rcs, t) for t in tools] + [f"{rss[t]:,.0f}" for t in tools]
-                        + [ratio(med)] for label, med, rss, rcs in results]
-    print(f"\nAll figures agree (ingest: every column of every row; reports: every cell, to the fen).")
+    peers = [t for t in tools if t != "double11"]
+    header = (["step", "double11 reads", "double11 s"] + [f"{TOOL_NAMES[t]} s" for t in peers]
+              + ["double11 MiB"] + [f"{TOOL_NAMES[t]} MiB" for t in peers]
+              + [f"double11 / {TOOL_NAMES[t]}" for t in peers])
+    table = [header]
+    for label, reads, step, d11 in rows_spec:
+        t = times[step]
+        d = med(t[d11])
+        table.append([label, reads, seconds(t[d11])] + [seconds(t[p]) for p in peers]
+                     + [f"{max(m.rss_mib for m in t[d11]):,.0f}"]
+                     + [f"{max(m.rss_mib for m in t[p]):,.0f}" for p in peers]
+                     + [ratio(d, med(t[p])) for p in peers])
+    print(f"\nAll figures agree (ingest: every column of every row; reports and queries: every "
+          f"cell, to the fen).")
     print(f"{size_mib:,.0f} MiB of logs, {truth['records']:,} records; median of {args.repeat} runs, "
           f"seconds and peak RSS (MiB) of each process\n")
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     for i, r in enumerate(table):
-        print("  ".join(c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths))))
+        print("  ".join(c.ljust(w) if j < 2 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths))))
         if i == 0:
             print("  ".join("-" * w for w in widths))
     if args.markdown:
-        write_markdown(args, ver, truth, size_mib, len(files), table)
+        write_markdown(args, ver, truth, size_mib, len(files), table, buyer if "adhoc" in steps else None)
         print(f"\nwrote {args.markdown}")
 
 
-def write_markdown(args, ver, truth, size_mib, n_files, table):
+def write_markdown(args, ver, truth, size_mib, n_files, table, buyer):
     m = machine()
     cmd = "python3 bench/compare.py " + " ".join(a for a in sys.argv[1:])
     lines = [
@@ -388,10 +632,11 @@ def write_markdown(args, ver, truth, size_mib, n_files, table):
         f"({truth['accepted']:,} accepted, {truth['duplicates']:,} re-deliveries, "
         f"{truth['rejected']:,} bad lines), {n_files} files, {size_mib:,.0f} MiB"
         + ("" if args.compress == "none" else f" ({args.compress})"),
-        f"- median of {args.repeat} runs; MiB = the process's peak RSS; all figures checked equal first",
+        f"- median of {args.repeat} runs; MiB = the process's peak RSS; all figures checked equal first"
+        + (f"; the lookup's buyer_id: {buyer}" if buyer is not None else ""),
         "",
         "| " + " | ".join(table[0]) + " |",
-        "| --- |" + " ---: |" * (len(table[0]) - 1),
+        "| --- | --- |" + " ---: |" * (len(table[0]) - 2),
     ]
     lines += ["| " + " | ".join(r) + " |" for r in table[1:]]
     with open(args.markdown, "w") as f:

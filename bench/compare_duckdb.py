@@ -4,6 +4,7 @@
     python compare_duckdb.py ingest --rates _fx_rates.csv --out DIR FILE.csv...
     python compare_duckdb.py report NAME --transactions WH/transactions --day D --compare D
     python compare_duckdb.py verify DIR...
+    python compare_duckdb.py sql --transactions WH/transactions QUERY.sql
 
 `ingest` is one DuckDB statement from the raw CSV logs to Parquet partitioned by CST date,
 applying the input contract (docs/input-format.md) as far as SQL allows:
@@ -29,6 +30,10 @@ by event_time.
 `report` prints one report as CSV, the same columns and order as double11's query, figures
 exact (decimals, never floats; ratios in integer arithmetic, half away from zero).
 `verify` prints per-CST-day figures of Parquet folders as JSON (untimed consistency check).
+`sql` runs the statement of a file against a view `transactions` over the Parquet folder (hive
+partitions, `cst_date` a DATE, session time zone Asia/Shanghai so that times truncate in CST)
+and prints its rows as CSV: the ad-hoc queries of bench/compare.py, the same SQL text that
+`double11 sql -c` runs.
 """
 import csv
 import datetime
@@ -206,6 +211,18 @@ def report(args):
         out.writerow(["" if v is None else str(v) for v in row])
 
 
+def sql(args):
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'Asia/Shanghai'")
+    con.execute(f"CREATE VIEW transactions AS SELECT * FROM {scan_of(args.transactions)}")
+    with open(args.file) as f:
+        cur = con.execute(f.read())
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow([d[0] for d in cur.description])
+    for row in cur.fetchall():
+        out.writerow(["" if v is None else str(v) for v in row])
+
+
 def verify(args):
     con = duckdb.connect()
     result = {}
@@ -230,7 +247,7 @@ def verify(args):
 
 
 def main():
-    tool_command_line({"ingest": ingest, "report": report, "verify": verify})
+    tool_command_line({"ingest": ingest, "report": report, "verify": verify, "sql": sql})
 
 
 if __name__ == "__main__":

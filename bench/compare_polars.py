@@ -3,6 +3,8 @@
 
     python compare_polars.py ingest --rates _fx_rates.csv --out DIR FILE.csv...
     python compare_polars.py report NAME --transactions WH/transactions --day D --compare D
+    python compare_polars.py adhoc NAME --transactions WH/transactions --day D --buyer N \
+        --province P --device D
 
 `ingest` is one lazy Polars query from the raw CSV logs to Parquet partitioned by CST date,
 applying the input contract (docs/input-format.md) as far as Polars allows:
@@ -31,6 +33,8 @@ by event_time.
 
 `report` prints one report as CSV, the same columns and order as double11's query, figures
 exact (decimals, never floats; ratios in Int128 arithmetic, half away from zero).
+`adhoc` answers one of the ad-hoc questions of bench/compare.py (ADHOC there: the SQL that
+double11 and DuckDB run) with a lazy Polars query of the same columns, order and figures.
 """
 import csv
 import datetime
@@ -224,8 +228,63 @@ def report(args):
     sys.stdout.write(df.collect().write_csv())
 
 
+def adhoc(args):
+    day = datetime.date.fromisoformat(args.day)
+    # Times shown in CST, as double11 and DuckDB (session time zone) show them.
+    lf = (pl.scan_parquet(args.transactions, hive_partitioning=True)
+          .with_columns(pl.col("event_time").dt.convert_time_zone("Asia/Shanghai")))
+    paid_today = (pl.col("cst_date") == day) & (pl.col("event_type") == "paid")
+    if args.name == "lookup":
+        df = (lf.filter(pl.col("buyer_id") == args.buyer)
+              .sort("event_time", "event_id")
+              .select("event_id", "event_time", "event_type", "order_id", "platform", "amount_cny"))
+    elif args.name == "buyers":
+        df = (lf.filter(paid_today)
+              .group_by("platform")
+              .agg(pl.col("buyer_id").drop_nulls().n_unique().alias("buyers"))
+              .sort("platform", nulls_last=True))
+    elif args.name == "province":
+        df = (lf.filter(paid_today & (pl.col("province") == args.province))
+              .group_by("category")
+              .agg(pl.len().alias("orders"), pl.col("amount_cny").sum().alias("gmv_cny"))
+              .sort(["gmv_cny", "category"], descending=[True, False], nulls_last=True)
+              .head(10))
+    elif args.name == "refunds":
+        refunded = (lf.filter(pl.col("event_type") == "refunded").select("order_id").unique()
+                    .with_columns(pl.lit(True).alias("refunded")))
+        r = pl.col("refunded").fill_null(False)
+        df = (lf.filter(paid_today)
+              .join(refunded, on="order_id", how="left")
+              .group_by("category")
+              .agg(pl.len().alias("orders"),
+                   r.sum().alias("refunded_orders"),
+                   pl.col("amount_cny").sum().alias("gmv_cny"),
+                   pl.col("amount_cny").filter(r).sum().alias("refunded_gmv_cny"))
+              .with_columns((pl.col("refunded_orders").cast(pl.Int64) * 1_000_000
+                             // pl.col("orders").cast(pl.Int64)).alias("refunded_ppm"))
+              .sort("category", nulls_last=True)
+              .select("category", "orders", "refunded_orders", "refunded_ppm", "gmv_cny",
+                      "refunded_gmv_cny"))
+    elif args.name == "topbuyers":
+        df = (lf.filter(paid_today & pl.col("buyer_id").is_not_null())
+              .group_by("buyer_id")
+              .agg(pl.len().alias("orders"), pl.col("amount_cny").sum().alias("gmv_cny"))
+              .with_columns(pl.col("gmv_cny").rank("min", descending=True).alias("rank"))
+              .filter(pl.col("rank") <= 10)
+              .sort("rank", "buyer_id")
+              .select("rank", "buyer_id", "orders", "gmv_cny"))
+    elif args.name == "minutes":
+        df = (lf.filter(paid_today & (pl.col("device") == args.device))
+              .group_by(pl.col("event_time").dt.truncate("1m").alias("minute_cst"))
+              .agg(pl.len().alias("orders"), pl.col("amount_cny").sum().alias("gmv_cny"))
+              .sort("minute_cst"))
+    else:
+        sys.exit(f"unknown ad-hoc query {args.name}")
+    sys.stdout.write(df.collect().write_csv())
+
+
 def main():
-    tool_command_line({"ingest": ingest, "report": report})
+    tool_command_line({"ingest": ingest, "report": report, "adhoc": adhoc})
 
 
 if __name__ == "__main__":
