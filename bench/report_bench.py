@@ -5,6 +5,9 @@
     python3 bench/report_bench.py --scale 0.008
 
 Prints the ingest time once, then each report's median of --repeat runs (CSV to a temp folder).
+double11 alone, no competitor and no ratio: the built-in reports read the rollups ingest writes
+(per_second, per_hour) wherever they can, so these are the product's times, not a measure of
+the query engine over raw rows (bench/compare.py has both, side by side with DuckDB and Polars).
 """
 import argparse
 import os
