@@ -22,6 +22,12 @@ pub const RATE_PRECISION: u8 = 18;
 pub const RATE_ONE: i64 = 1_000_000;
 /// Amounts must be strictly below this many fen (10,000,000 yuan).
 pub const AMOUNT_LIMIT_FEN: i64 = 10_000_000 * FEN_PER_UNIT;
+/// The largest `amount_cny` in fen: the most a `decimal(18, 2)` holds (10^18 - 1). An event
+/// whose converted amount is larger is rejected; a sum that is larger is an error.
+pub const AMOUNT_CNY_MAX_FEN: i64 = 10i64.pow(AMOUNT_CNY_PRECISION as u32) - 1;
+/// The largest rate in rate units: the most a `decimal(18, 6)` holds, 999999999999.999999
+/// CNY per unit. A larger rate in a rates file is an error naming its line.
+pub const RATE_MAX: i64 = 10i64.pow(RATE_PRECISION as u32) - 1;
 
 /// Why an amount or rate text was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +36,8 @@ pub enum DecimalError {
     TooManyFractionDigits(usize),
     NotPositive,
     TooLarge,
+    /// A rate beyond [`RATE_MAX`].
+    RateTooLarge,
 }
 
 impl fmt::Display for DecimalError {
@@ -39,13 +47,20 @@ impl fmt::Display for DecimalError {
             DecimalError::TooManyFractionDigits(n) => write!(f, "{n} fraction digits, too many"),
             DecimalError::NotPositive => write!(f, "must be greater than 0"),
             DecimalError::TooLarge => write!(f, "too large"),
+            DecimalError::RateTooLarge => write!(
+                f,
+                "too large: a rate is at most {} (decimal(18, 6))",
+                format_fixed(i128::from(RATE_MAX), RATE_SCALE as u32)
+            ),
         }
     }
 }
 
 /// Parses an unsigned plain decimal (`123`, `123.4`, `0.05`) with at most `scale` fraction
 /// digits into an integer of `10^-scale` units. No sign, exponent, spaces or separators:
-/// anything a float parser would "helpfully" accept is refused here.
+/// anything a float parser would "helpfully" accept is refused here. A value that does not fit
+/// an `i64` in those units is [`DecimalError::TooLarge`] (every step is checked, so however
+/// many digits the text has, nothing wraps and the loop stops at the first digit too many).
 pub fn parse_fixed(text: &str, scale: usize) -> Result<i64, DecimalError> {
     let (int_part, frac_part) = match text.split_once('.') {
         Some((i, f)) => (i, Some(f)),
@@ -62,15 +77,15 @@ pub fn parse_fixed(text: &str, scale: usize) -> Result<i64, DecimalError> {
         return Err(DecimalError::TooManyFractionDigits(frac.len()));
     }
     let digits = int_part.trim_start_matches('0');
-    if digits.len() > 15 {
-        return Err(DecimalError::TooLarge);
-    }
     let mut value: i64 = 0;
     for b in digits.bytes().chain(frac.bytes()) {
-        value = value * 10 + i64::from(b - b'0');
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(i64::from(b - b'0')))
+            .ok_or(DecimalError::TooLarge)?;
     }
     for _ in frac.len()..scale {
-        value *= 10;
+        value = value.checked_mul(10).ok_or(DecimalError::TooLarge)?;
     }
     Ok(value)
 }
@@ -87,28 +102,37 @@ pub fn parse_amount_fen(text: &str) -> Result<i64, DecimalError> {
     Ok(fen)
 }
 
-/// Parses a `cny_per_unit` rate: more than 0, at most 6 fraction digits.
+/// Parses a `cny_per_unit` rate: more than 0, at most 6 fraction digits, at most
+/// [`RATE_MAX`] (what the `cny_per_unit` column holds).
 pub fn parse_rate(text: &str) -> Result<i64, DecimalError> {
-    let units = parse_fixed(text, RATE_SCALE as usize)?;
+    let units = match parse_fixed(text, RATE_SCALE as usize) {
+        Err(DecimalError::TooLarge) => return Err(DecimalError::RateTooLarge),
+        other => other?,
+    };
     if units <= 0 {
         return Err(DecimalError::NotPositive);
+    }
+    if units > RATE_MAX {
+        return Err(DecimalError::RateTooLarge);
     }
     Ok(units)
 }
 
-/// `amount × rate`, rounded to the fen half away from zero (the contract's rule).
-pub fn convert_to_cny_fen(amount_fen: i64, rate: i64) -> i64 {
-    let product = i128::from(amount_fen) * i128::from(rate);
+/// `amount × rate`, rounded to the fen half away from zero (the contract's rule), or `None`
+/// when the result is beyond [`AMOUNT_CNY_MAX_FEN`] (what `amount_cny` holds): the caller
+/// rejects that event. Never clamped, never wrapped.
+pub fn convert_to_cny_fen(amount_fen: i64, rate: i64) -> Option<i64> {
+    // An i64 times an i64 always fits an i128; the checks are for the rounding and the result.
+    let product = i128::from(amount_fen).checked_mul(i128::from(rate))?;
     let one = i128::from(RATE_ONE);
     let half = one / 2;
     let rounded = if product >= 0 {
-        (product + half) / one
+        product.checked_add(half)? / one
     } else {
-        (product - half) / one
+        product.checked_sub(half)? / one
     };
-    // An amount below 10^9 fen times a rate below 10^18 units is far inside i64 only when the
-    // rate is sane; clamp instead of wrapping so an absurd rate cannot corrupt a sum silently.
-    i64::try_from(rounded).unwrap_or(i64::MAX)
+    let fen = i64::try_from(rounded).ok()?;
+    (fen.checked_abs()? <= AMOUNT_CNY_MAX_FEN).then_some(fen)
 }
 
 /// Formats integer units with `scale` fraction digits: `format_fixed(123456, 2)` is `1234.56`.
@@ -174,15 +198,15 @@ mod tests {
     #[test]
     fn conversion_rounds_half_away_from_zero() {
         // 0.01 USD at 7.05 = 0.0705 CNY -> 0.07
-        assert_eq!(convert_to_cny_fen(1, 7_050_000), 7);
+        assert_eq!(convert_to_cny_fen(1, 7_050_000), Some(7));
         // 0.10 at 0.005 = 0.0005 CNY, a twentieth of a fen -> 0.00
-        assert_eq!(convert_to_cny_fen(10, 5_000), 0);
+        assert_eq!(convert_to_cny_fen(10, 5_000), Some(0));
         // 1.00 at 0.005 = 0.005 -> half a fen -> away from zero -> 0.01
-        assert_eq!(convert_to_cny_fen(100, 5_000), 1);
+        assert_eq!(convert_to_cny_fen(100, 5_000), Some(1));
         // 3.00 at 0.004999 = 0.014997 -> 0.01
-        assert_eq!(convert_to_cny_fen(300, 4_999), 1);
-        assert_eq!(convert_to_cny_fen(-100, 5_000), -1);
-        assert_eq!(convert_to_cny_fen(12345, RATE_ONE), 12345);
+        assert_eq!(convert_to_cny_fen(300, 4_999), Some(1));
+        assert_eq!(convert_to_cny_fen(-100, 5_000), Some(-1));
+        assert_eq!(convert_to_cny_fen(12345, RATE_ONE), Some(12345));
     }
 
     #[test]
@@ -191,6 +215,81 @@ mod tests {
         assert_eq!(parse_rate("0.006012"), Ok(6_012));
         assert!(parse_rate("0.0060121").is_err());
         assert!(parse_rate("0").is_err());
+    }
+
+    #[test]
+    fn the_largest_rate_is_what_cny_per_unit_holds() {
+        // The largest accepted rate: decimal(18, 6)'s largest value.
+        assert_eq!(parse_rate("999999999999.999999"), Ok(RATE_MAX));
+        assert_eq!(RATE_MAX, 999_999_999_999_999_999);
+        assert_eq!(
+            format_fixed(i128::from(RATE_MAX), RATE_SCALE as u32),
+            "999999999999.999999"
+        );
+        // The first rejected one, and the ~1e13 that used to overflow i64 while parsing.
+        assert_eq!(parse_rate("1000000000000"), Err(DecimalError::RateTooLarge));
+        assert_eq!(
+            parse_rate("10000000000000"),
+            Err(DecimalError::RateTooLarge)
+        );
+        // First past i64 itself (9223372036854.775807 is i64::MAX in rate units).
+        assert_eq!(
+            parse_rate("9223372036854.775808"),
+            Err(DecimalError::RateTooLarge)
+        );
+        assert_eq!(
+            parse_rate(&"9".repeat(10_000)),
+            Err(DecimalError::RateTooLarge)
+        );
+        assert!(DecimalError::RateTooLarge
+            .to_string()
+            .contains("999999999999.999999"));
+    }
+
+    #[test]
+    fn parsing_never_wraps() {
+        // i64::MAX fen is the last value that fits; one more is too large, not negative.
+        assert_eq!(parse_fixed("92233720368547758.07", 2), Ok(i64::MAX));
+        assert_eq!(
+            parse_fixed("92233720368547758.08", 2),
+            Err(DecimalError::TooLarge)
+        );
+        // Padding the fraction digits overflows too: 9223372036854775807 with 2 implied.
+        assert_eq!(
+            parse_fixed("9223372036854775807", 2),
+            Err(DecimalError::TooLarge)
+        );
+        assert_eq!(parse_fixed("000000000000000000000001", 2), Ok(100));
+    }
+
+    #[test]
+    fn conversion_at_the_edge_of_amount_cny() {
+        assert_eq!(AMOUNT_CNY_MAX_FEN, 999_999_999_999_999_999);
+        // 10,000.00 at the largest rate is exactly the largest amount_cny
+        // (9,999,999,999,999,999.99 CNY); one fen more does not fit and is rejected.
+        assert_eq!(
+            convert_to_cny_fen(1_000_000, RATE_MAX),
+            Some(AMOUNT_CNY_MAX_FEN)
+        );
+        assert_eq!(convert_to_cny_fen(1_000_001, RATE_MAX), None);
+        assert_eq!(
+            convert_to_cny_fen(-1_000_000, RATE_MAX),
+            Some(-AMOUNT_CNY_MAX_FEN)
+        );
+        assert_eq!(convert_to_cny_fen(-1_000_001, RATE_MAX), None);
+        // 1,000,000.00 at 9,999,999,999.999999 fits; at 10,000,000,000 it is 10^18 fen.
+        assert_eq!(
+            convert_to_cny_fen(100_000_000, 9_999_999_999_999_999),
+            Some(999_999_999_999_999_900)
+        );
+        assert_eq!(
+            convert_to_cny_fen(100_000_000, 10_000_000_000_000_000),
+            None
+        );
+        // The largest amount at the largest rate, and whatever i64s a caller might pass.
+        assert_eq!(convert_to_cny_fen(AMOUNT_LIMIT_FEN - 1, RATE_MAX), None);
+        assert_eq!(convert_to_cny_fen(i64::MAX, i64::MAX), None);
+        assert_eq!(convert_to_cny_fen(i64::MIN, i64::MAX), None);
     }
 
     #[test]

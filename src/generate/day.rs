@@ -274,6 +274,13 @@ impl Generator {
                 row[i] = fx.get(code, d).ok_or_else(|| {
                     Error::Other(anyhow::anyhow!("no generated {code} rate for day {d}"))
                 })?;
+                // Every amount drawn is below the limit, so this makes `cny_of` total.
+                if convert_to_cny_fen(AMOUNT_LIMIT_FEN - 1, row[i]).is_none() {
+                    return Err(Error::Other(anyhow::anyhow!(
+                        "generated {code} rate {} for day {d} is too large",
+                        row[i]
+                    )));
+                }
             }
             Ok(row)
         };
@@ -727,6 +734,13 @@ fn pick_fraction(rng: &mut Rng, ms: i64) -> u8 {
 
 /// A CNY amount in another currency's minor units (whole units for JPY and KRW), so that
 /// `amount × rate` comes back to about the same CNY.
+/// `amount × rate` in CNY fen for an amount below the limit at a rate `run_day` checked:
+/// the largest amount converts at it, so every smaller one does (the `None` arm is never
+/// taken; were it, the figure would be the largest `amount_cny`, not a wrapped one).
+fn cny_of(amount_fen: i64, rate: i64) -> i64 {
+    convert_to_cny_fen(amount_fen, rate).unwrap_or(crate::money::AMOUNT_CNY_MAX_FEN)
+}
+
 fn to_foreign(cny_fen: i64, rate: i64, whole: bool) -> i64 {
     let num = i128::from(cny_fen) * i128::from(RATE_ONE);
     let rate = i128::from(rate);
@@ -761,7 +775,7 @@ fn make_paid(
     } else {
         let rate = rates[usize::from(currency)];
         let amount = to_foreign(target, rate, CURRENCIES[usize::from(currency)].1);
-        (amount, convert_to_cny_fen(amount, rate))
+        (amount, cny_of(amount, rate))
     };
     let explicit_currency = currency != CNY || rng.below(100) < 85;
     // Returning buyers and a skewed seller population; some ids above 2^53, most below.
@@ -846,6 +860,6 @@ fn make_refund(
         let percent = 10 + rng.below(81) as i64;
         ev.amount = (ev.amount * percent / 100 / unit * unit).max(unit);
     }
-    ev.cny = convert_to_cny_fen(ev.amount, rate);
+    ev.cny = cny_of(ev.amount, rate);
     ev
 }

@@ -18,7 +18,7 @@ use chrono::NaiveDate;
 use crate::cst::{date_from_days, days_from_date};
 use crate::error::{Error, Result};
 use crate::ingest::csv_records::CsvRecords;
-use crate::money::{format_fixed, parse_rate, RATE_SCALE};
+use crate::money::{format_fixed, parse_rate, RATE_MAX, RATE_SCALE};
 use crate::schema::FX_RATES_SCHEMA;
 
 /// The rates bundled for the sample data, used when nothing else is given.
@@ -157,7 +157,19 @@ impl FxRates {
             .ok_or_else(bad)?;
         let mut rates = FxRates::default();
         for i in 0..batch.num_rows() {
-            let r = i64::try_from(rate.value(i)).map_err(|_| bad())?;
+            // The same bounds as a rates file: a damaged or foreign file cannot smuggle in a
+            // rate whose products overflow.
+            let r = i64::try_from(rate.value(i))
+                .ok()
+                .filter(|r| (1..=RATE_MAX).contains(r))
+                .ok_or_else(|| {
+                    Error::Data(format!(
+                        "{name}: row {}: rate {} is not between 0.000001 and {}",
+                        i + 1,
+                        format_fixed(rate.value(i), RATE_SCALE as u32),
+                        format_fixed(i128::from(RATE_MAX), RATE_SCALE as u32)
+                    ))
+                })?;
             rates.insert(currency.value(i).to_string(), date.value(i), r);
         }
         Ok(rates)
@@ -206,5 +218,59 @@ mod tests {
         assert!(err.to_string().starts_with("r.csv:3:"), "{err}");
         let err = FxRates::parse("currency,day\n".as_bytes(), "r.csv").expect_err("bad header");
         assert!(err.to_string().contains("date"), "{err}");
+    }
+
+    #[test]
+    fn a_rate_beyond_cny_per_unit_is_an_error_naming_file_line_and_value() {
+        let file = |rate: &str| {
+            format!("currency,date,cny_per_unit\nUSD,2019-11-10,7.1\nXAU,2019-11-11,{rate}\n")
+        };
+        // The largest rate decimal(18, 6) holds is accepted and survives the fx_rates table.
+        let rates =
+            FxRates::parse(file("999999999999.999999").as_bytes(), "r.csv").expect("largest rate");
+        assert_eq!(rates.get("XAU", 18_211), Some(RATE_MAX));
+        let batch = rates.to_batch().expect("batch");
+        assert_eq!(FxRates::from_batch(&batch, "b").expect("from batch"), rates);
+        // The first one past it, and the ~1e13 that used to overflow i64.
+        for rate in [
+            "1000000000000",
+            "10000000000000.5",
+            "99999999999999999999999",
+        ] {
+            let err = FxRates::parse(file(rate).as_bytes(), "r.csv").expect_err(rate);
+            let msg = err.to_string();
+            assert!(
+                msg.starts_with(&format!("r.csv:3: cny_per_unit {rate:?}: too large"))
+                    && msg.contains("999999999999.999999"),
+                "{msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_stored_rate_out_of_range_is_an_error() {
+        let mut rates = FxRates::default();
+        rates.insert("XAU".into(), 18_211, RATE_MAX);
+        let batch = rates.to_batch().expect("batch");
+        // The same batch with the rate one unit larger, as a damaged file might hold it.
+        let bigger: arrow::array::ArrayRef = Arc::new(
+            Decimal128Array::from(vec![i128::from(RATE_MAX) + 1])
+                .with_data_type(FX_RATES_SCHEMA.field(2).data_type().clone()),
+        );
+        let batch = RecordBatch::try_new(
+            batch.schema(),
+            vec![
+                Arc::clone(batch.column(0)),
+                Arc::clone(batch.column(1)),
+                bigger,
+            ],
+        )
+        .expect("batch");
+        let err = FxRates::from_batch(&batch, "fx.parquet").expect_err("too large");
+        assert!(
+            err.to_string()
+                .starts_with("fx.parquet: row 1: rate 1000000000000.000000"),
+            "{err}"
+        );
     }
 }

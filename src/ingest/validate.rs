@@ -9,7 +9,10 @@ use std::fmt;
 
 use crate::cst::{cst_day, parse_rfc3339_ms, plausible_epoch_ms};
 use crate::ingest::fx::{is_currency_code, FxRates};
-use crate::money::{convert_to_cny_fen, parse_amount_fen, RATE_ONE};
+use crate::money::{
+    convert_to_cny_fen, format_fen, format_fixed, parse_amount_fen, AMOUNT_CNY_MAX_FEN, RATE_ONE,
+    RATE_SCALE,
+};
 
 /// One raw field value, before any rule is applied.
 #[derive(Debug, Clone, PartialEq)]
@@ -233,7 +236,18 @@ pub fn validate<'a>(raw: &mut RawEvent<'a>, fx: &FxRates) -> Result<Event<'a>, R
             )
         })?
     };
-    let amount_cny_fen = convert_to_cny_fen(amount_fen, rate);
+    let amount_cny_fen = convert_to_cny_fen(amount_fen, rate).ok_or_else(|| {
+        Reject::new(
+            BadAmount,
+            format!(
+                "amount {} {currency} at {} CNY per unit is more than amount_cny \
+                 holds ({} CNY)",
+                format_fen(i128::from(amount_fen)),
+                format_fixed(i128::from(rate), RATE_SCALE as u32),
+                format_fen(i128::from(AMOUNT_CNY_MAX_FEN))
+            ),
+        )
+    })?;
     let buyer_id = int_field(&raw[f::BUYER_ID], f::BUYER_ID)?;
     let seller_id = int_field(&raw[f::SELLER_ID], f::SELLER_ID)?;
     let category = string_field(take(raw, f::CATEGORY), f::CATEGORY)?;
@@ -433,6 +447,34 @@ mod tests {
         );
         assert_eq!(kind(&[("currency", "usd")]), RejectKind::UnknownCurrency);
         assert_eq!(kind(&[("currency", "GBP")]), RejectKind::UnknownCurrency);
+    }
+
+    #[test]
+    fn an_amount_cny_too_large_to_store_is_a_reject() {
+        let day = crate::cst::days_from_date(
+            chrono::NaiveDate::from_ymd_opt(2019, 11, 11).expect("date"),
+        );
+        let mut fx = FxRates::default();
+        fx.insert("XAU".into(), day, crate::money::RATE_MAX);
+        let event = |amount: &'static str| {
+            let mut pairs = good();
+            pairs.retain(|(n, _)| *n != "currency" && *n != "amount");
+            pairs.push(("currency", "XAU"));
+            pairs.push(("amount", amount));
+            validate(&mut csv_event(&pairs), &fx)
+        };
+        // 10,000.00 at the largest rate is exactly the largest amount_cny.
+        let e = event("10000.00").expect("the edge is accepted");
+        assert_eq!(e.amount_cny_fen, AMOUNT_CNY_MAX_FEN);
+        let r = event("10000.01").expect_err("one fen more is rejected");
+        assert_eq!(r.kind, RejectKind::BadAmount);
+        assert!(
+            r.reason.contains("10000.01 XAU")
+                && r.reason.contains("999999999999.999999")
+                && r.reason.contains("more than amount_cny holds"),
+            "{}",
+            r.reason
+        );
     }
 
     #[test]

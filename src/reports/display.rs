@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, Decimal128Array, RecordBatch};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{i256, DataType, Field, Schema, SchemaRef};
 
 use crate::error::{Error, Result};
 use crate::money::{parse_rate, RATE_ONE};
@@ -37,16 +37,25 @@ impl DisplayCurrency {
         })
     }
 
-    fn convert(&self, value: i128, scale: i8) -> i128 {
-        // value × 10^-scale CNY × rate → 10^-2 units of the display currency.
-        let product = value * i128::from(self.per_cny_micros) * 100;
-        let div = i128::from(RATE_ONE) * 10i128.pow(u32::try_from(scale).unwrap_or(0));
-        let half = div / 2;
-        if product >= 0 {
-            (product + half) / div
+    /// `value × 10^-scale` CNY in hundredths of the display currency, rounded half away from
+    /// zero; `None` when the result is beyond `decimal(38, 2)` (a huge sum times an absurd
+    /// `--rate`), never a wrapped figure. Computed in 256 bits, so every result that fits is
+    /// exact (a `decimal(28, 2)` sum times a rate of 10^12 needs ~10^46 on the way).
+    fn convert(&self, value: i128, scale: i8) -> Option<i128> {
+        let product = i256::from_i128(value)
+            .checked_mul(i256::from_i128(i128::from(self.per_cny_micros)))?
+            .checked_mul(i256::from_i128(100))?;
+        let div = i256::from_i128(i128::from(RATE_ONE))
+            .checked_mul(i256::from_i128(10).checked_pow(u32::try_from(scale).ok()?)?)?;
+        let half = div.checked_div(i256::from_i128(2))?;
+        let rounded = if product.is_negative() {
+            product.checked_sub(half)?
         } else {
-            (product - half) / div
+            product.checked_add(half)?
         }
+        .checked_div(div)?
+        .to_i128()?;
+        (rounded.unsigned_abs() < 10u128.pow(38)).then_some(rounded)
     }
 
     /// The schema with a converted column after each `*_cny` decimal column.
@@ -89,8 +98,25 @@ impl DisplayCurrency {
                     })?;
                 let converted: Decimal128Array = values
                     .iter()
-                    .map(|v| v.map(|v| self.convert(v, *scale)))
-                    .collect::<Decimal128Array>()
+                    .map(|v| {
+                        v.map(|v| {
+                            self.convert(v, *scale).ok_or_else(|| {
+                                Error::Usage(format!(
+                                    "{} {} in {} at --rate {} does not fit decimal(38, 2); \
+                                     use a smaller rate",
+                                    f.name(),
+                                    crate::money::format_fixed(v, u32::from(scale.unsigned_abs())),
+                                    self.code,
+                                    crate::money::format_fixed(
+                                        i128::from(self.per_cny_micros),
+                                        crate::money::RATE_SCALE as u32
+                                    )
+                                ))
+                            })
+                        })
+                        .transpose()
+                    })
+                    .collect::<Result<Decimal128Array>>()?
                     .with_precision_and_scale(38, 2)?;
                 columns.push(Arc::new(converted));
             }
@@ -107,12 +133,48 @@ mod tests {
     fn converts_exactly_half_away_from_zero() {
         let krw = DisplayCurrency::parse("krw", "166.26").expect("rate");
         // 268,400,000,000.00 CNY × 166.26 = 44,624,184,000,000.00 KRW
-        assert_eq!(krw.convert(26_840_000_000_000, 2), 4_462_418_400_000_000);
+        assert_eq!(
+            krw.convert(26_840_000_000_000, 2),
+            Some(4_462_418_400_000_000)
+        );
         let half = DisplayCurrency::parse("USD", "0.005").expect("rate");
         // 1.00 CNY × 0.005 = 0.005 → 0.01; -1.00 → -0.01
-        assert_eq!(half.convert(100, 2), 1);
-        assert_eq!(half.convert(-100, 2), -1);
+        assert_eq!(half.convert(100, 2), Some(1));
+        assert_eq!(half.convert(-100, 2), Some(-1));
         assert!(DisplayCurrency::parse("KRWX", "1").is_err());
         assert!(DisplayCurrency::parse("KRW", "1e3").is_err());
+    }
+
+    #[test]
+    fn a_conversion_that_does_not_fit_is_an_error_not_a_wrap() {
+        let max = DisplayCurrency::parse("XAU", "999999999999.999999").expect("largest rate");
+        assert!(DisplayCurrency::parse("XAU", "1000000000000").is_err());
+        // A decimal(28, 2) sum near its top times the largest rate: beyond decimal(38, 2).
+        let sum = 10i128.pow(28) - 1;
+        assert_eq!(max.convert(sum, 2), None);
+        assert_eq!(max.convert(-sum, 2), None);
+        // 10^22 CNY at 10^11 = 10^33 CNY (10^35 hundredths) fits decimal(38, 2) ...
+        let big = DisplayCurrency::parse("XAU", "100000000000").expect("10^11");
+        assert_eq!(big.convert(10i128.pow(24), 2), Some(10i128.pow(35)));
+        // ... up to the top, and past it is refused: 10^27 fen × 10^11 = 10^38 hundredths.
+        assert_eq!(big.convert(10i128.pow(26), 2), Some(10i128.pow(37)));
+        assert_eq!(big.convert(10i128.pow(27), 2), None);
+        // Any scale a decimal128 has converts: 1.000…(38 digits) CNY at 10^11.
+        assert_eq!(big.convert(10i128.pow(37), 37), Some(10i128.pow(13)));
+        let batch = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new(
+                "gmv_cny",
+                DataType::Decimal128(38, 2),
+                false,
+            )])),
+            vec![Arc::new(
+                Decimal128Array::from(vec![sum])
+                    .with_precision_and_scale(38, 2)
+                    .expect("decimal"),
+            )],
+        )
+        .expect("batch");
+        let err = max.apply(&batch).expect_err("too large").to_string();
+        assert!(err.contains("gmv_cny") && err.contains("XAU"), "{err}");
     }
 }

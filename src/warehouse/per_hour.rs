@@ -28,9 +28,17 @@ use crate::schema::{
     amount_cny_type, amount_sum_type, PARTITION_COLUMN, PER_HOUR, PER_HOUR_DIMENSIONS,
     PER_HOUR_FILE_SCHEMA,
 };
-use crate::warehouse::per_second::{column, MAX_FEN};
+use crate::warehouse::per_second::{column, out_of_range, MAX_FEN};
 
 const HOUR_MS: i64 = 3_600_000;
+
+/// A sum that does not fit an `i128`, at `at_ms` (epoch ms).
+fn overflow(at_ms: i64) -> Error {
+    Error::Data(format!(
+        "{PER_HOUR}: a sum of amounts on {} (CST) overflows",
+        crate::cst::cst_date(at_ms)
+    ))
+}
 
 /// The `transactions` columns the rollup reads.
 pub const SOURCE_COLUMNS: [&str; 8] = [
@@ -57,10 +65,20 @@ struct Sums {
 }
 
 impl Sums {
-    fn add(&mut self, other: Sums) {
-        self.events += other.events;
-        self.amount += other.amount;
-        self.amount_cny += other.amount_cny;
+    /// Adds `other`, or `None` if a sum overflowed (see [`MAX_FEN`]: it cannot).
+    fn checked_add(&mut self, other: Sums) -> Option<()> {
+        self.events = self.events.checked_add(other.events)?;
+        self.amount = self.amount.checked_add(other.amount)?;
+        self.amount_cny = self.amount_cny.checked_add(other.amount_cny)?;
+        Some(())
+    }
+
+    /// Adds `other`, saturating where [`Self::checked_add`] fails; `take_batch` refuses a
+    /// saturated sum, as it is beyond `decimal(18, 2)`.
+    fn saturating_add(&mut self, other: Sums) {
+        self.events = self.events.saturating_add(other.events);
+        self.amount = self.amount.saturating_add(other.amount);
+        self.amount_cny = self.amount_cny.saturating_add(other.amount_cny);
     }
 }
 
@@ -184,6 +202,8 @@ impl PerHour {
         }
         let (times, amounts, amounts_cny) =
             (times.values(), amounts.values(), amounts_cny.values());
+        out_of_range(PER_HOUR, "amount", times, amounts)?;
+        out_of_range(PER_HOUR, "amount_cny", times, amounts_cny)?;
         // Rows are sorted by time, so an hour's rows come together: they are summed in
         // vectors indexed by the numbers of their strings (numbered as they first appear in
         // the batch), then moved into the ordered groups when the hour ends.
@@ -194,7 +214,7 @@ impl PerHour {
             // CST is a whole number of hours from UTC: the UTC hour boundary is the CST one.
             let h = times[i].div_euclid(HOUR_MS) * HOUR_MS;
             if h != hour {
-                self.absorb(hour, &mut open);
+                self.absorb(hour, &mut open)?;
                 hour = h;
             }
             // Nearly every row is `paid`: compared, not hashed.
@@ -209,19 +229,19 @@ impl PerHour {
                     0
                 };
                 let sums = open.sums(kind.1 * DIMENSIONS + d, value);
-                sums.events += 1;
-                sums.amount_cny += amounts_cny[i];
-                if d == CURRENCY {
-                    sums.amount += amounts[i];
-                }
+                let one = Sums {
+                    events: 1,
+                    amount: if d == CURRENCY { amounts[i] } else { 0 },
+                    amount_cny: amounts_cny[i],
+                };
+                sums.checked_add(one).ok_or_else(|| overflow(h))?;
             }
         }
-        self.absorb(hour, &mut open);
-        Ok(())
+        self.absorb(hour, &mut open)
     }
 
     /// Moves the open hour's sums into the groups and zeroes them.
-    fn absorb(&mut self, hour: i64, open: &mut OpenHour<'_>) {
+    fn absorb(&mut self, hour: i64, open: &mut OpenHour<'_>) -> Result<()> {
         for (slot, row) in open.sums.iter_mut().enumerate() {
             let (kind, d) = (open.kinds.strings[slot / DIMENSIONS], slot % DIMENSIONS);
             for (value, sums) in row.iter_mut().enumerate() {
@@ -234,9 +254,11 @@ impl PerHour {
                 self.groups
                     .entry((hour, kind.to_string(), d, value))
                     .or_default()
-                    .add(std::mem::take(sums));
+                    .checked_add(std::mem::take(sums))
+                    .ok_or_else(|| overflow(hour))?;
             }
         }
+        Ok(())
     }
 
     /// Adds another rollup's groups (of the same day) to these.
@@ -246,7 +268,8 @@ impl PerHour {
             return;
         }
         for (key, sums) in other.groups {
-            self.groups.entry(key).or_default().add(sums);
+            // Cannot saturate (see MAX_FEN); if it did, take_batch would refuse the sum.
+            self.groups.entry(key).or_default().saturating_add(sums);
         }
     }
 
@@ -266,7 +289,9 @@ impl PerHour {
         for ((h, k, d, v), sums) in groups {
             if sums.amount_cny.abs() > MAX_FEN || sums.amount.abs() > MAX_FEN {
                 return Err(Error::Data(format!(
-                    "per_hour: the sum of {k} events of one hour with {} {v:?} exceeds decimal(18, 2)",
+                    "per_hour: on {} (CST), the sum of {k} events of one hour with {} {v:?} \
+                     exceeds decimal(18, 2); check that day's rates and amounts",
+                    crate::cst::cst_date(h),
                     PER_HOUR_DIMENSIONS[d]
                 )));
             }
@@ -498,5 +523,89 @@ mod tests {
         );
         let err = r.take_batch().expect_err("overflow");
         assert!(err.to_string().contains("decimal(18, 2)"), "{err}");
+    }
+    /// 2019-11-11 00:00:00 CST in epoch ms.
+    const NOV_11: i64 = 1_573_401_600_000;
+
+    fn row(time: i64, amount: i128, amount_cny: i128) -> Row {
+        (
+            time,
+            "paid",
+            amount,
+            amount_cny,
+            Some("toys"),
+            None,
+            None,
+            "XAU",
+        )
+    }
+
+    #[test]
+    fn rows_summing_past_decimal_18_2_are_an_error_naming_table_and_day() {
+        let mut one = PerHour::of_transactions(&batch(&[row(NOV_11, 1, MAX_FEN)])).expect("one");
+        assert!(one.take_batch().is_ok(), "the largest amount_cny fits");
+        let rows = [row(NOV_11, 1, MAX_FEN), row(NOV_11 + 1, 1, 1)];
+        let mut r = PerHour::of_transactions(&batch(&rows)).expect("summed in i128");
+        let err = r
+            .take_batch()
+            .expect_err("beyond decimal(18, 2)")
+            .to_string();
+        assert!(err.starts_with("per_hour: on 2019-11-11 (CST)"), "{err}");
+        let mut merged = PerHour::of_transactions(&batch(&rows[..1])).expect("rollup");
+        merged.merge(PerHour::of_transactions(&batch(&rows[1..])).expect("rollup"));
+        assert!(merged.take_batch().is_err());
+    }
+
+    #[test]
+    fn a_row_beyond_decimal_18_2_is_refused_before_it_is_summed() {
+        for (amount, cny, column) in [
+            (1, MAX_FEN + 1, "amount_cny"),
+            (1, i128::MIN, "amount_cny"),
+            (i128::MAX, 1, "amount"),
+        ] {
+            let err = PerHour::of_transactions(&batch(&[row(NOV_11, amount, cny)]))
+                .expect_err("out of range")
+                .to_string();
+            assert!(
+                err.starts_with(&format!(
+                    "per_hour: a transactions row of 2019-11-11 (CST) has {column} "
+                )),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn sums_never_wrap() {
+        let key = (NOV_11, "paid".to_string(), 0, Some("toys".to_string()));
+        let huge = Sums {
+            events: 1,
+            amount: 0,
+            amount_cny: i128::MAX - 1,
+        };
+        let mut a = PerHour::default();
+        a.groups.insert(key.clone(), huge);
+        let mut b = PerHour::default();
+        b.groups.insert(
+            key.clone(),
+            Sums {
+                events: 1,
+                amount: 0,
+                amount_cny: 5,
+            },
+        );
+        a.merge(b);
+        assert_eq!(a.groups[&key].amount_cny, i128::MAX);
+        assert!(a.take_batch().is_err());
+        let mut c = PerHour::default();
+        c.groups.insert(key, huge);
+        let err = c
+            .add_transactions(&batch(&[row(NOV_11, 1, MAX_FEN)]))
+            .expect_err("i128 overflow")
+            .to_string();
+        assert!(
+            err.starts_with("per_hour: a sum of amounts on 2019-11-11 (CST) overflows"),
+            "{err}"
+        );
     }
 }

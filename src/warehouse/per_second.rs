@@ -22,9 +22,14 @@ use crate::error::{Error, Result};
 use crate::schema::{amount_cny_type, PARTITION_COLUMN, PER_SECOND, PER_SECOND_FILE_SCHEMA};
 
 /// The largest `amount_cny` a `decimal(18, 2)` holds, in fen. One second and platform would
-/// need ~10^9 orders of the largest allowed amount to reach it; a sum that does is an error,
-/// never a wrapped or rounded figure.
-pub(crate) const MAX_FEN: i128 = 999_999_999_999_999_999;
+/// need ~10^9 orders of the largest allowed amount to reach it; a sum that does is an error
+/// naming the table and day, never a wrapped or rounded figure.
+///
+/// Sums are `i128`. Every value added is first checked to be within ±`MAX_FEN` (a row beyond
+/// it is an error: ingest never writes one, so only a damaged file could hold it), so no sum
+/// of fewer than 10^20 rows can overflow; the additions are checked all the same, and
+/// `merge` (which cannot return an error) saturates, which `take_batch` then refuses.
+pub(crate) const MAX_FEN: i128 = crate::money::AMOUNT_CNY_MAX_FEN as i128;
 
 /// Distinct platform × type pairs of one second collected in a list before they go to the
 /// map: logs are nearly time-ordered, so a second's rows come together and a short list
@@ -73,37 +78,38 @@ impl PerSecond {
         }
         let times = times.values();
         let amounts = amounts.values();
+        out_of_range(PER_SECOND, "amount_cny", times, amounts)?;
         let mut second = i64::MIN;
         let mut run: Vec<(&str, &str, i64, i128)> = Vec::new();
         for i in 0..batch.num_rows() {
             // Milliseconds truncated to the second; CST is a whole number of seconds from UTC.
             let s = times[i].div_euclid(1000) * 1000;
             if s != second || run.len() >= RUN_LIMIT {
-                self.absorb(second, &mut run);
+                self.absorb(second, &mut run)?;
                 second = s;
             }
             let (platform, kind, fen) = (platforms.value(i), types.value(i), amounts[i]);
             match run.iter_mut().find(|r| r.0 == platform && r.1 == kind) {
                 Some(r) => {
                     r.2 += 1;
-                    r.3 += fen;
+                    r.3 = r.3.checked_add(fen).ok_or_else(|| overflow(s))?;
                 }
                 None => run.push((platform, kind, 1, fen)),
             }
         }
-        self.absorb(second, &mut run);
-        Ok(())
+        self.absorb(second, &mut run)
     }
 
-    fn absorb(&mut self, second: i64, run: &mut Vec<(&str, &str, i64, i128)>) {
+    fn absorb(&mut self, second: i64, run: &mut Vec<(&str, &str, i64, i128)>) -> Result<()> {
         for (platform, kind, events, fen) in run.drain(..) {
             let group = self
                 .groups
                 .entry((second, platform.to_string(), kind.to_string()))
                 .or_default();
             group.0 += events;
-            group.1 += fen;
+            group.1 = group.1.checked_add(fen).ok_or_else(|| overflow(second))?;
         }
+        Ok(())
     }
 
     /// Adds another rollup's groups (of the same day) to these.
@@ -115,7 +121,8 @@ impl PerSecond {
         for (key, (events, fen)) in other.groups {
             let group = self.groups.entry(key).or_default();
             group.0 += events;
-            group.1 += fen;
+            // Cannot saturate (see MAX_FEN); if it did, take_batch would refuse the sum.
+            group.1 = group.1.saturating_add(fen);
         }
     }
 
@@ -133,7 +140,9 @@ impl PerSecond {
         for ((s, p, k), (n, fen)) in groups {
             if fen.abs() > MAX_FEN {
                 return Err(Error::Data(format!(
-                    "per_second: the sum of {p} {k} events in one second exceeds decimal(18, 2)"
+                    "per_second: on {} (CST), the sum of {p} {k} events in one second exceeds \
+                     decimal(18, 2); check that day's rates and amounts",
+                    crate::cst::cst_date(s)
                 )));
             }
             second.append_value(s);
@@ -153,6 +162,29 @@ impl PerSecond {
             Arc::clone(&PER_SECOND_FILE_SCHEMA),
             columns,
         )?)
+    }
+}
+
+/// A sum that does not fit an `i128`, at `at_ms` (epoch ms).
+fn overflow(at_ms: i64) -> Error {
+    Error::Data(format!(
+        "{PER_SECOND}: a sum of amount_cny on {} (CST) overflows",
+        crate::cst::cst_date(at_ms)
+    ))
+}
+
+/// Refuses a `transactions` batch holding a `column` value (fen) beyond ±[`MAX_FEN`], what
+/// `decimal(18, 2)` holds: ingest never writes one, so the file is damaged. Bounding every
+/// value bounds every sum (see [`MAX_FEN`]).
+pub(crate) fn out_of_range(table: &str, column: &str, times: &[i64], fen: &[i128]) -> Result<()> {
+    match fen.iter().position(|v| v.unsigned_abs() > MAX_FEN as u128) {
+        None => Ok(()),
+        Some(i) => Err(Error::Data(format!(
+            "{table}: a transactions row of {} (CST) has {column} {}, beyond decimal(18, 2): the \
+             transactions file is damaged; restore it or remove the run that wrote it",
+            crate::cst::cst_date(times[i]),
+            crate::money::format_fen(fen[i])
+        ))),
     }
 }
 
@@ -251,5 +283,71 @@ mod tests {
             .insert((0, "p".into(), "paid".into()), (1, MAX_FEN + 1));
         let err = r.take_batch().expect_err("overflow");
         assert!(err.to_string().contains("decimal(18, 2)"), "{err}");
+    }
+    /// 2019-11-11 00:00:00 CST in epoch ms.
+    const NOV_11: i64 = 1_573_401_600_000;
+
+    #[test]
+    fn rows_summing_past_decimal_18_2_are_an_error_naming_table_and_day() {
+        // The largest amount_cny twice in one second: the sum is 2 × (10^18 - 1) fen.
+        let edge = [(NOV_11, "tmall", "paid", MAX_FEN)];
+        let mut one = PerSecond::of_transactions(&batch(&edge)).expect("one row");
+        assert_eq!(one.take_batch().expect("fits").num_rows(), 1);
+        let rows = [edge[0], (NOV_11 + 1, "tmall", "paid", 1)];
+        let mut r = PerSecond::of_transactions(&batch(&rows)).expect("summed in i128");
+        let err = r
+            .take_batch()
+            .expect_err("beyond decimal(18, 2)")
+            .to_string();
+        assert!(
+            err.starts_with("per_second: on 2019-11-11 (CST)") && err.contains("tmall paid"),
+            "{err}"
+        );
+        // The same over two batches (merged as ingest merges its files' rollups).
+        let mut merged = PerSecond::of_transactions(&batch(&rows[..1])).expect("rollup");
+        merged.merge(PerSecond::of_transactions(&batch(&rows[1..])).expect("rollup"));
+        assert!(merged.take_batch().is_err());
+    }
+
+    #[test]
+    fn a_row_beyond_decimal_18_2_is_refused_before_it_is_summed() {
+        for fen in [MAX_FEN + 1, -MAX_FEN - 1, i128::MAX, i128::MIN] {
+            let err = PerSecond::of_transactions(&batch(&[
+                (NOV_11, "tmall", "paid", 5),
+                (NOV_11 - 1, "tmall", "paid", fen),
+            ]))
+            .expect_err("out of range")
+            .to_string();
+            assert!(
+                err.starts_with(
+                    "per_second: a transactions row of 2019-11-10 (CST) has amount_cny"
+                ) && err.contains("damaged"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn sums_never_wrap() {
+        // Sums a file could not hold, put straight into the groups: adding to them saturates
+        // or fails, and what is left is refused, never a wrapped (small or negative) figure.
+        let key = (NOV_11, "tmall".to_string(), "paid".to_string());
+        let mut a = PerSecond::default();
+        a.groups.insert(key.clone(), (1, i128::MAX - 1));
+        let mut b = PerSecond::default();
+        b.groups.insert(key.clone(), (1, 5));
+        a.merge(b);
+        assert_eq!(a.groups[&key], (2, i128::MAX));
+        assert!(a.take_batch().is_err());
+        let mut c = PerSecond::default();
+        c.groups.insert(key.clone(), (1, i128::MAX - 1));
+        let err = c
+            .add_transactions(&batch(&[(NOV_11, "tmall", "paid", MAX_FEN)]))
+            .expect_err("i128 overflow")
+            .to_string();
+        assert!(
+            err.starts_with("per_second: a sum of amount_cny on 2019-11-11 (CST) overflows"),
+            "{err}"
+        );
     }
 }
