@@ -1,5 +1,6 @@
 //! The SQL shell's non-interactive modes, output formats, read-only guard, pruning, and
-//! exports.
+//! exports: Parquet output is read back with Polars and compared row by row with the CSV
+//! output, and an id of 2^53 + 1 goes from a log to every output format without rounding.
 
 mod common;
 
@@ -77,6 +78,197 @@ fn parquet_output_goes_to_a_pipe() {
     ]);
     assert!(out.status.success());
     assert!(out.stdout.starts_with(b"PAR1") && out.stdout.ends_with(b"PAR1"));
+    // Its content: the rows of the same query's CSV output, value for value.
+    let q = "SELECT event_id, buyer_id, amount_cny, category FROM transactions ORDER BY event_id";
+    let out = common::run(&[
+        "sql",
+        "--warehouse",
+        common::path(&wh),
+        "-c",
+        q,
+        "--format",
+        "parquet",
+    ]);
+    assert!(out.status.success());
+    let file = dir.path().join("piped.parquet");
+    std::fs::write(&file, &out.stdout).expect("write");
+    let csv = common::sql(&wh, q);
+    assert!(csv.len() > 1000, "the sample's rows");
+    assert_eq!(parquet_rows(&file), csv);
+}
+
+/// A Parquet file read back by Polars: its column names, then every row with each value
+/// written as the CSV output writes it (decimals with their scale, NULL as empty).
+fn parquet_rows(path: &Path) -> Vec<Vec<String>> {
+    let args = ScanArgsParquet {
+        hive_options: HiveOptions {
+            enabled: Some(false),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let df = LazyFrame::scan_parquet(PlRefPath::new(common::path(path)), args)
+        .expect("scan")
+        .collect()
+        .expect("polars reads the export");
+    let mut rows = vec![df
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()];
+    for i in 0..df.height() {
+        rows.push(
+            df.columns()
+                .iter()
+                .map(|c| cell(c.get(i).expect("a row")))
+                .collect(),
+        );
+    }
+    rows
+}
+
+fn cell(v: AnyValue<'_>) -> String {
+    match v {
+        AnyValue::Null => String::new(),
+        AnyValue::String(s) => s.to_string(),
+        AnyValue::StringOwned(s) => s.to_string(),
+        AnyValue::Int64(n) => n.to_string(),
+        AnyValue::Int32(n) => n.to_string(),
+        AnyValue::UInt64(n) => n.to_string(),
+        AnyValue::Decimal(x, _, scale) => {
+            let scale = scale as u32;
+            let div = 10i128.pow(scale);
+            let sign = if x < 0 { "-" } else { "" };
+            let (int, frac) = (x.abs() / div, x.abs() % div);
+            if scale == 0 {
+                format!("{sign}{int}")
+            } else {
+                format!("{sign}{int}.{frac:0width$}", width = scale as usize)
+            }
+        }
+        other => panic!("a value of an unexpected type: {other:?}"),
+    }
+}
+
+/// Rows without their header, sorted (exports carry no order).
+fn sorted_body(mut rows: Vec<Vec<String>>) -> Vec<Vec<String>> {
+    rows.remove(0);
+    rows.sort();
+    rows
+}
+
+#[test]
+fn an_id_of_2_pow_53_plus_1_is_exact_from_log_to_every_export() {
+    // 2^53 + 1 is the first integer a double cannot hold: any float on the way rounds it to
+    // its neighbour 2^53, which is in the log too.
+    const ID: &str = "9007199254740993";
+    const NEIGHBOUR: &str = "9007199254740992";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv_log = dir.path().join("ids.csv");
+    std::fs::write(
+        &csv_log,
+        format!(
+            "event_id,event_time,event_type,order_id,platform,amount,currency,buyer_id,seller_id\n\
+             {ID},2019-11-11T00:00:01+08:00,paid,o1,tmall,10.00,CNY,{ID},{ID}\n\
+             {NEIGHBOUR},2019-11-11T00:00:02+08:00,paid,o2,tmall,10.00,CNY,{NEIGHBOUR},{NEIGHBOUR}\n"
+        ),
+    )
+    .expect("write");
+    let json_log = dir.path().join("ids.ndjson");
+    std::fs::write(
+        &json_log,
+        format!(
+            "{{\"event_id\":\"n{ID}\",\"event_time\":\"2019-11-11T00:00:03+08:00\",\"event_type\":\"paid\",\
+             \"order_id\":\"o3\",\"platform\":\"taobao\",\"amount\":1.5,\"buyer_id\":{ID},\"seller_id\":\"{ID}\"}}\n"
+        ),
+    )
+    .expect("write");
+    let wh = dir.path().join("wh");
+    common::ingest(&wh, &[&csv_log, &json_log]);
+    let w = common::path(&wh);
+
+    let q = format!(
+        "SELECT event_id, buyer_id, seller_id FROM transactions WHERE buyer_id = {ID} ORDER BY event_id"
+    );
+    let want = vec![
+        vec![
+            "event_id".to_string(),
+            "buyer_id".into(),
+            "seller_id".into(),
+        ],
+        vec![ID.to_string(), ID.into(), ID.into()],
+        vec![format!("n{ID}"), ID.into(), ID.into()],
+    ];
+    assert_eq!(common::sql(&wh, &q), want, "SQL's CSV output");
+    let distinct = common::sql(
+        &wh,
+        "SELECT count(DISTINCT buyer_id), count(DISTINCT seller_id), count(DISTINCT event_id) FROM transactions",
+    );
+    assert_eq!(distinct[1], ["2", "2", "3"], "2^53 and 2^53 + 1 stay apart");
+
+    // JSON and NDJSON: integers, digit for digit (serde_json reads them as exact i64).
+    let json_rows = |text: &str| -> Vec<Vec<String>> {
+        let v: serde_json::Value = serde_json::from_str(text).expect("JSON");
+        v.as_array()
+            .expect("an array")
+            .iter()
+            .map(|r| json_row(r))
+            .collect()
+    };
+    assert_eq!(json_rows(&sql_out(&wh, &q, "json")), want[1..]);
+    let ndjson: Vec<Vec<String>> = sql_out(&wh, &q, "ndjson")
+        .lines()
+        .map(|l| json_row(&serde_json::from_str(l).expect("NDJSON line")))
+        .collect();
+    assert_eq!(ndjson, want[1..]);
+
+    // Parquet to a pipe and to files, and the CSV and JSON exports.
+    let out = common::run(&["sql", "--warehouse", w, "-c", &q, "--format", "parquet"]);
+    assert!(out.status.success());
+    let piped = dir.path().join("piped.parquet");
+    std::fs::write(&piped, &out.stdout).expect("write");
+    assert_eq!(parquet_rows(&piped), want);
+    for name in ["ids.parquet", "ids.csv", "ids.json"] {
+        let to = dir.path().join("out").join(name);
+        common::ok(&[
+            "export",
+            "--warehouse",
+            w,
+            "--sql",
+            &q,
+            "--to",
+            common::path(&to),
+        ]);
+        let got = match name {
+            "ids.parquet" => parquet_rows(&to),
+            "ids.csv" => common::parse_csv(&std::fs::read_to_string(&to).expect("read")),
+            _ => {
+                let mut rows = vec![want[0].clone()];
+                rows.extend(
+                    std::fs::read_to_string(&to)
+                        .expect("read")
+                        .lines()
+                        .map(|l| json_row(&serde_json::from_str(l).expect("NDJSON line"))),
+                );
+                rows
+            }
+        };
+        assert_eq!(sorted_body(got), sorted_body(want.clone()), "{name}");
+    }
+}
+
+/// `event_id`, `buyer_id`, `seller_id` of a JSON row; ids must be JSON integers.
+fn json_row(r: &serde_json::Value) -> Vec<String> {
+    let id = |k: &str| -> String {
+        let v = &r[k];
+        assert!(v.is_i64(), "{k} is a JSON integer: {r}");
+        v.to_string()
+    };
+    vec![
+        r["event_id"].as_str().expect("event_id").to_string(),
+        id("buyer_id"),
+        id("seller_id"),
+    ]
 }
 
 #[test]
@@ -262,6 +454,13 @@ fn exports_write_files_and_folders_and_refuse_to_overwrite() {
     let (n, s) = polars_sum(&pq);
     assert_eq!(n.to_string(), want[1][0]);
     assert_eq!(s, want[1][1]);
+    // By content: the rows the query gives, value for value.
+    let want_rows = common::sql(&wh, q);
+    assert_eq!(parquet_rows(&pq)[0], want_rows[0], "the columns");
+    assert_eq!(
+        sorted_body(parquet_rows(&pq)),
+        sorted_body(want_rows.clone())
+    );
 
     let csv_path = dir.path().join("day.csv");
     common::ok(&[
@@ -351,6 +550,24 @@ fn exports_write_files_and_folders_and_refuse_to_overwrite() {
         .map(|f| polars_sum_rows(&f))
         .sum();
     assert_eq!(total.to_string(), want[1][0]);
+    // By content: each part's rows, with the platform its folder names, are the query's rows.
+    let mut parted = vec![want_rows[0].clone()];
+    for p in &parts {
+        let platform = p.strip_prefix("platform=").expect("a platform folder");
+        for f in std::fs::read_dir(folder.join(p)).expect("part") {
+            let rows = parquet_rows(&f.expect("e").path());
+            let platform_column = rows[0].iter().position(|c| c == "platform");
+            for row in &rows[1..] {
+                let mut row = row.clone();
+                match platform_column {
+                    Some(i) => assert_eq!(row[i], platform, "a row in its platform's folder"),
+                    None => row.insert(1, platform.to_string()),
+                }
+                parted.push(row);
+            }
+        }
+    }
+    assert_eq!(sorted_body(parted), sorted_body(want_rows));
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .expect("dir")
         .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
