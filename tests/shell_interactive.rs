@@ -1,5 +1,6 @@
 //! The interactive shell, driven through a real terminal (tmux): multi-line statements,
-//! backslash commands, an error that does not end the session, and the timing line.
+//! backslash commands, an error that does not end the session, and the timing line. Without
+//! tmux it is skipped with a message, and fails under `CI=true`.
 
 mod common;
 
@@ -32,8 +33,16 @@ fn type_line(session: &str, text: &str) {
 
 #[test]
 fn the_interactive_shell_runs_statements_and_commands() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("skipped: tmux is not installed");
+    if !Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        common::cannot_run_here(
+            "the_interactive_shell_runs_statements_and_commands",
+            "tmux is not installed",
+            "install tmux (apt-get install tmux)",
+        );
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");

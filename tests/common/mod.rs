@@ -209,3 +209,20 @@ pub fn run_folders(runs: &Path) -> Vec<PathBuf> {
     dirs.sort();
     dirs
 }
+
+/// Whether the tests run under CI (`CI` set, and not to `false` or `0`). There, a test that
+/// cannot run its real part fails instead of skipping: see [`cannot_run_here`].
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// A test whose real part cannot run on this machine because `missing`: outside CI it says
+/// so and the caller returns (a visible skip); under CI it fails, saying what to install or
+/// set (`remedy`), so a missing tool never passes silently.
+pub fn cannot_run_here(test: &str, missing: &str, remedy: &str) {
+    assert!(
+        !in_ci(),
+        "{test}: {missing}. Under CI this test must really run: {remedy}"
+    );
+    eprintln!("SKIPPED {test}: {missing} ({remedy}; with CI=true this fails instead)");
+}
