@@ -938,14 +938,25 @@ fn job_text() -> impl Strategy<Value = String> {
         1 => "[a-z_\\[\\]=\"{}.#, 0-9\n]{0,30}",
         1 => any::<String>(),
     ];
-    (any::<bool>(), prop::collection::vec(line, 0..16)).prop_map(|(valid_start, lines)| {
-        let start = if valid_start {
-            "[inbox]\npaths = [\"in\"]\n"
-        } else {
-            ""
-        };
-        format!("{start}{}\n", lines.join("\n"))
-    })
+    let top = prop::collection::vec(
+        (
+            prop::sample::select(JOB_KEYS),
+            prop::sample::select(JOB_VALUES),
+        )
+            .prop_map(|(k, v)| format!("{k} = {v}\n")),
+        0..4,
+    );
+    (top, any::<bool>(), prop::collection::vec(line, 0..16)).prop_map(
+        |(top, valid_start, lines)| {
+            // Top-level keys first, then (often) a valid inbox, then anything.
+            let start = if valid_start {
+                "[inbox]\npaths = [\"in\"]\n"
+            } else {
+                ""
+            };
+            format!("{}{start}{}\n", top.concat(), lines.join("\n"))
+        },
+    )
 }
 
 /// Whether `message` names the job file and a line of it (`… line 7…`).
@@ -1083,4 +1094,24 @@ fn fuzz_for_a_while() {
         }
     }
     assert!(failed.is_empty(), "properties that failed: {failed:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failures the fuzzing found, kept as named tests
+// ---------------------------------------------------------------------------------------------
+
+/// Found by `job_files_never_panic` (PROPTEST_RNG_SEED=1796240395): a `queries` folder that
+/// does not exist was reported without the job file's name and line (`no queries folder …`).
+#[test]
+fn a_missing_queries_folder_names_the_job_file_and_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("job.toml");
+    let text = "queries = \"{run_date}\"\n[inbox]\npaths = [\"in\"]\n\n";
+    std::fs::write(&file, text).expect("write");
+    let date = NaiveDate::from_ymd_opt(2019, 11, 11).expect("a date");
+    let message = Job::load(&file, date, &dir.path().join("wh"))
+        .expect_err("no such queries folder")
+        .to_string();
+    assert!(names_file_and_line(&message, &file), "{message}");
+    assert!(message.contains("line 1"), "{message}");
 }
