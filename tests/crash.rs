@@ -1,9 +1,11 @@
-//! Crash safety: kill an ingest at many moments (by the clock, and at each step of the
-//! commit), then re-run it. The warehouse must be "as before" or "as after" right after the
-//! kill, and exactly the uninterrupted result after the re-run.
+//! Crash safety: kill an ingest with SIGKILL at many moments (while it parses and stages its
+//! files, and at each step of the commit), then re-run it. Each kill must really interrupt the
+//! run (it ends by the signal); right after it the warehouse is "as before" (a kill before the
+//! commit leaves no trace) or "as after", and the re-run gives exactly the uninterrupted result.
 
 mod common;
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -50,50 +52,88 @@ fn a_killed_ingest_leaves_before_or_after_and_a_rerun_completes_it() {
     // Baseline: sample first, then the big log, uninterrupted.
     let base = dir.path().join("base");
     common::ingest(&base, &[&sample]);
+    let committed_before = data(&base);
     let events_before = all_events(&base);
-    let started = Instant::now();
     common::ok(&ingest_args(&base, &log, &rates));
-    let duration = started.elapsed();
     let events_after = all_events(&base);
     let want = data(&base);
     let want_totals = common::day_totals(&base);
     assert_ne!(events_before, events_after);
 
-    let mut kills: Vec<(String, Option<Duration>, Option<&str>)> = (1..=8)
-        .map(|k| {
-            (
-                format!("after {k}/9 of the run"),
-                Some(duration * k / 9),
-                None,
-            )
-        })
-        .collect();
-    for step in ["commit:0", "move:0", "move:3", "manifest:0", "cleanup:0"] {
-        kills.push((format!("crash at {step}"), None, Some(step)));
+    // Killed from outside at moments spread over the run: just after it started, then once it
+    // has staged 1 to 6 of its 8 transactions files (the last two and the commit still to
+    // come, so each kill lands inside the ingest, whatever the machine's speed).
+    let mut kills: Vec<(String, Kill)> =
+        vec![("killed 50 ms after its start".into(), Kill::AfterStart)];
+    for files in 1..=6 {
+        kills.push((
+            format!("killed once {files} transactions files were staged"),
+            Kill::AfterStaged(files),
+        ));
     }
-    for (i, (label, delay, crash_at)) in kills.into_iter().enumerate() {
+    // Killed by its own crash points, between the durable steps of the commit.
+    for step in ["commit:0", "move:0", "move:3", "manifest:0", "cleanup:0"] {
+        kills.push((format!("crash at {step}"), Kill::CrashAt(step)));
+    }
+    for (i, (label, kill)) in kills.into_iter().enumerate() {
         let wh = dir.path().join(format!("wh{i}"));
         common::ingest(&wh, &[&sample]);
         let mut cmd = common::double11();
         cmd.args(ingest_args(&wh, &log, &rates));
-        if let Some(step) = crash_at {
+        if let Kill::CrashAt(step) = kill {
             cmd.env("DOUBLE11_CRASH_AT", step);
         }
         let mut child = cmd.spawn().expect("spawn ingest");
-        if let Some(delay) = delay {
-            std::thread::sleep(delay);
-            let _ = child.kill();
+        let mut staged_at_kill = 0;
+        match kill {
+            Kill::AfterStart => {
+                std::thread::sleep(Duration::from_millis(50));
+                child.kill().expect("kill the ingest");
+            }
+            Kill::AfterStaged(files) => {
+                let start = Instant::now();
+                while staged_transactions(&wh) < files && start.elapsed() < Duration::from_secs(60)
+                {
+                    if child.try_wait().expect("try_wait").is_some() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                staged_at_kill = staged_transactions(&wh);
+                // A process that exited but was not yet waited for ignores the signal: the
+                // exit status below tells which happened.
+                let _ = child.kill();
+            }
+            Kill::CrashAt(_) => {}
         }
         let status = child.wait().expect("wait");
-        if crash_at.is_some() {
-            assert!(!status.success(), "{label}: the injected crash happened");
-        }
-        // Right after the kill: as before or as after, never in between.
-        let events = all_events(&wh);
-        assert!(
-            events == events_before || events == events_after,
-            "{label}: {events} events, neither {events_before} nor {events_after}"
+        // Really interrupted: ended by SIGKILL, not by finishing first.
+        assert_eq!(
+            status.signal(),
+            Some(9),
+            "{label}: the ingest was killed ({status:?}, {staged_at_kill} files staged)"
         );
+        let events = all_events(&wh);
+        let runs = common::manifest(&wh)["runs"]
+            .as_array()
+            .expect("runs")
+            .len();
+        if matches!(kill, Kill::CrashAt(_)) {
+            // Right after a crash in the commit: as before or as after, never in between.
+            assert!(
+                events == events_before || events == events_after,
+                "{label}: {events} events, neither {events_before} nor {events_after}"
+            );
+        } else {
+            // Killed before its commit: the warehouse holds no trace of the run.
+            assert_eq!(runs, 1, "{label}: no run was committed");
+            assert_eq!(events, events_before, "{label}");
+            assert_eq!(
+                data(&wh),
+                committed_before,
+                "{label}: the committed files as before"
+            );
+        }
         // The re-run completes the work exactly once.
         common::ok(&ingest_args(&wh, &log, &rates));
         assert_eq!(all_events(&wh), events_after, "{label}");
@@ -101,6 +141,30 @@ fn a_killed_ingest_leaves_before_or_after_and_a_rerun_completes_it() {
         assert_eq!(data(&wh), want, "{label}: the same files, byte for byte");
         assert!(!wh.join("_staging").exists() || common::snapshot(&wh.join("_staging")).is_empty());
     }
+}
+
+/// When a crash test kills the ingest.
+#[derive(Clone, Copy)]
+enum Kill {
+    AfterStart,
+    /// Once this many transactions files are in the run's staging folder.
+    AfterStaged(usize),
+    /// At this crash point (`DOUBLE11_CRASH_AT`).
+    CrashAt(&'static str),
+}
+
+/// Transactions files staged by a running ingest.
+fn staged_transactions(wh: &Path) -> usize {
+    walkdir::WalkDir::new(wh.join("_staging"))
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.path().extension().is_some_and(|x| x == "parquet")
+                && e.path()
+                    .components()
+                    .any(|c| c.as_os_str() == "transactions")
+        })
+        .count()
 }
 
 #[test]
