@@ -50,6 +50,12 @@ pub enum Error {
     },
     #[error("{0}")]
     Data(String),
+    /// A query could not read a Parquet file of the warehouse (DataFusion does not always say
+    /// which): [`crate::sql::diagnose`] finds the file and turns this into [`Error::Data`].
+    #[error(
+        "{0}; a Parquet file of the warehouse is damaged: restore the warehouse from a backup"
+    )]
+    DamagedWarehouse(String),
     #[error("{0}")]
     Busy(String),
     #[error("{0}")]
@@ -99,7 +105,7 @@ impl Error {
             Error::Usage(_) | Error::Sql(_) => exit::USAGE,
             Error::MissingInput(_) => exit::NO_INPUT,
             Error::Io { .. } => exit::IO,
-            Error::Corrupt { .. } | Error::Data(_) => exit::DATA,
+            Error::Corrupt { .. } | Error::Data(_) | Error::DamagedWarehouse(_) => exit::DATA,
             Error::Exists(_) => exit::EXISTS,
             Error::Busy(_) => exit::BUSY,
             Error::Config(_) => exit::CONFIG,
@@ -124,8 +130,33 @@ impl From<datafusion::error::DataFusionError> for Error {
                 crate::sql::MEMORY_LIMIT_ENV
             ));
         }
+        if reads_damaged_parquet(&e) {
+            return Error::DamagedWarehouse(root.to_string());
+        }
         Error::Sql(root.to_string())
     }
+}
+
+/// Whether a query failed because a Parquet file could not be decoded (a truncated or
+/// overwritten file), as opposed to bad SQL: some layer of the error is Parquet's own.
+fn reads_damaged_parquet(e: &datafusion::error::DataFusionError) -> bool {
+    use arrow::error::ArrowError;
+    use datafusion::error::DataFusionError as Df;
+    use parquet::errors::ParquetError;
+    let mut layer: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = layer {
+        let parquet = err.downcast_ref::<ParquetError>().is_some()
+            || matches!(err.downcast_ref::<Df>(), Some(Df::ParquetError(_)))
+            || matches!(
+                err.downcast_ref::<ArrowError>(),
+                Some(ArrowError::ParquetError(_))
+            );
+        if parquet {
+            return true;
+        }
+        layer = err.source();
+    }
+    false
 }
 
 impl From<arrow::error::ArrowError> for Error {

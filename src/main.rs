@@ -132,7 +132,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Report(args) => {
             let wh = Warehouse::open(&cli.warehouse)?;
             let ctx = sql::session(&wh).await?;
-            double11::reports::run(&ctx, &args).await
+            double11::reports::run(&ctx, &args)
+                .await
+                .map_err(|e| sql::diagnose(&ctx, e))
         }
         Command::Run(args) => {
             let opts = double11::jobs::RunOptions {
@@ -176,7 +178,9 @@ async fn run(cli: Cli) -> Result<()> {
                 force: args.force,
                 params: Default::default(),
             };
-            let rows = export::export(&ctx, &opts).await?;
+            let rows = export::export(&ctx, &opts)
+                .await
+                .map_err(|e| sql::diagnose(&ctx, e))?;
             if !cli.quiet {
                 eprintln!("exported {rows} rows to {}", args.to.display());
             }

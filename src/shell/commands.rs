@@ -29,7 +29,11 @@ Tables: transactions (accepted, de-duplicated events; cst_date is the CST day),
         fx_rates (currency, date, cny_per_unit),
         per_second (events and amount_cny per CST second, platform and event_type),
         per_hour (events, amount and amount_cny per CST hour, event_type and value of
-                  each dimension: category, currency, device, province).";
+                  each dimension: category, currency, device, province).
+Times: event_time is an instant, shown in CST (+08:00). A literal with an offset is that
+instant: TIMESTAMP '2019-11-10T17:00:00Z', TIMESTAMP '2019-11-11T01:00:00+08:00' and
+'2019-11-10T12:00:00-05:00' are the same moment. Without an offset, TIMESTAMP
+'2019-11-11 01:00:00' is wall-clock time, read as CST next to event_time.";
 
 pub fn parse(line: &str) -> Result<Command> {
     let mut words = line.trim().trim_end_matches(';').split_whitespace();

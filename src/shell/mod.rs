@@ -26,8 +26,15 @@ pub struct ShellOptions {
     pub access: Access,
 }
 
-/// Runs every statement of `sql` and prints each result to stdout.
+/// Runs every statement of `sql` and prints each result to stdout. A damaged warehouse file
+/// is named (exit 65), see [`crate::sql::diagnose`].
 pub async fn run_sql(ctx: &SessionContext, sql: &str, opts: &ShellOptions) -> Result<()> {
+    run_statements(ctx, sql, opts)
+        .await
+        .map_err(|e| crate::sql::diagnose(ctx, e))
+}
+
+async fn run_statements(ctx: &SessionContext, sql: &str, opts: &ShellOptions) -> Result<()> {
     if opts.format == Format::Parquet && std::io::stdout().is_terminal() {
         return Err(Error::Usage(
             "Parquet is binary: redirect stdout to a file (> out.parquet) or use `double11 export`"

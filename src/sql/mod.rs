@@ -6,6 +6,8 @@
 //! folders and the Parquet statistics prune row groups and pages. Nothing custom is
 //! registered (no UDF, no bespoke table provider): the same SQL runs on a Ballista cluster.
 
+pub mod literals;
+
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
@@ -27,6 +29,7 @@ use crate::schema::{
     PER_HOUR_FILE_SCHEMA, PER_SECOND, PER_SECOND_FILE_SCHEMA, REJECTS, REJECTS_SCHEMA,
     TRANSACTIONS, TRANSACTIONS_FILE_SCHEMA,
 };
+use crate::warehouse::manifest::Manifest;
 use crate::warehouse::Warehouse;
 
 /// Whether SQL may change anything (`INSERT`, `COPY`, …).
@@ -104,6 +107,7 @@ pub async fn session(wh: &Warehouse) -> Result<SessionContext> {
         .options_mut()
         .execution
         .skip_partial_aggregation_probe_ratio_threshold = SKIP_PARTIAL_AGGREGATION_RATIO;
+    config.set_extension(Arc::new(WarehouseRoot(wh.root().to_path_buf())));
     let ctx = SessionContext::new_with_config_rt(config, runtime);
     let parquet = || Arc::new(ParquetFormat::default());
 
@@ -153,7 +157,63 @@ fn register(
     Ok(())
 }
 
-/// Splits `sql` into statements and plans each one, refusing writes when read-only.
+/// The warehouse a session reads, kept in its configuration so that [`diagnose`] can find
+/// the damaged file behind a failed query wherever the query ran.
+struct WarehouseRoot(std::path::PathBuf);
+
+/// Names the damaged file(s) behind a query that failed because a Parquet file could not be
+/// read ([`Error::DamagedWarehouse`]): checks the footers of the session's warehouse (see
+/// [`crate::warehouse::parquet_files::find_damage`]) and returns an [`Error::Data`] (exit
+/// 65) listing each file, why, the run that wrote it and what to do. Other errors pass
+/// through unchanged.
+pub fn diagnose(ctx: &SessionContext, e: Error) -> Error {
+    let Error::DamagedWarehouse(cause) = &e else {
+        return e;
+    };
+    let Some(root) = ctx.state().config().get_extension::<WarehouseRoot>() else {
+        return e;
+    };
+    let root = &root.0;
+    let path = root.join(crate::warehouse::commit::MANIFEST_FILE);
+    let manifest = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|text| Manifest::parse(&text, &path.display().to_string()).ok());
+    let Some(manifest) = manifest else {
+        return e;
+    };
+    let found = crate::warehouse::parquet_files::find_damage(root, &manifest);
+    if found.is_empty() {
+        return Error::Data(format!(
+            "{cause}: a Parquet file of the warehouse {} is damaged where its footer is intact; \
+             {}",
+            root.display(),
+            crate::warehouse::parquet_files::DAMAGED_ADVICE
+        ));
+    }
+    let mut msg = format!(
+        "{cause}: the warehouse {} has damaged files:",
+        root.display()
+    );
+    for d in &found {
+        let by = match &d.run_id {
+            Some(run) => format!(" (written by run {run})"),
+            None => String::new(),
+        };
+        msg.push_str(&format!(
+            "\n  {}{by}: {}",
+            root.join(&d.path).display(),
+            d.reason
+        ));
+    }
+    msg.push_str(&format!(
+        "\nFor each committed file: {}. A file not listed in manifest.json can be removed.",
+        crate::warehouse::parquet_files::DAMAGED_ADVICE
+    ));
+    Error::Data(msg)
+}
+
+/// Splits `sql` into statements and plans each one, refusing writes when read-only. A
+/// `TIMESTAMP` literal with a UTC offset keeps its instant ([`literals`]).
 /// Returns one DataFrame per statement, in order; the caller executes and prints them.
 pub async fn plan_statements(
     ctx: &SessionContext,
@@ -166,7 +226,8 @@ pub async fn plan_statements(
         .with_allow_dml(access == Access::ReadWrite)
         .with_allow_statements(true);
     let mut frames = Vec::with_capacity(statements.len());
-    for statement in statements {
+    for mut statement in statements {
+        literals::keep_offsets(&mut statement)?;
         let state = ctx.state();
         let plan = state.statement_to_plan(statement).await?;
         options.verify_plan(&plan).map_err(|e| {

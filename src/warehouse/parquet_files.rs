@@ -22,6 +22,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, Result};
+use crate::warehouse::manifest::Manifest;
 
 /// Rows per row group: small enough to prune an hour of a busy day, large enough to
 /// compress well and give each core a few groups to scan.
@@ -292,8 +293,7 @@ pub fn read_columns(
 ) -> Result<()> {
     let name = path.display().to_string();
     let file = File::open(path).map_err(|e| Error::io(&name, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| Error::Data(format!("{name}: unreadable Parquet ({e})")))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| damaged(&name, e))?;
     let mut roots = Vec::with_capacity(columns.len());
     for column in columns {
         roots.push(
@@ -307,9 +307,10 @@ pub fn read_columns(
     let reader = builder
         .with_projection(mask)
         .with_batch_size(64 * 1024)
-        .build()?;
+        .build()
+        .map_err(|e| damaged(&name, e))?;
     for batch in reader {
-        f(&batch.map_err(|e| Error::Data(format!("{name}: {e}")))?)?;
+        f(&batch.map_err(|e| damaged(&name, e))?)?;
     }
     Ok(())
 }
@@ -346,9 +347,110 @@ pub fn read_all(path: &Path) -> Result<Vec<RecordBatch>> {
     let name = path.display().to_string();
     let file = File::open(path).map_err(|e| Error::io(&name, e))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| Error::Data(format!("{name}: unreadable Parquet ({e})")))?
-        .build()?;
-    Ok(reader.collect::<std::result::Result<Vec<_>, _>>()?)
+        .and_then(|b| b.build())
+        .map_err(|e| damaged(&name, e))?;
+    reader
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| damaged(&name, e))
+}
+
+/// What to do about a damaged file of the warehouse.
+pub const DAMAGED_ADVICE: &str = "restore it from a backup of the warehouse, or rebuild the \
+     warehouse by ingesting the logs again into an empty folder";
+
+/// A warehouse file that cannot be decoded: exit 65, naming it and what to do.
+fn damaged(name: &str, e: impl std::fmt::Display) -> Error {
+    Error::Data(format!(
+        "{name}: damaged Parquet file ({e}); {DAMAGED_ADVICE}"
+    ))
+}
+
+/// A Parquet file under a table folder that a query cannot read, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    /// Relative to the warehouse root.
+    pub path: String,
+    pub reason: String,
+    /// The run that committed it; `None` for a file the manifest does not list.
+    pub run_id: Option<String>,
+}
+
+/// Finds the Parquet files under the table folders that queries would fail on: a committed
+/// file that is missing, has another size than the manifest recorded (truncated or
+/// overwritten), or whose footer does not parse; and any `.parquet` file the manifest does not
+/// list, which the listing tables would read all the same. Reads footers only (a few KiB per
+/// file), so it is quick enough to run when a query has failed.
+pub fn find_damage(root: &Path, manifest: &Manifest) -> Vec<Damage> {
+    use std::collections::HashSet;
+    let mut found = Vec::new();
+    let listed: HashSet<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
+    for file in &manifest.files {
+        if let Err(reason) = check_footer(&root.join(&file.path), Some(file.bytes)) {
+            found.push(Damage {
+                path: file.path.clone(),
+                reason,
+                run_id: Some(file.run_id.clone()),
+            });
+        }
+    }
+    use crate::schema::{DUPLICATES, FX_RATES, PER_HOUR, PER_SECOND, REJECTS, TRANSACTIONS};
+    for table in [
+        TRANSACTIONS,
+        PER_SECOND,
+        PER_HOUR,
+        REJECTS,
+        FX_RATES,
+        DUPLICATES,
+    ] {
+        for entry in walkdir::WalkDir::new(root.join(table))
+            .into_iter()
+            .filter_map(|e| e.ok())
+        {
+            let path = entry.path();
+            if !entry.file_type().is_file()
+                || path.extension().and_then(|e| e.to_str()) != Some("parquet")
+            {
+                continue;
+            }
+            let Ok(rel) = path.strip_prefix(root) else {
+                continue;
+            };
+            let rel = rel.to_string_lossy().replace('\\', "/");
+            if !listed.contains(rel.as_str()) {
+                let reason = match check_footer(path, None) {
+                    Ok(()) => "not listed in manifest.json, yet queries read it".to_string(),
+                    Err(e) => format!("not listed in manifest.json, and {e}"),
+                };
+                found.push(Damage {
+                    path: rel,
+                    reason,
+                    run_id: None,
+                });
+            }
+        }
+    }
+    found
+}
+
+/// Whether the file at `path` exists, has `bytes` bytes (when known) and a Parquet footer that
+/// parses; the reason when not.
+fn check_footer(path: &Path, bytes: Option<u64>) -> std::result::Result<(), String> {
+    let file = File::open(path).map_err(|e| format!("cannot be opened ({e})"))?;
+    let size = file
+        .metadata()
+        .map_err(|e| format!("cannot be read ({e})"))?
+        .len();
+    if let Some(bytes) = bytes {
+        if size != bytes {
+            return Err(format!(
+                "has {size} bytes where manifest.json recorded {bytes} (truncated or overwritten)"
+            ));
+        }
+    }
+    parquet::file::metadata::ParquetMetaDataReader::new()
+        .parse_and_finish(&file)
+        .map(|_| ())
+        .map_err(|e| format!("is not a readable Parquet file ({e})"))
 }
 
 #[cfg(test)]
