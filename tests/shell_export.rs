@@ -212,7 +212,7 @@ fn an_id_of_2_pow_53_plus_1_is_exact_from_log_to_every_export() {
         v.as_array()
             .expect("an array")
             .iter()
-            .map(|r| json_row(r))
+            .map(json_row)
             .collect()
     };
     assert_eq!(json_rows(&sql_out(&wh, &q, "json")), want[1..]);
