@@ -136,6 +136,13 @@ pub struct IngestArgs {
     /// recently used minutes spill to disk.
     #[arg(long, default_value_t = 8_000_000)]
     pub ids_in_memory: usize,
+    /// The longest record read whole, in bytes (256 to 1073741824). A longer one (a line of
+    /// GiBs with no newline, also inside a .gz or .zst) is rejected as record_too_long with
+    /// its size; its first 4096 bytes are kept as its raw text, and memory stays bounded.
+    #[arg(long, env = "DOUBLE11_MAX_RECORD_BYTES", value_name = "BYTES",
+          default_value_t = crate::ingest::chunks::DEFAULT_MAX_RECORD_BYTES as u64,
+          value_parser = clap::value_parser!(u64).range(256..=1 << 30))]
+    pub max_record_bytes: u64,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -26,6 +26,10 @@ pub mod exit {
     pub const BUSY: i32 = 75;
     /// A job run finished, but some lines were rejected (they are in the `rejects` table).
     pub const PARTIAL: i32 = 3;
+    /// A run committed what it read, but some inputs could not be read at all and were
+    /// skipped (a symlink loop, a FIFO, a `.gz` that is not gzip…): they are listed in the
+    /// summary and the manifest, and a later run tries them again.
+    pub const SKIPPED: i32 = 4;
     /// The job file is invalid, or its column mapping does not fit the inputs.
     pub const CONFIG: i32 = 78;
 }
@@ -63,6 +67,9 @@ pub enum Error {
     /// A job run that finished but rejected some lines: not a failure, but its own exit code.
     #[error("some lines were rejected")]
     Partial,
+    /// A run that committed, but skipped this many inputs it could not read.
+    #[error("{0} input(s) could not be read and were skipped; the summary names them and why")]
+    Skipped(usize),
     #[error("{0} already exists; pass --force to overwrite it")]
     Exists(String),
     #[error("{0}")]
@@ -80,9 +87,13 @@ impl Error {
             io::ErrorKind::PermissionDenied => {
                 io::Error::new(source.kind(), format!("{source} (check the permissions)"))
             }
-            io::ErrorKind::StorageFull => io::Error::new(
+            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => io::Error::new(
                 source.kind(),
                 format!("{source} (free some space and run again; nothing was committed)"),
+            ),
+            io::ErrorKind::FileTooLarge => io::Error::new(
+                source.kind(),
+                format!("{source} (raise the file size limit, ulimit -f, or free some space, and run again; nothing was committed)"),
             ),
             _ => source,
         };
@@ -110,6 +121,7 @@ impl Error {
             Error::Busy(_) => exit::BUSY,
             Error::Config(_) => exit::CONFIG,
             Error::Partial => exit::PARTIAL,
+            Error::Skipped(_) => exit::SKIPPED,
             Error::Other(_) => exit::FAILURE,
         }
     }

@@ -69,6 +69,8 @@ async fn run(cli: Cli) -> Result<()> {
                 }),
                 rows_per_file: args.rows_per_file,
                 ids_in_memory: args.ids_in_memory,
+                max_record_bytes: usize::try_from(args.max_record_bytes)
+                    .unwrap_or(ingest::chunks::MAX_MAX_RECORD_BYTES),
                 progress: !cli.quiet,
                 ..IngestOptions::default()
             };
@@ -80,7 +82,10 @@ async fn run(cli: Cli) -> Result<()> {
             if !cli.quiet {
                 print!("{}", ingest::summary::render(&report));
             }
-            Ok(())
+            match report.run.unreadable_inputs() {
+                0 => Ok(()),
+                n => Err(Error::Skipped(n)),
+            }
         }
         Command::Sql(args) => {
             let wh = Warehouse::open(&cli.warehouse)?;

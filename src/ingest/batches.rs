@@ -123,19 +123,30 @@ pub struct DayRows {
     tie_time: i64,
     strings: String,
     order: Vec<usize>,
+    /// Bytes of the strings of the events pushed since the last [`Self::finish`].
+    bytes: usize,
 }
 
 impl DayRows {
     pub fn push(&mut self, e: &Event<'_>) {
         self.tie(e.event_time_ms);
+        let before = self.strings.len();
         self.tied.push(StoredEvent::store(&mut self.strings, e, 0));
+        self.bytes += self.strings.len() - before;
     }
 
     /// Pushes an event stored with `strings` (as [`Self::push`] does its view, but its strings
     /// are copied at once).
     pub fn push_stored(&mut self, e: &StoredEvent, strings: &str) {
         self.tie(e.event_time_ms);
+        let before = self.strings.len();
         self.tied.push(e.copy_to(strings, &mut self.strings));
+        self.bytes += self.strings.len() - before;
+    }
+
+    /// Bytes of the strings held (Arrow's string columns hold at most 2 GiB each).
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Appends the events held back unless they are of `event_time_ms`.
@@ -176,6 +187,7 @@ impl DayRows {
     /// Every event pushed so far as a batch; the buffer starts over empty.
     pub fn finish(&mut self) -> Result<RecordBatch> {
         self.settle();
+        self.bytes = 0;
         self.rows.finish()
     }
 }
@@ -224,6 +236,12 @@ impl RejectsBuilder {
         self.kind.append_value(reject.kind.as_str());
         self.reason.append_value(&reject.reason);
         self.raw.append_value(String::from_utf8_lossy(raw));
+    }
+
+    /// Bytes of the reasons and raw texts held (Arrow's string columns hold at most 2 GiB
+    /// each).
+    pub fn bytes(&self) -> usize {
+        self.reason.values_slice().len() + self.raw.values_slice().len()
     }
 
     pub fn len(&self) -> usize {

@@ -23,10 +23,46 @@ pub struct CsvRecords<R> {
     lines_before: u64,
     line: u64,
     at_start: bool,
+    /// The longest record read, in bytes; a longer one is an error ([`RecordTooLong`]).
+    max_record: usize,
+}
+
+/// The error of a record longer than the maximum record size: it was not read whole, so the
+/// records after it cannot be found by this reader.
+#[derive(Debug)]
+pub struct RecordTooLong {
+    /// The 1-based line where the record starts.
+    pub line: u64,
+    pub max_record: usize,
+}
+
+impl std::fmt::Display for RecordTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "line {}: a record longer than the maximum record size of {} bytes (--max-record-bytes)",
+            self.line, self.max_record
+        )
+    }
+}
+
+impl std::error::Error for RecordTooLong {}
+
+impl RecordTooLong {
+    /// The `RecordTooLong` that `e` carries, if it is one.
+    pub fn of(e: &io::Error) -> Option<&RecordTooLong> {
+        e.get_ref().and_then(|inner| inner.downcast_ref())
+    }
 }
 
 impl<R: BufRead> CsvRecords<R> {
     pub fn new(src: R) -> Self {
+        Self::with_max_record(src, crate::ingest::chunks::DEFAULT_MAX_RECORD_BYTES)
+    }
+
+    /// Reads records of at most `max_record` bytes: a longer one is an error carrying a
+    /// [`RecordTooLong`], so that one line of GiBs is never held.
+    pub fn with_max_record(src: R, max_record: usize) -> Self {
         CsvRecords {
             src,
             parser: csv_core::Reader::new(),
@@ -38,6 +74,7 @@ impl<R: BufRead> CsvRecords<R> {
             lines_before: 0,
             line: 0,
             at_start: true,
+            max_record,
         }
     }
 
@@ -81,6 +118,15 @@ impl<R: BufRead> CsvRecords<R> {
             );
             self.raw.extend_from_slice(&input[..n_in]);
             self.src.consume(n_in + skipped);
+            if self.raw.len() > self.max_record {
+                let lead = self.raw.iter().position(|b| !matches!(b, b'\n' | b'\r'));
+                let line = self.lines_before + count_newlines(&self.raw[..lead.unwrap_or(0)]) + 1;
+                let too_long = RecordTooLong {
+                    line,
+                    max_record: self.max_record,
+                };
+                return Err(io::Error::new(io::ErrorKind::InvalidData, too_long));
+            }
             out_len += n_out;
             ends_len += n_ends;
             match result {
@@ -414,7 +460,10 @@ pub fn last_record_end(text: &[u8]) -> Option<usize> {
         // Inside quotes: find the closing quote.
         let mut j = q + 1;
         loop {
-            let c = j + find_byte(b'"', &text[j..])?;
+            // A quoted field still open at the end: the records before it are complete.
+            let Some(c) = find_byte(b'"', &text[j..]).map(|c| j + c) else {
+                return last;
+            };
             if text.get(c + 1) == Some(&b'"') {
                 j = c + 2; // a doubled quote: still inside
                 continue;
@@ -422,6 +471,50 @@ pub fn last_record_end(text: &[u8]) -> Option<usize> {
             (i, field_start) = (c + 1, false);
             break;
         }
+    }
+}
+
+/// Finds where a record ends in CSV text read piece by piece, by the rules of
+/// [`last_record_end`]: what reading past a record too long to hold needs (a quoted field's
+/// newlines do not end it). Starts at a record boundary.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RecordEndScanner {
+    state: ScanState,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum ScanState {
+    /// Where a field starts: a quote here opens a quoted field.
+    #[default]
+    FieldStart,
+    /// Inside an unquoted field: a quote is data.
+    Unquoted,
+    Quoted,
+    /// Inside quotes, just after a quote: another one is an escaped quote, anything else
+    /// closed the field.
+    QuoteInQuoted,
+}
+
+impl RecordEndScanner {
+    /// Just after the newline in `piece` that ends the current record, if it ends there; the
+    /// scanner is then at the start of a record again.
+    pub fn first_end(&mut self, piece: &[u8]) -> Option<usize> {
+        use ScanState::*;
+        for (i, b) in piece.iter().enumerate() {
+            self.state = match (self.state, *b) {
+                (Quoted, b'"') => QuoteInQuoted,
+                (Quoted, _) => Quoted,
+                (QuoteInQuoted, b'"') => Quoted,
+                (FieldStart, b'"') => Quoted,
+                (_, b'\n') => {
+                    self.state = FieldStart;
+                    return Some(i + 1);
+                }
+                (_, b',' | b'\r') => FieldStart,
+                _ => Unquoted,
+            };
+        }
+        None
     }
 }
 
@@ -590,10 +683,67 @@ mod tests {
         }
     }
 
+    /// Every record end of `text` as [`RecordEndScanner`] finds them, fed `piece` bytes at a
+    /// time.
+    fn scanned_ends(text: &[u8], piece: usize) -> Vec<usize> {
+        let (mut scanner, mut ends, mut at) = (RecordEndScanner::default(), Vec::new(), 0);
+        for part in text.chunks(piece.max(1)) {
+            let mut from = 0;
+            while let Some(end) = scanner.first_end(&part[from..]) {
+                from += end;
+                ends.push(at + from);
+            }
+            at += part.len();
+        }
+        ends
+    }
+
+    #[test]
+    fn the_scanner_finds_the_record_ends_that_chunks_are_cut_at() {
+        let alphabet: &[u8] = b"a,\"\n\r ";
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..3000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 40) as usize;
+            let text: Vec<u8> = (0..len)
+                .map(|i| alphabet[((seed >> (i % 50)) as usize + i * 5) % alphabet.len()])
+                .collect();
+            let mut want: Vec<usize> = (1..=len)
+                .filter_map(|k| last_record_end(&text[..k]))
+                .collect();
+            want.dedup();
+            for piece in 1..=len.max(1) {
+                assert_eq!(
+                    scanned_ends(&text, piece),
+                    want,
+                    "{text:?} in pieces of {piece}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_header_longer_than_the_maximum_is_an_error_not_a_buffer() {
+        let mut text = b"\n\nevent_id,".to_vec();
+        text.extend(std::iter::repeat_n(b'x', 10_000));
+        let mut r = CsvRecords::with_max_record(io::BufReader::with_capacity(64, &text[..]), 1000);
+        let e = r.advance().expect_err("too long");
+        let too_long = RecordTooLong::of(&e).expect("carries RecordTooLong");
+        assert_eq!((too_long.line, too_long.max_record), (3, 1000));
+        assert!(r.raw.capacity() < 4000, "held {} bytes", r.raw.capacity());
+    }
+
     #[test]
     fn record_ends_lie_outside_quotes() {
         assert_eq!(last_record_end(b"a,b\nc,d"), Some(4));
         assert_eq!(last_record_end(b"a,\"b\nc\nd"), None);
+        assert_eq!(
+            last_record_end(b"x,y\na,\"b\nc"),
+            Some(4),
+            "a field still open at the end leaves the records before it"
+        );
         assert_eq!(last_record_end(b"a,\"b\nc\"\nd"), Some(8));
         assert_eq!(
             last_record_end(b"a\"b\nc"),

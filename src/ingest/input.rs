@@ -3,6 +3,13 @@
 //! The file name says the format (`*.csv`, `*.jsonl`, `*.ndjson`, each optionally `.gz` or
 //! `.zst`); standard input (`-`) is sniffed instead. Folders are walked and their log files
 //! taken in path order, which is also the de-duplication order the contract fixes.
+//!
+//! An inbox may hold things that cannot be read: a symlink loop, a dangling link, a FIFO (which
+//! would block a reader forever), a file without read permission, a `.gz` or `.zst` that is
+//! not what its name says. Each is found here, before anything is read, and becomes an
+//! input marked [`Input::unreadable`] with the reason: the run reads everything else, lists
+//! these in its summary and manifest, and does not count them as ingested, so a later run
+//! tries them again.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -38,6 +45,9 @@ pub struct Input {
     pub path: Option<PathBuf>,
     pub encoding: Option<Encoding>,
     pub compression: Option<Compression>,
+    /// Why the input cannot be read, when that is known before reading it: it is then
+    /// skipped, and listed with this reason.
+    pub unreadable: Option<String>,
 }
 
 /// Encoding and compression from a file name, or `None` when it is not a log file.
@@ -74,13 +84,14 @@ pub fn resolve_inputs(args: &[String]) -> Result<Vec<Input>> {
                 path: None,
                 encoding: None,
                 compression: None,
+                unreadable: None,
             });
             continue;
         }
         let path = Path::new(arg);
         if path.is_dir() {
             inputs.extend(folder_inputs(path)?);
-        } else if path.exists() {
+        } else if path.exists() || path.is_symlink() {
             inputs.push(file_input(path)?);
         } else if arg.contains(['*', '?', '[']) {
             let pattern =
@@ -91,7 +102,7 @@ pub fn resolve_inputs(args: &[String]) -> Result<Vec<Input>> {
                     let at = e.path().display().to_string();
                     Error::io(at, e.into())
                 })?;
-                if p.is_file() && kind_from_name(&p.to_string_lossy()).is_some() {
+                if !p.is_dir() && kind_from_name(&p.to_string_lossy()).is_some() {
                     matched.push(p);
                 }
             }
@@ -120,12 +131,80 @@ fn file_input(path: &Path) -> Result<Input> {
             "{name}: not a log file name; expected *.csv, *.jsonl or *.ndjson, optionally .gz or .zst"
         ))
     })?;
+    let unreadable = why_unreadable(path, compression);
     Ok(Input {
         name,
         path: Some(path.to_path_buf()),
         encoding: Some(encoding),
         compression: Some(compression),
+        unreadable,
     })
+}
+
+/// An input that cannot be read (a walk error, say), named by its path.
+fn unreadable_input(path: &Path, reason: String) -> Input {
+    let kind = kind_from_name(&path.display().to_string());
+    Input {
+        name: path.display().to_string(),
+        path: Some(path.to_path_buf()),
+        encoding: kind.map(|k| k.0),
+        compression: kind.map(|k| k.1),
+        unreadable: Some(reason),
+    }
+}
+
+/// Why the log file at `path` cannot be read, found without reading more than its first
+/// bytes (so a FIFO is never opened: it would wait for a writer), or `None` when it can be.
+fn why_unreadable(path: &Path, compression: Compression) -> Option<String> {
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if path.is_symlink() => {
+            return Some(match e.raw_os_error() {
+                Some(40) => "a symbolic link loop: point the link at a log file or remove it".into(),
+                _ => format!("a symbolic link to nothing readable ({e}): point it at a log file or remove it"),
+            });
+        }
+        Err(e) => return Some(format!("cannot be read ({e})")),
+    };
+    if !meta.is_file() {
+        return Some(
+            "not a regular file (a FIFO, socket or device): double11 reads files; pipe the data to `double11 ingest -` instead"
+                .into(),
+        );
+    }
+    let mut head = [0u8; 4];
+    let got = match File::open(path).and_then(|mut f| read_head(&mut f, &mut head)) {
+        Ok(n) => n,
+        Err(e) => return Some(format!("cannot be read ({e}); check its permissions")),
+    };
+    let head = &head[..got];
+    if head.is_empty() {
+        return None; // an empty log, whatever its name says
+    }
+    let (want, what): (&[u8], &str) = match compression {
+        Compression::None => return None,
+        Compression::Gzip => (&[0x1f, 0x8b], "gzip"),
+        Compression::Zstd => (&[0x28, 0xb5, 0x2f, 0xfd], "zstd"),
+    };
+    (!head.starts_with(want) && !want.starts_with(head)).then(|| {
+        format!(
+            "named as {what} but is not {what} data (it starts with bytes {head:02x?}): rename it to what it holds, or replace it with the {what} file it should be"
+        )
+    })
+}
+
+/// Reads up to `head.len()` bytes: fewer only at the end of the file.
+fn read_head(file: &mut File, head: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < head.len() {
+        match file.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
 }
 
 fn folder_inputs(dir: &Path) -> Result<Vec<Input>> {
@@ -136,16 +215,27 @@ fn folder_inputs(dir: &Path) -> Result<Vec<Input>> {
         .filter_entry(|e| {
             e.depth() == 0 || !e.file_name().to_string_lossy().starts_with(['_', '.'])
         });
+    let mut broken = Vec::new();
     for entry in walk {
-        let entry = entry.map_err(|e| {
-            let at = e.path().unwrap_or(dir).display().to_string();
-            Error::io(
-                at,
-                e.into_io_error()
-                    .unwrap_or_else(|| io::Error::other("symlink loop")),
-            )
-        })?;
-        if !entry.file_type().is_file() {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                // A loop, a dangling link, a folder that cannot be listed: skipped and listed,
+                // so the rest of the folder is read.
+                let at = e.path().unwrap_or(dir).to_path_buf();
+                let reason = if e.loop_ancestor().is_some() {
+                    "a symbolic link loop: point the link at a log file or folder, or remove it"
+                        .to_string()
+                } else if at.is_symlink() {
+                    format!("a symbolic link to nothing readable ({e}): point it at a log file or remove it")
+                } else {
+                    format!("cannot be read ({e}); check its permissions")
+                };
+                broken.push((at, reason));
+                continue;
+            }
+        };
+        if entry.file_type().is_dir() {
             continue;
         }
         let name = entry.path().display().to_string();
@@ -155,8 +245,17 @@ fn folder_inputs(dir: &Path) -> Result<Vec<Input>> {
             tracing::debug!("skipping {name}: not a log file name");
         }
     }
-    files.sort();
-    files.iter().map(|p| file_input(p)).collect()
+    let mut inputs: Vec<(PathBuf, Input)> = files
+        .into_iter()
+        .map(|p| file_input(&p).map(|i| (p, i)))
+        .collect::<Result<_>>()?;
+    inputs.extend(
+        broken
+            .into_iter()
+            .map(|(p, reason)| (p.clone(), unreadable_input(&p, reason))),
+    );
+    inputs.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(inputs.into_iter().map(|(_, i)| i).collect())
 }
 
 /// A byte stream of one input, decompressed, counting the raw bytes read for progress.

@@ -52,7 +52,7 @@ use crate::warehouse::per_second;
 use crate::warehouse::rollups::Rollups;
 use crate::warehouse::Warehouse;
 use batches::{DayRows, DuplicatesBuilder, RejectsBuilder};
-use chunks::{Chunk, Outcome, StoredEvent};
+use chunks::{Chunk, Ending, Framing, Outcome, StoredEvent};
 use dedupe::{id_hash, SeenIds, SmallKey};
 use fx::FxRates;
 use input::{Encoding, Input};
@@ -84,6 +84,9 @@ pub struct IngestOptions {
     /// Commit a run even when it found nothing new (the manifest then lists the skipped
     /// inputs). Scheduled jobs turn this off so that an idle run leaves no trace.
     pub commit_when_nothing_new: bool,
+    /// The longest record held whole, in bytes: a longer one (a line of GiBs with no newline)
+    /// is rejected as `record_too_long`, only its start kept, and memory stays bounded.
+    pub max_record_bytes: usize,
 }
 
 impl Default for IngestOptions {
@@ -98,6 +101,7 @@ impl Default for IngestOptions {
             mapping: ColumnMapping::default(),
             settle: None,
             commit_when_nothing_new: true,
+            max_record_bytes: chunks::DEFAULT_MAX_RECORD_BYTES,
         }
     }
 }
@@ -116,6 +120,11 @@ pub struct IngestReport {
 /// early (a run over many days, or over logs of very many platforms or categories): ~100
 /// bytes each.
 const ROLLUP_GROUPS_IN_MEMORY: usize = 4_000_000;
+
+/// Bytes of strings buffered for one file before it is written, whatever its row count:
+/// records may be up to `--max-record-bytes` long, and an Arrow string column holds at most
+/// 2 GiB. Typical rows (~150 bytes) reach `rows_per_file` long before this.
+const BYTES_PER_FILE: usize = 256 << 20;
 
 /// Accepted rows and seen ids of one CST day.
 struct DayBuffer {
@@ -151,6 +160,7 @@ struct Run<'w> {
     seen: SeenIds,
     mapping: ColumnMapping,
     commit_when_nothing_new: bool,
+    max_record: usize,
 }
 
 /// The rates of a run: those the warehouse holds, and those the run converts with.
@@ -187,6 +197,13 @@ enum WriteKind {
 
 /// Ingests the inputs into the warehouse at `root`, creating it if needed.
 pub fn ingest(root: &Path, opts: &IngestOptions) -> Result<IngestReport> {
+    if !(256..=chunks::MAX_MAX_RECORD_BYTES).contains(&opts.max_record_bytes) {
+        return Err(Error::Usage(format!(
+            "a maximum record size of {} bytes is out of range: give 256 to {} (--max-record-bytes)",
+            opts.max_record_bytes,
+            chunks::MAX_MAX_RECORD_BYTES
+        )));
+    }
     let inputs = input::resolve_inputs(&opts.inputs)?;
     if inputs.is_empty() {
         return Err(Error::Usage(
@@ -194,7 +211,7 @@ pub fn ingest(root: &Path, opts: &IngestOptions) -> Result<IngestReport> {
         ));
     }
     if !opts.mapping.is_identity() {
-        check_mapping(&inputs, &opts.mapping)?;
+        check_mapping(&inputs, &opts.mapping, opts.max_record_bytes)?;
     }
     let given_rates = match &opts.fx_rates {
         Some(path) => Some(FxRates::from_file(path)?),
@@ -273,6 +290,7 @@ fn run_inputs(
         seen: SeenIds::new(staging.join("ids"), opts.ids_in_memory),
         mapping: opts.mapping.clone(),
         commit_when_nothing_new: opts.commit_when_nothing_new,
+        max_record: opts.max_record_bytes,
     };
     let progress = summary::progress_bar(inputs, opts.progress);
     let mut records = Vec::new();
@@ -281,6 +299,7 @@ fn run_inputs(
         inputs
             .iter()
             .enumerate()
+            .filter(|(_, input)| input.unreadable.is_none())
             .filter_map(|(n, input)| {
                 let path = input.path.clone()?;
                 let prefix = run
@@ -303,7 +322,13 @@ fn run_inputs(
             read_to: None,
             held_back: 0,
             counts: Counts::default(),
+            unreadable: input.unreadable.clone(),
         };
+        if let Some(why) = &input.unreadable {
+            tracing::warn!("{}: skipped: {why}", input.name);
+            records.push(record);
+            continue;
+        }
         let mut resume = None;
         let mut hold_back = false;
         if let (Some(path), Some(abs)) = (&input.path, &record.path) {
@@ -359,6 +384,10 @@ fn run_inputs(
         record.resumed_from = resume;
         record.read_to = Some(read.read_to);
         record.held_back = read.held_back;
+        if let Some(why) = read.not_a_log {
+            tracing::warn!("{}: skipped: {why}", input.name);
+            record.unreadable = Some(why);
+        }
         records.push(record);
     }
     if let Some(p) = &progress {
@@ -367,8 +396,32 @@ fn run_inputs(
     run.finish(records, started_at)
 }
 
+/// What of an input could not be read.
+enum Unread {
+    Nothing,
+    /// A CSV file whose header names none of the contract's required columns: binary
+    /// garbage, or some other table. Nothing of it is read.
+    NotALog(String),
+    /// Its CSV header (too long, or its bytes unreadable): none of its records can be read.
+    Header(std::io::Error),
+    /// Everything from this 1-based line on.
+    From(u64, std::io::Error),
+}
+
+impl Unread {
+    /// What is left unread when reading ended so, after `lines` lines.
+    fn after(ending: Ending, lines: u64) -> Self {
+        match ending {
+            Ending::Complete => Unread::Nothing,
+            Ending::Broken(e) => Unread::From(lines + 1, e),
+        }
+    }
+}
+
 /// What reading one input gave.
 struct InputRead {
+    /// Why the input turned out not to be a transaction log (nothing of it was read).
+    not_a_log: Option<String>,
     counts: Counts,
     read_to: TextPosition,
     held_back: u64,
@@ -384,46 +437,100 @@ impl Run<'_> {
         hold_back: bool,
     ) -> Result<InputRead> {
         let opened = input::open(input, forced, progress)?;
-        let mut text = LineWindow::new(opened.reader, hold_back);
+        let mut text = LineWindow::new(opened.reader, hold_back, self.max_record);
         let mut counts = Counts::default();
         let corrupt = |e| Error::corrupt(&input.name, e);
-        match (opened.encoding, resume) {
+        let ending = match (opened.encoding, resume) {
             (Encoding::Csv, None) => self.ingest_csv(input, &mut text, 0, &mut counts)?,
-            (Encoding::Csv, Some(at)) => {
+            (Encoding::Csv, Some(at)) => match text.take_first_line() {
                 // The header still names the columns; the records before `at` were read.
-                let header = text.take_first_line().map_err(corrupt)?;
-                text.skip_to(at.offset).map_err(corrupt)?;
-                let skipped_lines = at.lines.saturating_sub(1);
-                let reader = std::io::Cursor::new(header).chain(&mut text);
-                self.ingest_csv(input, reader, skipped_lines, &mut counts)?
-            }
+                Ok(header) => {
+                    text.skip_to(at.offset).map_err(corrupt)?;
+                    let skipped_lines = at.lines.saturating_sub(1);
+                    let reader = std::io::Cursor::new(header).chain(&mut text);
+                    self.ingest_csv(input, reader, skipped_lines, &mut counts)?
+                }
+                Err(e) => Unread::Header(e),
+            },
             (Encoding::Ndjson, at) => {
                 let at = at.unwrap_or_default();
                 text.skip_to(at.offset).map_err(corrupt)?;
                 self.ingest_ndjson(input, &mut text, at.lines, &mut counts)?
             }
+        };
+        let mut not_a_log = None;
+        match ending {
+            Unread::Nothing => {}
+            Unread::NotALog(why) => not_a_log = Some(why),
+            Unread::Header(e) => self.unreadable(input, 1, e, true, &mut counts)?,
+            Unread::From(line, e) => self.unreadable(input, line, e, false, &mut counts)?,
         }
         debug_assert!(counts.balanced());
         Ok(InputRead {
+            not_a_log,
             counts,
             read_to: text.position(),
             held_back: text.held_back(),
         })
     }
 
+    /// Records that the rest of an input, from `line` on, could not be read: one reject, of
+    /// kind `record_too_long` when a CSV header was too long to read, else
+    /// `unreadable_input`. Errors of the machine rather than the input (permissions, a full
+    /// disk) stop the run instead.
+    fn unreadable(
+        &mut self,
+        input: &Input,
+        line: u64,
+        e: std::io::Error,
+        header: bool,
+        counts: &mut Counts,
+    ) -> Result<()> {
+        use std::io::ErrorKind;
+        if matches!(
+            e.kind(),
+            ErrorKind::PermissionDenied | ErrorKind::StorageFull
+        ) {
+            return Err(Error::io(&input.name, e));
+        }
+        let reject = match csv_records::RecordTooLong::of(&e) {
+            Some(too_long) if header => Reject::new(
+                validate::RejectKind::RecordTooLong,
+                format!(
+                    "the CSV header is longer than the maximum record size of {} bytes (--max-record-bytes); the file's records cannot be read without it",
+                    too_long.max_record
+                ),
+            ),
+            _ => Reject::new(
+                validate::RejectKind::UnreadableInput,
+                format!(
+                    "the input cannot be read from this line on ({e}); the records before it are kept; replace the file with an undamaged copy and ingest it again"
+                ),
+            ),
+        };
+        let line = match csv_records::RecordTooLong::of(&e) {
+            Some(too_long) => too_long.line.max(line),
+            None => line,
+        };
+        tracing::warn!("{}:{line}: {}", input.name, reject.reason);
+        counts.records += 1;
+        counts.rejected += 1;
+        self.reject(&reject, input, line, b"")
+    }
+
+    /// Reads the CSV records of an input; `Ok` with what could not be read, if anything.
     fn ingest_csv<R: BufRead + Send>(
         &mut self,
         input: &Input,
         reader: R,
         skipped_lines: u64,
         counts: &mut Counts,
-    ) -> Result<()> {
-        let mut records = csv_records::CsvRecords::new(reader);
-        if !records
-            .advance()
-            .map_err(|e| Error::corrupt(&input.name, e))?
-        {
-            return Ok(()); // an empty file
+    ) -> Result<Unread> {
+        let mut records = csv_records::CsvRecords::with_max_record(reader, self.max_record);
+        match records.advance() {
+            Ok(true) => {}
+            Ok(false) => return Ok(Unread::Nothing), // an empty file
+            Err(e) => return Ok(Unread::Header(e)),
         }
         records.add_skipped_lines(skipped_lines);
         // Header: contract fields (or their mapped names) by position; other columns are
@@ -435,42 +542,52 @@ impl Run<'_> {
                 columns[f].get_or_insert(i);
             }
         }
+        if validate::f::REQUIRED.iter().all(|f| columns[*f].is_none()) {
+            let names = validate::f::REQUIRED.map(|f| self.mapping.columns[f].as_str());
+            return Ok(Unread::NotALog(format!(
+                "not a transaction log: its first line names none of the columns {}; check the file (or map its columns in a job file) and ingest it again",
+                names.join(", ")
+            )));
+        }
         let layout = CsvLayout {
             columns,
             width: records.field_count(),
         };
         // The records after the header, parsed on every core, taken in input order.
         let (rest, mut lines_before) = records.into_rest();
-        let (mapping, fx) = (self.mapping.clone(), self.fx.clone());
-        let parse = |chunk: &mut Chunk, _: u64| parse_csv_chunk(chunk, &layout, &mapping, &fx);
-        let cut = csv_records::last_record_end;
-        chunks::parse_in_order(rest, &input.name, cut, parse, |chunk| {
-            self.take_chunk(chunk, input, lines_before, counts)?;
-            lines_before += chunk.newlines;
-            Ok(())
-        })
+        let (mapping, fx, max) = (self.mapping.clone(), self.fx.clone(), self.max_record);
+        let parse = |chunk: &mut Chunk, _: u64| parse_csv_chunk(chunk, &layout, &mapping, &fx, max);
+        let ending =
+            chunks::parse_in_order(rest, &input.name, Framing::Csv, max, parse, |chunk| {
+                self.take_chunk(chunk, input, lines_before, counts)?;
+                lines_before += chunk.newlines;
+                Ok(())
+            })?;
+        Ok(Unread::after(ending, lines_before))
     }
 
+    /// Reads the NDJSON records of an input; `Ok` with what could not be read, if anything.
     fn ingest_ndjson<R: BufRead + Send>(
         &mut self,
         input: &Input,
         reader: R,
         skipped_lines: u64,
         counts: &mut Counts,
-    ) -> Result<()> {
-        let (mapping, fx) = (self.mapping.clone(), self.fx.clone());
+    ) -> Result<Unread> {
+        let (mapping, fx, max) = (self.mapping.clone(), self.fx.clone(), self.max_record);
         let parse = |chunk: &mut Chunk, seq: u64| {
             // Line 1 of the text may start with a byte-order mark.
             let at_line_one = seq == 0 && skipped_lines == 0;
-            parse_ndjson_chunk(chunk, at_line_one, &mapping, &fx)
+            parse_ndjson_chunk(chunk, at_line_one, &mapping, &fx, max)
         };
         let mut lines_before = skipped_lines;
-        let cut = chunks::last_line_end;
-        chunks::parse_in_order(reader, &input.name, cut, parse, |chunk| {
-            self.take_chunk(chunk, input, lines_before, counts)?;
-            lines_before += chunk.newlines;
-            Ok(())
-        })
+        let ending =
+            chunks::parse_in_order(reader, &input.name, Framing::Lines, max, parse, |chunk| {
+                self.take_chunk(chunk, input, lines_before, counts)?;
+                lines_before += chunk.newlines;
+                Ok(())
+            })?;
+        Ok(Unread::after(ending, lines_before))
     }
 
     /// The order-dependent part of reading a chunk: de-duplication, rows, rejects, counts.
@@ -526,7 +643,7 @@ impl Run<'_> {
             return Ok(false);
         }
         day.rows.push_stored(e, strings);
-        if day.rows.len() >= self.rows_per_file {
+        if day.rows.len() >= self.rows_per_file || day.rows.bytes() >= BYTES_PER_FILE {
             self.flush_day(e.day)?;
         }
         Ok(true)
@@ -539,7 +656,7 @@ impl Run<'_> {
             .or_default() += 1;
         self.rejects
             .append(&self.run_id, &input.name, line, reject, raw);
-        if self.rejects.len() >= self.rows_per_file {
+        if self.rejects.len() >= self.rows_per_file || self.rejects.bytes() >= BYTES_PER_FILE {
             self.flush_rejects()?;
         }
         Ok(())
@@ -789,18 +906,21 @@ fn absolute_name(path: &Path) -> String {
 
 /// Checks, before anything is written, that every renamed column exists in each CSV input's
 /// header: a mapping that does not fit would otherwise reject every line.
-fn check_mapping(inputs: &[Input], mapping: &ColumnMapping) -> Result<()> {
-    for input in inputs.iter().filter(|i| i.path.is_some()) {
+fn check_mapping(inputs: &[Input], mapping: &ColumnMapping, max_record: usize) -> Result<()> {
+    for input in inputs
+        .iter()
+        .filter(|i| i.path.is_some() && i.unreadable.is_none())
+    {
         let opened = input::open(input, None, None)?;
         if opened.encoding != Encoding::Csv {
             continue;
         }
-        let mut records = csv_records::CsvRecords::new(opened.reader);
-        if !records
-            .advance()
-            .map_err(|e| Error::corrupt(&input.name, e))?
-        {
-            continue; // an empty file has no columns to check
+        let mut records = csv_records::CsvRecords::with_max_record(opened.reader, max_record);
+        match records.advance() {
+            Ok(true) => {}
+            // An empty file has no columns to check; one whose header cannot be read gets its
+            // reject when it is ingested.
+            Ok(false) | Err(_) => continue,
         }
         let header: Vec<String> = (0..records.field_count())
             .map(|i| String::from_utf8_lossy(records.field(i)).trim().to_string())

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use crate::ingest::chunks::Chunk;
+use crate::ingest::chunks::{too_long, Chunk, RAW_PREFIX_BYTES};
 use crate::ingest::csv_records::SliceRecords;
 use crate::ingest::dedupe::id_hash;
 use crate::ingest::fx::FxRates;
@@ -21,12 +21,14 @@ pub struct CsvLayout {
 }
 
 /// Parses and checks the CSV records of a chunk (text after the header, from a record
-/// boundary), filling in its records and newlines.
+/// boundary), filling in its records and newlines. A record longer than `max_record` bytes
+/// is rejected, its raw text cut to its first [`RAW_PREFIX_BYTES`].
 pub fn parse_csv_chunk(
     chunk: &mut Chunk,
     layout: &CsvLayout,
     mapping: &ColumnMapping,
     fx: &FxRates,
+    max_record: usize,
 ) {
     let text = std::mem::take(&mut chunk.text);
     let (fields, ends) = (
@@ -36,6 +38,13 @@ pub fn parse_csv_chunk(
     let mut records = SliceRecords::new(&text, fields, ends);
     while records.advance() {
         let line = records.line();
+        let raw = records.raw_range();
+        if raw.len() > max_record {
+            let reject = too_long(raw.len() as u64, max_record);
+            let kept = raw.len().min(RAW_PREFIX_BYTES);
+            chunk.reject(line, reject, raw.start..raw.start + kept);
+            continue;
+        }
         match csv_event(&records, layout, mapping, fx) {
             Ok(e) => chunk.accept(line, &e, id_hash(&e.event_id)),
             Err(reject) => chunk.reject(line, reject, records.raw_range()),
@@ -97,12 +106,14 @@ fn csv_event<'r>(
 
 /// Parses and checks the NDJSON lines of a chunk (whole lines), filling in its records and
 /// newlines. `at_line_one`: the chunk starts at the text's first line, which may start with
-/// a byte-order mark.
+/// a byte-order mark. A line longer than `max_record` bytes is rejected, its raw text cut to
+/// its first [`RAW_PREFIX_BYTES`].
 pub fn parse_ndjson_chunk(
     chunk: &mut Chunk,
     at_line_one: bool,
     mapping: &ColumnMapping,
     fx: &FxRates,
+    max_record: usize,
 ) {
     let text = std::mem::take(&mut chunk.text);
     let renamed = mapping.columns != crate::schema::INPUT_FIELDS.map(str::to_string);
@@ -124,6 +135,12 @@ pub fn parse_ndjson_chunk(
             line = rest;
         }
         if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if line.len() > max_record {
+            let reject = too_long(line.len() as u64, max_record);
+            let kept = line.len().min(RAW_PREFIX_BYTES);
+            chunk.reject(line_no, reject, start..start + kept);
             continue;
         }
         let outcome = match std::str::from_utf8(line) {

@@ -51,9 +51,10 @@ pub fn render(report: &IngestReport) -> String {
         cells
     };
     for input in &report.run.inputs {
-        let note = match &input.skipped_as_ingested_by {
-            Some(run) => format!("skipped: same bytes ingested by {run}"),
-            None => String::new(),
+        let note = match (&input.skipped_as_ingested_by, &input.unreadable) {
+            (Some(run), _) => format!("skipped: same bytes ingested by {run}"),
+            (None, Some(why)) => format!("NOT READ: {why}"),
+            (None, None) => String::new(),
         };
         table.add_row(row(&input.name, &input.counts, &note));
     }
@@ -88,6 +89,12 @@ pub fn render(report: &IngestReport) -> String {
             .map(|(d, n)| format!("{d}: {n}"))
             .collect();
         out.push_str(&format!("new rows by CST day: {}\n", days.join(", ")));
+    }
+    let unread = report.run.unreadable_inputs();
+    if unread > 0 {
+        out.push_str(&format!(
+            "{unread} input(s) could not be read and were skipped (see the note column); fix them and run again: they count as not ingested\n"
+        ));
     }
     out
 }

@@ -2,7 +2,7 @@
 //!
 //! Both encodings land here. CSV gives every field as text; NDJSON gives strings, numbers
 //! (kept as their literal text, never as floats) or other JSON values. Every rule of
-//! `shared/spec/transaction-log.md` that decides accept-or-reject lives in this file.
+//! `docs/input-format.md` that decides accept-or-reject lives in this file.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -41,6 +41,8 @@ pub mod f {
     pub const PROVINCE: usize = 10;
     pub const DEVICE: usize = 11;
     pub const QUANTITY: usize = 12;
+    /// The fields every event must have.
+    pub const REQUIRED: [usize; 6] = [EVENT_ID, EVENT_TIME, EVENT_TYPE, ORDER_ID, PLATFORM, AMOUNT];
 }
 
 /// The raw values of one record, by contract field.
@@ -61,10 +63,16 @@ pub enum RejectKind {
     UnknownCurrency,
     /// An id, string or optional field that breaks its rule.
     BadField,
+    /// A record longer than the maximum record size (`--max-record-bytes`): only its start is
+    /// kept.
+    RecordTooLong,
+    /// The rest of an input from this line on could not be read (a damaged or truncated
+    /// compressed stream): the records before it are kept.
+    UnreadableInput,
 }
 
 impl RejectKind {
-    pub const ALL: [RejectKind; 9] = [
+    pub const ALL: [RejectKind; 11] = [
         RejectKind::CsvFieldCount,
         RejectKind::InvalidJson,
         RejectKind::BadEncoding,
@@ -74,6 +82,8 @@ impl RejectKind {
         RejectKind::BadEventType,
         RejectKind::UnknownCurrency,
         RejectKind::BadField,
+        RejectKind::RecordTooLong,
+        RejectKind::UnreadableInput,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -87,6 +97,8 @@ impl RejectKind {
             RejectKind::BadEventType => "bad_event_type",
             RejectKind::UnknownCurrency => "unknown_currency",
             RejectKind::BadField => "bad_field",
+            RejectKind::RecordTooLong => "record_too_long",
+            RejectKind::UnreadableInput => "unreadable_input",
         }
     }
 }

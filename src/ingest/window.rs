@@ -5,6 +5,10 @@
 //! and lines it already read are skipped), and it can leave an unfinished last line (no
 //! newline yet) for a later run instead of reading half a record. [`LineWindow`] does both
 //! and reports where it stopped, which the manifest records for the next run.
+//!
+//! Waiting for a newline holds the line read so far; a line longer than the maximum record
+//! size is handed on unfinished instead (it is rejected as too long whatever follows), so a
+//! line of GiBs never sits in memory.
 
 use std::io::{self, BufRead, Read};
 
@@ -22,13 +26,17 @@ pub struct LineWindow<R> {
     filled: usize,
     eof: bool,
     hold_back_partial_line: bool,
+    /// Bytes of one line held at most while waiting for its newline.
+    max_line: usize,
     consumed: TextPosition,
 }
 
 const CHUNK: usize = 256 * 1024;
 
 impl<R: Read> LineWindow<R> {
-    pub fn new(inner: R, hold_back_partial_line: bool) -> Self {
+    /// A window over `inner` that holds at most `max_line` bytes of a line waiting for its
+    /// newline (the run's maximum record size).
+    pub fn new(inner: R, hold_back_partial_line: bool, max_line: usize) -> Self {
         LineWindow {
             inner,
             buf: vec![0; CHUNK],
@@ -37,6 +45,7 @@ impl<R: Read> LineWindow<R> {
             filled: 0,
             eof: false,
             hold_back_partial_line,
+            max_line,
             consumed: TextPosition::default(),
         }
     }
@@ -55,10 +64,22 @@ impl<R: Read> LineWindow<R> {
         }
     }
 
-    /// Reads the first line, newline included (the CSV header), consuming it.
+    /// Reads the first line, newline included (the CSV header), consuming it. A first line
+    /// longer than the maximum record size is an error carrying a
+    /// [`crate::ingest::csv_records::RecordTooLong`].
     pub fn take_first_line(&mut self) -> io::Result<Vec<u8>> {
         let mut line = Vec::new();
-        self.read_until(b'\n', &mut line)?;
+        let max = self.max_line as u64;
+        (&mut *self)
+            .take(max.saturating_add(1))
+            .read_until(b'\n', &mut line)?;
+        if line.len() as u64 > max {
+            let too_long = crate::ingest::csv_records::RecordTooLong {
+                line: 1,
+                max_record: self.max_line,
+            };
+            return Err(io::Error::new(io::ErrorKind::InvalidData, too_long));
+        }
         Ok(line)
     }
 
@@ -105,6 +126,11 @@ impl<R: Read> BufRead for LineWindow<R> {
         self.pos = 0;
         loop {
             if self.filled == self.buf.len() {
+                if self.filled > self.max_line {
+                    // A line too long to be a record: hand it on as it is.
+                    self.released = self.filled;
+                    break;
+                }
                 // A line longer than the buffer: grow until its newline arrives.
                 let len = self.buf.len();
                 self.buf.resize(len * 2, 0);
@@ -185,7 +211,7 @@ mod tests {
                 Ok(n)
             }
         }
-        let mut w = LineWindow::new(Slow(text, chunk), hold);
+        let mut w = LineWindow::new(Slow(text, chunk), hold, usize::MAX);
         let mut out = Vec::new();
         w.read_to_end(&mut out).expect("read");
         (out, w.position(), w.held_back())
@@ -220,9 +246,29 @@ mod tests {
     }
 
     #[test]
+    fn a_line_longer_than_the_maximum_is_handed_on_unfinished() {
+        let mut text = b"ok\n".to_vec();
+        text.extend(std::iter::repeat_n(b'x', 20 << 20));
+        text.extend_from_slice(b"\nend\n");
+        for hold in [false, true] {
+            let mut w = LineWindow::new(&text[..], hold, 1 << 20);
+            let mut out = Vec::new();
+            w.read_to_end(&mut out).expect("read");
+            assert_eq!(out, text);
+            assert!(w.buf.len() <= 4 << 20, "held {} bytes", w.buf.len());
+        }
+        let mut w = LineWindow::new(&text[3..], false, 1000);
+        let e = w.take_first_line().expect_err("too long a header");
+        assert!(
+            crate::ingest::csv_records::RecordTooLong::of(&e).is_some(),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn skipping_resumes_after_what_was_read() {
         let text = b"h1,h2\nx,1\ny,2\nz,3\n";
-        let mut w = LineWindow::new(&text[..], true);
+        let mut w = LineWindow::new(&text[..], true, usize::MAX);
         assert_eq!(w.take_first_line().expect("header"), b"h1,h2\n");
         w.skip_to(10).expect("skip");
         assert_eq!(
@@ -235,7 +281,7 @@ mod tests {
         let mut rest = Vec::new();
         w.read_to_end(&mut rest).expect("rest");
         assert_eq!(rest, b"y,2\nz,3\n");
-        let mut short = LineWindow::new(&text[..5], false);
+        let mut short = LineWindow::new(&text[..5], false, usize::MAX);
         let err = short.skip_to(10).expect_err("shorter than before");
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
     }

@@ -51,6 +51,7 @@ struct InboxSection {
     settle_seconds: Option<u64>,
     rows_per_file: Option<usize>,
     ids_in_memory: Option<usize>,
+    max_record_bytes: Option<Spanned<usize>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,6 +100,8 @@ pub struct Job {
     pub settle: Duration,
     pub rows_per_file: usize,
     pub ids_in_memory: usize,
+    /// The longest record read whole (`--max-record-bytes`).
+    pub max_record_bytes: usize,
     pub mapping: ColumnMapping,
     pub reports: Vec<ReportJob>,
     pub exports: Vec<ExportJob>,
@@ -255,9 +258,33 @@ impl Job {
             .map(|p| resolve(p).display().to_string())
             .collect();
         let fx_rates = file.inbox.fx_rates.as_ref().map(|r| resolve(r.get_ref()));
+        let max_record_bytes = match &file.inbox.max_record_bytes {
+            None => crate::ingest::chunks::DEFAULT_MAX_RECORD_BYTES,
+            Some(n)
+                if (256..=crate::ingest::chunks::MAX_MAX_RECORD_BYTES).contains(n.get_ref()) =>
+            {
+                *n.get_ref()
+            }
+            Some(n) => {
+                return Err(src.error(
+                    n.span(),
+                    "inbox.max_record_bytes",
+                    format!(
+                        "{} is out of range: give 256 to {}",
+                        n.get_ref(),
+                        crate::ingest::chunks::MAX_MAX_RECORD_BYTES
+                    ),
+                ))
+            }
+        };
 
         let mapping = mapping(&src, &file.mapping)?;
-        let catalog = crate::reports::catalog::scan(&queries)?;
+        let catalog = match (crate::reports::catalog::scan(&queries), &file.queries) {
+            (Ok(catalog), _) => catalog,
+            // A folder the job file names: say where it is named.
+            (Err(e), Some(q)) => return Err(src.error(q.span(), "queries", e)),
+            (Err(e), None) => return Err(e),
+        };
         let mut reports = Vec::new();
         for (i, r) in file.reports.iter().enumerate() {
             let key = |k: &str| format!("report[{i}].{k}");
@@ -408,6 +435,7 @@ impl Job {
             ),
             rows_per_file: file.inbox.rows_per_file.unwrap_or(1_000_000).max(1),
             ids_in_memory: file.inbox.ids_in_memory.unwrap_or(8_000_000),
+            max_record_bytes,
             mapping,
             reports,
             exports,

@@ -146,7 +146,13 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome> {
     m.finished_at = now_rfc3339();
     m.duration_ms = clock.elapsed().as_millis() as u64;
     (m.status, m.exit_code, m.error) = match &result {
-        Ok(()) if m.ingest.totals.rejected > 0 => (RunStatus::Partial, exit::PARTIAL, None),
+        // Rejected lines, or inputs skipped as unreadable (listed in the run's inputs).
+        Ok(())
+            if m.ingest.totals.rejected > 0
+                || m.ingest.inputs.iter().any(|i| i.unreadable.is_some()) =>
+        {
+            (RunStatus::Partial, exit::PARTIAL, None)
+        }
         Ok(()) => (RunStatus::Ok, exit::OK, None),
         Err(e) => (RunStatus::Failed, e.exit_code(), Some(e.to_string())),
     };
@@ -317,6 +323,7 @@ async fn ingest_inbox(job: &Job, m: &mut RunManifest, progress: bool) -> Result<
         mapping: job.mapping.clone(),
         settle: Some(job.settle),
         commit_when_nothing_new: false,
+        max_record_bytes: job.max_record_bytes,
     };
     let root = job.warehouse.clone();
     let report = tokio::task::spawn_blocking(move || ingest::ingest(&root, &opts))

@@ -79,6 +79,11 @@ pub struct InputRecord {
     /// The run that already ingested the same bytes, when this input was skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped_as_ingested_by: Option<String>,
+    /// Why the input could not be read at all (a symlink loop, a FIFO, a `.gz` that is not
+    /// gzip, a CSV file that is no transaction log): it was skipped and counts as not
+    /// ingested, so a later run tries it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
     /// Where this run started in the decompressed text, when an earlier run had read the
     /// start of the same (since grown) file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -115,6 +120,16 @@ pub struct RunRecord {
     pub totals: Counts,
     /// Accepted rows per CST day written by this run.
     pub rows_by_date: std::collections::BTreeMap<String, u64>,
+}
+
+impl RunRecord {
+    /// Inputs of the run that could not be read at all and were skipped.
+    pub fn unreadable_inputs(&self) -> usize {
+        self.inputs
+            .iter()
+            .filter(|i| i.unreadable.is_some())
+            .count()
+    }
 }
 
 impl Manifest {
@@ -169,6 +184,7 @@ impl Manifest {
                 (i.size == Some(size)
                     && i.blake3.as_deref() == Some(blake3)
                     && i.skipped_as_ingested_by.is_none()
+                    && i.unreadable.is_none()
                     && i.held_back == 0)
                     .then_some(run.run_id.as_str())
             })
@@ -181,6 +197,7 @@ impl Manifest {
             run.inputs.iter().rev().find(|i| {
                 i.path.as_deref() == Some(path)
                     && i.skipped_as_ingested_by.is_none()
+                    && i.unreadable.is_none()
                     && i.read_to.is_some()
                     && i.size.is_some()
             })
