@@ -662,18 +662,9 @@ mod tests {
             }
         }
         // Random texts of the bytes that matter, every chunk size.
-        let alphabet: &[u8] = b"a,\"\n\r \xEF\xBB\xBF";
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        for _ in 0..3000 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            let len = (seed % 40) as usize;
-            let text: Vec<u8> = (0..len)
-                .map(|i| alphabet[((seed >> (i % 50)) as usize + i * 7) % alphabet.len()])
-                .collect();
+        for text in random_texts(b"a,\"\n\r \xEF\xBB\xBF", 0x2545_f491_4f6c_dd1d, 7) {
             let want = streamed_records(&text);
-            for size in 1..=len.max(1) {
+            for size in 1..=text.len().max(1) {
                 assert_eq!(
                     chunked_records(&text, size),
                     want,
@@ -681,6 +672,22 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// 3000 texts of up to 39 bytes drawn from `alphabet` (xorshift from `seed`; `step` varies
+    /// the draw), deterministic.
+    fn random_texts(alphabet: &[u8], mut seed: u64, step: usize) -> Vec<Vec<u8>> {
+        (0..3000)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let len = (seed % 40) as usize;
+                (0..len)
+                    .map(|i| alphabet[((seed >> (i % 50)) as usize + i * step) % alphabet.len()])
+                    .collect()
+            })
+            .collect()
     }
 
     /// Every record end of `text` as [`RecordEndScanner`] finds them, fed `piece` bytes at a
@@ -700,16 +707,8 @@ mod tests {
 
     #[test]
     fn the_scanner_finds_the_record_ends_that_chunks_are_cut_at() {
-        let alphabet: &[u8] = b"a,\"\n\r ";
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        for _ in 0..3000 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            let len = (seed % 40) as usize;
-            let text: Vec<u8> = (0..len)
-                .map(|i| alphabet[((seed >> (i % 50)) as usize + i * 5) % alphabet.len()])
-                .collect();
+        for text in random_texts(b"a,\"\n\r ", 0x9e37_79b9_7f4a_7c15, 5) {
+            let len = text.len();
             let mut want: Vec<usize> = (1..=len)
                 .filter_map(|k| last_record_end(&text[..k]))
                 .collect();
