@@ -20,6 +20,9 @@ use crate::error::{Error, Result};
 
 /// Read buffer for inputs: large enough that decompressors and the parsers stay busy.
 const READ_BUFFER: usize = 1 << 20;
+/// The first bytes of gzip and zstd data.
+const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
+const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
 
 /// How the records of a file are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,39 +175,25 @@ fn why_unreadable(path: &Path, compression: Compression) -> Option<String> {
                 .into(),
         );
     }
-    let mut head = [0u8; 4];
-    let got = match File::open(path).and_then(|mut f| read_head(&mut f, &mut head)) {
-        Ok(n) => n,
-        Err(e) => return Some(format!("cannot be read ({e}); check its permissions")),
-    };
-    let head = &head[..got];
+    let mut head = Vec::with_capacity(ZSTD_MAGIC.len());
+    if let Err(e) =
+        File::open(path).and_then(|f| f.take(ZSTD_MAGIC.len() as u64).read_to_end(&mut head))
+    {
+        return Some(format!("cannot be read ({e}); check its permissions"));
+    }
     if head.is_empty() {
         return None; // an empty log, whatever its name says
     }
-    let (want, what): (&[u8], &str) = match compression {
+    let (want, what) = match compression {
         Compression::None => return None,
-        Compression::Gzip => (&[0x1f, 0x8b], "gzip"),
-        Compression::Zstd => (&[0x28, 0xb5, 0x2f, 0xfd], "zstd"),
+        Compression::Gzip => (GZIP_MAGIC, "gzip"),
+        Compression::Zstd => (ZSTD_MAGIC, "zstd"),
     };
-    (!head.starts_with(want) && !want.starts_with(head)).then(|| {
+    (!head.starts_with(want) && !want.starts_with(&head)).then(|| {
         format!(
             "named as {what} but is not {what} data (it starts with bytes {head:02x?}): rename it to what it holds, or replace it with the {what} file it should be"
         )
     })
-}
-
-/// Reads up to `head.len()` bytes: fewer only at the end of the file.
-fn read_head(file: &mut File, head: &mut [u8]) -> io::Result<usize> {
-    let mut got = 0;
-    while got < head.len() {
-        match file.read(&mut head[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
 }
 
 fn folder_inputs(dir: &Path) -> Result<Vec<Input>> {
@@ -302,9 +291,9 @@ pub fn open(
         Some(c) => c,
         None => {
             let head = raw.fill_buf().map_err(|e| Error::io(&input.name, e))?;
-            if head.starts_with(&[0x1f, 0x8b]) {
+            if head.starts_with(GZIP_MAGIC) {
                 Compression::Gzip
-            } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            } else if head.starts_with(ZSTD_MAGIC) {
                 Compression::Zstd
             } else {
                 Compression::None

@@ -493,7 +493,8 @@ impl Run<'_> {
         ) {
             return Err(Error::io(&input.name, e));
         }
-        let reject = match csv_records::RecordTooLong::of(&e) {
+        let too_long = csv_records::RecordTooLong::of(&e);
+        let reject = match too_long {
             Some(too_long) if header => Reject::new(
                 validate::RejectKind::RecordTooLong,
                 format!(
@@ -508,10 +509,7 @@ impl Run<'_> {
                 ),
             ),
         };
-        let line = match csv_records::RecordTooLong::of(&e) {
-            Some(too_long) => too_long.line.max(line),
-            None => line,
-        };
+        let line = too_long.map_or(line, |t| t.line.max(line));
         tracing::warn!("{}:{line}: {}", input.name, reject.reason);
         counts.records += 1;
         counts.rejected += 1;
