@@ -20,6 +20,8 @@ pub mod parquet_files;
 pub mod per_hour;
 pub mod per_second;
 pub mod rollups;
+pub mod tables;
+pub mod txn;
 pub mod upgrade;
 
 use std::fs;

@@ -10,18 +10,16 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use arrow::array::RecordBatch;
-use arrow::datatypes::SchemaRef;
 
 use crate::error::{Error, Result};
-use crate::schema::{
-    PER_HOUR, PER_HOUR_FILE_SCHEMA, PER_SECOND, PER_SECOND_FILE_SCHEMA, TRANSACTIONS,
-};
-use crate::warehouse::commit::{self, CommitPlan, STAGING_DIR};
-use crate::warehouse::manifest::{DataFile, Manifest, FORMAT_VERSION};
+use crate::schema::TRANSACTIONS;
+use crate::warehouse::manifest::{Manifest, FORMAT_VERSION};
 use crate::warehouse::parquet_files::{read_columns, write_sorted_file};
 use crate::warehouse::per_hour;
 use crate::warehouse::per_second;
 use crate::warehouse::rollups::Rollups;
+use crate::warehouse::tables::{Table, PER_HOUR_TABLE, PER_SECOND_TABLE};
+use crate::warehouse::txn::WriteTxn;
 
 /// The run id the upgrade's files carry.
 const UPGRADE_ID: &str = "upgrade";
@@ -63,44 +61,26 @@ pub fn upgrade(root: &Path, manifest: Manifest) -> Result<Manifest> {
         })?;
     }
 
-    let staging = root.join(STAGING_DIR).join(UPGRADE_ID);
-    let mut plan = CommitPlan {
-        moves: Vec::new(),
-        deletes: Vec::new(),
-        manifest,
-    };
-    // Writes a day's rollup (already sorted by its first three columns) into staging and
-    // adds it to the plan.
-    let mut stage =
-        |table: &str, schema: &SchemaRef, date: &str, rel: String, batch: RecordBatch| {
-            let bytes = write_sorted_file(&staging.join(&rel), schema, &batch, &[0, 1, 2])?;
-            plan.moves
-                .push((format!("{STAGING_DIR}/{UPGRADE_ID}/{rel}"), rel.clone()));
-            plan.manifest.files.push(DataFile {
-                table: table.into(),
-                path: rel,
-                cst_date: Some(date.to_string()),
-                rows: batch.num_rows() as u64,
-                bytes,
-                run_id: UPGRADE_ID.into(),
-            });
-            Ok::<(), Error>(())
-        };
+    let mut txn = WriteTxn::open(root, UPGRADE_ID)?;
     for (date, mut day) in days {
         if needs_per_second {
-            let rel = per_second::file_path(&date, UPGRADE_ID, 0);
             let batch = day.per_second.take_batch()?;
-            stage(PER_SECOND, &PER_SECOND_FILE_SCHEMA, &date, rel, batch)?;
+            stage(&mut txn, &PER_SECOND_TABLE, &date, batch)?;
         }
-        let rel = per_hour::file_path(&date, UPGRADE_ID, 0);
         let batch = day.per_hour.take_batch()?;
-        stage(PER_HOUR, &PER_HOUR_FILE_SCHEMA, &date, rel, batch)?;
+        stage(&mut txn, &PER_HOUR_TABLE, &date, batch)?;
     }
-    for dir in [staging, root.join(PER_SECOND), root.join(PER_HOUR)] {
+    for table in [&PER_SECOND_TABLE, &PER_HOUR_TABLE] {
+        let dir = root.join(table.name);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
     }
-    plan.manifest.format_version = FORMAT_VERSION;
-    plan.manifest.written_by = env!("CARGO_PKG_VERSION").into();
-    commit::commit(root, UPGRADE_ID, &plan)?;
-    Ok(plan.manifest)
+    txn.commit(manifest, None)
+}
+
+/// Writes a day's rollup (already in its table's order) into the transaction.
+fn stage(txn: &mut WriteTxn, table: &'static Table, date: &str, batch: RecordBatch) -> Result<()> {
+    let file = txn.new_file(table, Some(date));
+    let bytes = write_sorted_file(&file.path, table.schema(), &batch, &table.sort_columns()?)?;
+    txn.record(file, batch.num_rows() as u64, bytes);
+    Ok(())
 }

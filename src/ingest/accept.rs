@@ -1,0 +1,205 @@
+//! The accept stage of ingest: parsed records, in input order, become rows.
+//!
+//! An accepted event joins its CST day's buffer unless its `event_id` was seen before (in
+//! this run or a committed one: then it is a row of `duplicates`); a rejected line is a row
+//! of `rejects`. Full buffers go to the [`Writer`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasherDefault;
+
+use crate::cst::date_from_days;
+use crate::error::Result;
+use crate::ingest::batches::{DayRows, DuplicatesBuilder, RejectsBuilder};
+use crate::ingest::chunks::{Chunk, Outcome, StoredEvent};
+use crate::ingest::dedupe::{id_hash, SeenIds, SmallKey};
+use crate::ingest::input::Input;
+use crate::ingest::validate::Reject;
+use crate::ingest::write::Writer;
+use crate::ingest::IngestOptions;
+use crate::schema::TRANSACTIONS;
+use crate::warehouse::manifest::{Counts, Manifest};
+use crate::warehouse::parquet_files::for_each_event_id;
+use crate::warehouse::tables::{DUPLICATES_TABLE, REJECTS_TABLE};
+use crate::warehouse::txn::WriteTxn;
+use crate::warehouse::Warehouse;
+
+/// Bytes of strings buffered for one file before it is written, whatever its row count:
+/// records may be up to `--max-record-bytes` long, and an Arrow string column holds at most
+/// 2 GiB. Typical rows (~150 bytes) reach `rows_per_file` long before this.
+const BYTES_PER_FILE: usize = 256 << 20;
+
+/// What the accept stage gathered over a run, once every buffer is written.
+pub(crate) struct Accepted {
+    pub rows_by_date: BTreeMap<String, u64>,
+    pub rejects_by_kind: BTreeMap<String, u64>,
+}
+
+/// The rows of a run not yet written, and every id seen.
+pub(crate) struct Accept<'a> {
+    wh: &'a Warehouse,
+    manifest: &'a Manifest,
+    run_id: String,
+    /// Accepted rows per CST day.
+    days: HashMap<i32, DayRows, BuildHasherDefault<SmallKey>>,
+    rejects: RejectsBuilder,
+    duplicates: DuplicatesBuilder,
+    rejects_by_kind: BTreeMap<String, u64>,
+    /// Every accepted id, committed or from this run, in bounded memory.
+    seen: SeenIds,
+    rows_per_file: usize,
+    out: Writer<'a>,
+}
+
+impl<'a> Accept<'a> {
+    pub fn new(
+        wh: &'a Warehouse,
+        manifest: &'a Manifest,
+        txn: &'a mut WriteTxn,
+        opts: &IngestOptions,
+    ) -> Self {
+        Accept {
+            wh,
+            manifest,
+            run_id: txn.run_id().to_string(),
+            days: HashMap::default(),
+            rejects: RejectsBuilder::default(),
+            duplicates: DuplicatesBuilder::default(),
+            rejects_by_kind: BTreeMap::new(),
+            seen: SeenIds::new(txn.scratch_dir("ids"), opts.ids_in_memory),
+            rows_per_file: opts.rows_per_file.max(1),
+            out: Writer::new(txn),
+        }
+    }
+
+    /// Takes the records of a chunk, whose first line is line `lines_before + 1` of `input`.
+    pub fn take_chunk(
+        &mut self,
+        chunk: &Chunk,
+        input: &Input,
+        lines_before: u64,
+        counts: &mut Counts,
+    ) -> Result<()> {
+        for record in &chunk.records {
+            counts.records += 1;
+            let line = lines_before + record.line;
+            match &record.outcome {
+                Outcome::Accepted(stored) => {
+                    if self.accept(stored, chunk.strings(), input, line)? {
+                        counts.accepted += 1;
+                    } else {
+                        counts.duplicates += 1;
+                    }
+                }
+                Outcome::Rejected { reject, raw } => {
+                    counts.rejected += 1;
+                    self.reject(reject, input, line, &chunk.text[raw.clone()])?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds an accepted event (stored with `strings`) unless its id was seen before;
+    /// `Ok(false)` for a duplicate, which is recorded in the `duplicates` table instead.
+    fn accept(&mut self, e: &StoredEvent, strings: &str, input: &Input, line: u64) -> Result<bool> {
+        let rows = match self.days.entry(e.day) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                load_committed_ids(self.wh, self.manifest, e.day, &mut self.seen)?;
+                v.insert(DayRows::default())
+            }
+        };
+        if !self.seen.insert(e.event_time_ms, e.id_hash)? {
+            self.duplicates
+                .append(&self.run_id, &input.name, line, &e.view(strings));
+            if self.duplicates.len() >= self.rows_per_file {
+                self.flush_duplicates()?;
+            }
+            return Ok(false);
+        }
+        rows.push_stored(e, strings);
+        if rows.len() >= self.rows_per_file || rows.bytes() >= BYTES_PER_FILE {
+            self.flush_day(e.day)?;
+        }
+        Ok(true)
+    }
+
+    /// Adds a rejected line (`raw`, its bytes) of `input`.
+    pub fn reject(&mut self, reject: &Reject, input: &Input, line: u64, raw: &[u8]) -> Result<()> {
+        *self
+            .rejects_by_kind
+            .entry(reject.kind.as_str().to_string())
+            .or_default() += 1;
+        self.rejects
+            .append(&self.run_id, &input.name, line, reject, raw);
+        if self.rejects.len() >= self.rows_per_file || self.rejects.bytes() >= BYTES_PER_FILE {
+            self.flush_rejects()?;
+        }
+        Ok(())
+    }
+
+    fn flush_day(&mut self, day: i32) -> Result<()> {
+        let Some(rows) = self.days.get_mut(&day) else {
+            return Ok(());
+        };
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let batch = rows.finish()?;
+        self.out.transactions(day, batch)
+    }
+
+    fn flush_rejects(&mut self) -> Result<()> {
+        if self.rejects.is_empty() {
+            return Ok(());
+        }
+        let batch = self.rejects.finish()?;
+        self.out.file(&REJECTS_TABLE, None, batch)
+    }
+
+    fn flush_duplicates(&mut self) -> Result<()> {
+        if self.duplicates.is_empty() {
+            return Ok(());
+        }
+        let batch = self.duplicates.finish()?;
+        self.out.file(&DUPLICATES_TABLE, None, batch)
+    }
+
+    /// Writes everything still buffered (rows, rollups, rejects, duplicates) and waits for
+    /// the last write.
+    pub fn finish(mut self) -> Result<Accepted> {
+        let mut days: Vec<i32> = self.days.keys().copied().collect();
+        days.sort_unstable();
+        for day in days {
+            self.flush_day(day)?;
+        }
+        self.out.finish_pending()?; // the last day's rows summed per second and hour
+        self.out.flush_rollups()?;
+        self.flush_rejects()?;
+        self.flush_duplicates()?;
+        self.out.finish_pending()?;
+        Ok(Accepted {
+            rows_by_date: self.out.rows_by_date(),
+            rejects_by_kind: self.rejects_by_kind,
+        })
+    }
+}
+
+/// Feeds the ids already committed for a CST day into `seen`: the contract lets
+/// de-duplication rely on a re-delivery carrying the same instant, hence the same day.
+fn load_committed_ids(
+    wh: &Warehouse,
+    manifest: &Manifest,
+    day: i32,
+    seen: &mut SeenIds,
+) -> Result<()> {
+    let date = date_from_days(day).to_string();
+    for file in manifest.files_of(TRANSACTIONS) {
+        if file.cst_date.as_deref() == Some(date.as_str()) {
+            for_each_event_id(&wh.root().join(&file.path), |ms, id| {
+                seen.add_committed(ms, id_hash(id))
+            })?;
+        }
+    }
+    Ok(())
+}

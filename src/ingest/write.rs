@@ -1,0 +1,164 @@
+//! The write stage of ingest: batches of rows become staged Parquet files of the run's
+//! write transaction, encoded on a second thread while parsing goes on.
+//!
+//! A `transactions` batch is sorted by its table's key, summed into the day's rollups
+//! (`per_second`, `per_hour`; written at the end of the run, or earlier when many groups are
+//! held) and encoded; other batches are written in the order their table keeps. At most one
+//! write is in flight, which bounds memory to two batches.
+
+use std::collections::BTreeMap;
+
+use arrow::array::RecordBatch;
+
+use crate::cst::date_from_days;
+use crate::error::{Error, Result};
+use crate::warehouse::parquet_files::{sort_batch, write_sorted_file};
+use crate::warehouse::rollups::Rollups;
+use crate::warehouse::tables::{Table, PER_HOUR_TABLE, PER_SECOND_TABLE, TRANSACTIONS_TABLE};
+use crate::warehouse::txn::{NewFile, WriteTxn};
+
+/// Rollup groups (`per_second` and `per_hour`) held for all days before they are written out
+/// early (a run over many days, or over logs of very many platforms or categories): ~100
+/// bytes each.
+const ROLLUP_GROUPS_IN_MEMORY: usize = 4_000_000;
+
+/// What the run wrote of one CST day.
+#[derive(Default)]
+struct DayOutput {
+    rows_written: u64,
+    /// The day's `transactions` files written so far, summed per second and per hour.
+    rollups: Rollups,
+}
+
+/// A Parquet file being written on another thread, recorded once it is done.
+struct PendingWrite {
+    handle: std::thread::JoinHandle<Result<Written>>,
+    file: NewFile,
+    rows: u64,
+}
+
+/// What the writer thread did: the file's size, and for a `transactions` file its rows
+/// summed per second and per hour (of the CST day given).
+struct Written {
+    bytes: u64,
+    rollups: Option<(i32, Rollups)>,
+}
+
+/// Writes a run's files into its transaction.
+pub(crate) struct Writer<'t> {
+    txn: &'t mut WriteTxn,
+    pending: Option<PendingWrite>,
+    days: BTreeMap<i32, DayOutput>,
+}
+
+impl<'t> Writer<'t> {
+    pub fn new(txn: &'t mut WriteTxn) -> Self {
+        Writer {
+            txn,
+            pending: None,
+            days: BTreeMap::new(),
+        }
+    }
+
+    /// Writes a file of accepted rows of the CST `day`, sorted by the table's key so that
+    /// files are the same whatever the input order.
+    pub fn transactions(&mut self, day: i32, batch: RecordBatch) -> Result<()> {
+        let date = date_from_days(day).to_string();
+        let file = self.txn.new_file(&TRANSACTIONS_TABLE, Some(&date));
+        self.days.entry(day).or_default().rows_written += batch.num_rows() as u64;
+        if self.days.values().map(|d| d.rollups.len()).sum::<usize>() > ROLLUP_GROUPS_IN_MEMORY {
+            self.flush_rollups()?;
+        }
+        let key = TRANSACTIONS_TABLE.sort_columns()?;
+        let rows = batch.num_rows() as u64;
+        self.in_background(file, rows, move |path| {
+            let sorted = sort_batch(&batch, &key)?;
+            drop(batch); // the unsorted rows, before encoding needs memory
+            let rollups = Rollups::of_transactions(&sorted)?;
+            let bytes = write_sorted_file(path, &sorted.schema(), &sorted, &key)?;
+            Ok(Written {
+                bytes,
+                rollups: Some((day, rollups)),
+            })
+        })
+    }
+
+    /// Writes a file of `table` (of the CST day `cst_date`, when partitioned) whose rows are
+    /// already in the table's order.
+    pub fn file(
+        &mut self,
+        table: &'static Table,
+        cst_date: Option<&str>,
+        batch: RecordBatch,
+    ) -> Result<()> {
+        let file = self.txn.new_file(table, cst_date);
+        let sorted_by = table.sort_columns()?;
+        let rows = batch.num_rows() as u64;
+        self.in_background(file, rows, move |path| {
+            Ok(Written {
+                bytes: write_sorted_file(path, &batch.schema(), &batch, &sorted_by)?,
+                rollups: None,
+            })
+        })
+    }
+
+    /// Writes each day's `per_second` and `per_hour` groups summed so far as files of that
+    /// day.
+    pub fn flush_rollups(&mut self) -> Result<()> {
+        let days: Vec<i32> = self.days.keys().copied().collect();
+        for day in days {
+            let Some(output) = self.days.get_mut(&day) else {
+                continue;
+            };
+            if output.rollups.is_empty() {
+                continue;
+            }
+            let seconds = output.rollups.per_second.take_batch()?;
+            let hours = output.rollups.per_hour.take_batch()?;
+            let date = date_from_days(day).to_string();
+            self.file(&PER_SECOND_TABLE, Some(&date), seconds)?;
+            self.file(&PER_HOUR_TABLE, Some(&date), hours)?;
+        }
+        Ok(())
+    }
+
+    /// Runs `write` (given the staged path) on another thread, after the write before it
+    /// has finished.
+    fn in_background(
+        &mut self,
+        file: NewFile,
+        rows: u64,
+        write: impl FnOnce(&std::path::Path) -> Result<Written> + Send + 'static,
+    ) -> Result<()> {
+        self.finish_pending()?;
+        let path = file.path.clone();
+        let handle = std::thread::spawn(move || write(&path));
+        self.pending = Some(PendingWrite { handle, file, rows });
+        Ok(())
+    }
+
+    /// Waits for the write in flight, if any, and records its file.
+    pub fn finish_pending(&mut self) -> Result<()> {
+        if let Some(p) = self.pending.take() {
+            let written = p.handle.join().map_err(|_| {
+                Error::Other(anyhow::anyhow!("the Parquet writer thread panicked"))
+            })??;
+            if let Some((day, rollups)) = written.rollups {
+                if let Some(output) = self.days.get_mut(&day) {
+                    output.rollups.merge(rollups);
+                }
+            }
+            self.txn.record(p.file, p.rows, written.bytes);
+        }
+        Ok(())
+    }
+
+    /// Accepted rows written per CST day.
+    pub fn rows_by_date(&self) -> BTreeMap<String, u64> {
+        self.days
+            .iter()
+            .filter(|(_, d)| d.rows_written > 0)
+            .map(|(day, d)| (date_from_days(*day).to_string(), d.rows_written))
+            .collect()
+    }
+}

@@ -1,0 +1,195 @@
+//! The table registry: every table of the warehouse described once.
+//!
+//! A [`Table`] names its folder, its columns (from [`crate::schema`], the single source of
+//! truth), its Hive partition column, the order of the rows in each file (by column name)
+//! and how its files are named. Folder creation, the write path, the sorts and the SQL
+//! registration all read these descriptors, so a new table is one entry in [`ALL`].
+
+use std::sync::LazyLock;
+
+use arrow::datatypes::SchemaRef;
+
+use crate::error::{Error, Result};
+use crate::schema::{
+    DUPLICATES, DUPLICATES_SCHEMA, FX_RATES, FX_RATES_SCHEMA, PARTITION_COLUMN, PER_HOUR,
+    PER_HOUR_FILE_SCHEMA, PER_SECOND, PER_SECOND_FILE_SCHEMA, REJECTS, REJECTS_SCHEMA,
+    TRANSACTIONS, TRANSACTIONS_FILE_SCHEMA,
+};
+
+/// The order of the rows in each file of a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowOrder {
+    /// As the rows were written (input order): no sort, none recorded in the file.
+    AsWritten,
+    /// Sorted ascending by these columns, in this order, and recorded in the file.
+    SortedBy(&'static [&'static str]),
+}
+
+/// How a table's files are named within their (partition) folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileNaming {
+    /// `<prefix>-<run>-<nnnn>.parquet`: a run writes any number of files.
+    Numbered(&'static str),
+    /// `<prefix>-<run>.parquet`: a run writes at most one file (it replaces the table).
+    OnePerRun(&'static str),
+}
+
+/// One table of the warehouse.
+#[derive(Debug)]
+pub struct Table {
+    /// The folder under the warehouse root, and the name SQL sees.
+    pub name: &'static str,
+    /// The columns stored in each file (a partition column lives in the path instead).
+    pub schema: &'static LazyLock<SchemaRef>,
+    /// The Hive partition column (the CST day), for a table partitioned by day.
+    pub partition: Option<&'static str>,
+    pub order: RowOrder,
+    pub naming: FileNaming,
+}
+
+pub static TRANSACTIONS_TABLE: Table = Table {
+    name: TRANSACTIONS,
+    schema: &TRANSACTIONS_FILE_SCHEMA,
+    partition: Some(PARTITION_COLUMN),
+    // The same files whatever the input order.
+    order: RowOrder::SortedBy(&["event_time", "event_id"]),
+    naming: FileNaming::Numbered("part"),
+};
+
+pub static REJECTS_TABLE: Table = Table {
+    name: REJECTS,
+    schema: &REJECTS_SCHEMA,
+    partition: None,
+    order: RowOrder::AsWritten,
+    naming: FileNaming::Numbered(REJECTS),
+};
+
+pub static DUPLICATES_TABLE: Table = Table {
+    name: DUPLICATES,
+    schema: &DUPLICATES_SCHEMA,
+    partition: None,
+    order: RowOrder::AsWritten,
+    naming: FileNaming::Numbered(DUPLICATES),
+};
+
+pub static FX_RATES_TABLE: Table = Table {
+    name: FX_RATES,
+    schema: &FX_RATES_SCHEMA,
+    partition: None,
+    order: RowOrder::SortedBy(&["currency", "date"]),
+    naming: FileNaming::OnePerRun(FX_RATES),
+};
+
+pub static PER_SECOND_TABLE: Table = Table {
+    name: PER_SECOND,
+    schema: &PER_SECOND_FILE_SCHEMA,
+    partition: Some(PARTITION_COLUMN),
+    order: RowOrder::SortedBy(&["second_cst", "platform", "event_type"]),
+    naming: FileNaming::Numbered(PER_SECOND),
+};
+
+pub static PER_HOUR_TABLE: Table = Table {
+    name: PER_HOUR,
+    schema: &PER_HOUR_FILE_SCHEMA,
+    partition: Some(PARTITION_COLUMN),
+    order: RowOrder::SortedBy(&["hour_cst", "event_type", "dimension"]),
+    naming: FileNaming::Numbered(PER_HOUR),
+};
+
+/// Every table, in the order their folders are created.
+pub static ALL: [&Table; 6] = [
+    &TRANSACTIONS_TABLE,
+    &REJECTS_TABLE,
+    &DUPLICATES_TABLE,
+    &FX_RATES_TABLE,
+    &PER_SECOND_TABLE,
+    &PER_HOUR_TABLE,
+];
+
+impl Table {
+    /// The table's file schema.
+    pub fn schema(&self) -> &SchemaRef {
+        self.schema
+    }
+
+    /// Where the run's `seq`-th file of this table (of the CST day `cst_date`, for a
+    /// partitioned table) goes, relative to the warehouse root.
+    pub fn file_path(&self, cst_date: Option<&str>, run_id: &str, seq: usize) -> String {
+        let folder = match (self.partition, cst_date) {
+            (Some(column), Some(date)) => format!("{}/{column}={date}", self.name),
+            _ => self.name.to_string(),
+        };
+        match self.naming {
+            FileNaming::Numbered(prefix) => format!("{folder}/{prefix}-{run_id}-{seq:04}.parquet"),
+            FileNaming::OnePerRun(prefix) => format!("{folder}/{prefix}-{run_id}.parquet"),
+        }
+    }
+
+    /// The positions in [`Self::schema`] of the columns the rows are sorted by (none for
+    /// rows kept as written).
+    pub fn sort_columns(&self) -> Result<Vec<usize>> {
+        let RowOrder::SortedBy(names) = self.order else {
+            return Ok(Vec::new());
+        };
+        names
+            .iter()
+            .map(|name| {
+                self.schema.index_of(name).map_err(|_| {
+                    Error::Data(format!(
+                        "table {}: sort column {name} is not one of its columns; fix the table registry (src/warehouse/tables.rs)",
+                        self.name
+                    ))
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_sort_column_exists() {
+        for table in ALL {
+            let columns = table.sort_columns().unwrap();
+            if let RowOrder::SortedBy(names) = table.order {
+                assert_eq!(columns.len(), names.len(), "{}", table.name);
+            }
+        }
+        assert_eq!(TRANSACTIONS_TABLE.sort_columns().unwrap(), [1, 0]);
+        assert_eq!(PER_SECOND_TABLE.sort_columns().unwrap(), [0, 1, 2]);
+        assert_eq!(PER_HOUR_TABLE.sort_columns().unwrap(), [0, 1, 2]);
+        assert_eq!(FX_RATES_TABLE.sort_columns().unwrap(), [0, 1]);
+        assert!(REJECTS_TABLE.sort_columns().unwrap().is_empty());
+    }
+
+    #[test]
+    fn file_names_are_those_of_earlier_versions() {
+        let d = Some("2019-11-11");
+        assert_eq!(
+            TRANSACTIONS_TABLE.file_path(d, "r000001", 2),
+            "transactions/cst_date=2019-11-11/part-r000001-0002.parquet"
+        );
+        assert_eq!(
+            PER_SECOND_TABLE.file_path(d, "upgrade", 0),
+            "per_second/cst_date=2019-11-11/per_second-upgrade-0000.parquet"
+        );
+        assert_eq!(
+            PER_HOUR_TABLE.file_path(d, "r000003", 1),
+            "per_hour/cst_date=2019-11-11/per_hour-r000003-0001.parquet"
+        );
+        assert_eq!(
+            REJECTS_TABLE.file_path(None, "r000001", 0),
+            "rejects/rejects-r000001-0000.parquet"
+        );
+        assert_eq!(
+            DUPLICATES_TABLE.file_path(None, "r000001", 3),
+            "duplicates/duplicates-r000001-0003.parquet"
+        );
+        assert_eq!(
+            FX_RATES_TABLE.file_path(None, "r000001", 0),
+            "fx_rates/fx_rates-r000001.parquet"
+        );
+    }
+}
