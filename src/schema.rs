@@ -48,6 +48,33 @@ pub const INPUT_FIELDS: [&str; 13] = [
     "quantity",
 ];
 
+/// The position of `name` in `names`, worked out at compile time: a constant defined so
+/// follows the list it indexes, and a name not in the list fails the build.
+pub const fn position(names: &[&str], name: &str) -> usize {
+    let mut i = 0;
+    while i < names.len() {
+        if same(names[i].as_bytes(), name.as_bytes()) {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("a name looked up in a list that does not hold it")
+}
+
+const fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// `event_time`: milliseconds, shown and truncated in China Standard Time.
 pub fn event_time_type() -> DataType {
     DataType::Timestamp(TimeUnit::Millisecond, Some(CST_TIMEZONE.into()))

@@ -28,19 +28,21 @@ pub enum Value<'a> {
 
 /// Field positions in [`RawEvent::fields`], in the order of `schema::INPUT_FIELDS`.
 pub mod f {
-    pub const EVENT_ID: usize = 0;
-    pub const EVENT_TIME: usize = 1;
-    pub const EVENT_TYPE: usize = 2;
-    pub const ORDER_ID: usize = 3;
-    pub const PLATFORM: usize = 4;
-    pub const AMOUNT: usize = 5;
-    pub const CURRENCY: usize = 6;
-    pub const BUYER_ID: usize = 7;
-    pub const SELLER_ID: usize = 8;
-    pub const CATEGORY: usize = 9;
-    pub const PROVINCE: usize = 10;
-    pub const DEVICE: usize = 11;
-    pub const QUANTITY: usize = 12;
+    use crate::schema::{position, INPUT_FIELDS};
+
+    pub const EVENT_ID: usize = position(&INPUT_FIELDS, "event_id");
+    pub const EVENT_TIME: usize = position(&INPUT_FIELDS, "event_time");
+    pub const EVENT_TYPE: usize = position(&INPUT_FIELDS, "event_type");
+    pub const ORDER_ID: usize = position(&INPUT_FIELDS, "order_id");
+    pub const PLATFORM: usize = position(&INPUT_FIELDS, "platform");
+    pub const AMOUNT: usize = position(&INPUT_FIELDS, "amount");
+    pub const CURRENCY: usize = position(&INPUT_FIELDS, "currency");
+    pub const BUYER_ID: usize = position(&INPUT_FIELDS, "buyer_id");
+    pub const SELLER_ID: usize = position(&INPUT_FIELDS, "seller_id");
+    pub const CATEGORY: usize = position(&INPUT_FIELDS, "category");
+    pub const PROVINCE: usize = position(&INPUT_FIELDS, "province");
+    pub const DEVICE: usize = position(&INPUT_FIELDS, "device");
+    pub const QUANTITY: usize = position(&INPUT_FIELDS, "quantity");
     /// The fields every event must have.
     pub const REQUIRED: [usize; 6] = [EVENT_ID, EVENT_TIME, EVENT_TYPE, ORDER_ID, PLATFORM, AMOUNT];
 }

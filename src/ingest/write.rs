@@ -14,7 +14,7 @@ use crate::cst::date_from_days;
 use crate::error::{Error, Result};
 use crate::warehouse::parquet_files::{sort_batch, write_sorted_file};
 use crate::warehouse::rollups::Rollups;
-use crate::warehouse::tables::{Table, PER_HOUR_TABLE, PER_SECOND_TABLE, TRANSACTIONS_TABLE};
+use crate::warehouse::tables::{Table, TRANSACTIONS_TABLE};
 use crate::warehouse::txn::{NewFile, WriteTxn};
 
 /// Rollup groups (`per_second` and `per_hour`) held for all days before they are written out
@@ -102,7 +102,7 @@ impl<'t> Writer<'t> {
         })
     }
 
-    /// Writes each day's `per_second` and `per_hour` groups summed so far as files of that
+    /// Writes each day's rollups (`per_second`, `per_hour`) summed so far as files of that
     /// day.
     pub fn flush_rollups(&mut self) -> Result<()> {
         let days: Vec<i32> = self.days.keys().copied().collect();
@@ -113,11 +113,11 @@ impl<'t> Writer<'t> {
             if output.rollups.is_empty() {
                 continue;
             }
-            let seconds = output.rollups.per_second.take_batch()?;
-            let hours = output.rollups.per_hour.take_batch()?;
+            let batches = output.rollups.take_batches()?;
             let date = date_from_days(day).to_string();
-            self.file(&PER_SECOND_TABLE, Some(&date), seconds)?;
-            self.file(&PER_HOUR_TABLE, Some(&date), hours)?;
+            for (table, batch) in batches {
+                self.file(table, Some(&date), batch)?;
+            }
         }
         Ok(())
     }

@@ -24,12 +24,8 @@ use datafusion::prelude::DataFrame;
 use datafusion::sql::parser::DFParser;
 
 use crate::error::{Error, Result};
-use crate::schema::{
-    DUPLICATES, DUPLICATES_SCHEMA, FX_RATES, FX_RATES_SCHEMA, PARTITION_COLUMN, PER_HOUR,
-    PER_HOUR_FILE_SCHEMA, PER_SECOND, PER_SECOND_FILE_SCHEMA, REJECTS, REJECTS_SCHEMA,
-    TRANSACTIONS, TRANSACTIONS_FILE_SCHEMA,
-};
 use crate::warehouse::manifest::Manifest;
+use crate::warehouse::tables::{self, Table};
 use crate::warehouse::Warehouse;
 
 /// Whether SQL may change anything (`INSERT`, `COPY`, …).
@@ -109,51 +105,32 @@ pub async fn session(wh: &Warehouse) -> Result<SessionContext> {
         .skip_partial_aggregation_probe_ratio_threshold = SKIP_PARTIAL_AGGREGATION_RATIO;
     config.set_extension(Arc::new(WarehouseRoot(wh.root().to_path_buf())));
     let ctx = SessionContext::new_with_config_rt(config, runtime);
-    let parquet = || Arc::new(ParquetFormat::default());
-
-    let transactions = ListingOptions::new(parquet())
-        .with_file_extension(".parquet")
-        .with_table_partition_cols(vec![(PARTITION_COLUMN.to_string(), DataType::Date32)])
-        .with_file_sort_order(vec![vec![col("event_time").sort(true, false)]]);
-    register(
-        &ctx,
-        wh,
-        TRANSACTIONS,
-        transactions,
-        &TRANSACTIONS_FILE_SCHEMA,
-    )?;
-    let rollup = ListingOptions::new(parquet())
-        .with_file_extension(".parquet")
-        .with_table_partition_cols(vec![(PARTITION_COLUMN.to_string(), DataType::Date32)]);
-    register(
-        &ctx,
-        wh,
-        PER_SECOND,
-        rollup.clone(),
-        &PER_SECOND_FILE_SCHEMA,
-    )?;
-    register(&ctx, wh, PER_HOUR, rollup, &PER_HOUR_FILE_SCHEMA)?;
-    let plain = || ListingOptions::new(parquet()).with_file_extension(".parquet");
-    register(&ctx, wh, REJECTS, plain(), &REJECTS_SCHEMA)?;
-    register(&ctx, wh, FX_RATES, plain(), &FX_RATES_SCHEMA)?;
-    register(&ctx, wh, DUPLICATES, plain(), &DUPLICATES_SCHEMA)?;
+    for table in tables::ALL {
+        register(&ctx, wh, table)?;
+    }
     Ok(ctx)
 }
 
-fn register(
-    ctx: &SessionContext,
-    wh: &Warehouse,
-    table: &str,
-    options: ListingOptions,
-    schema: &arrow::datatypes::SchemaRef,
-) -> Result<()> {
-    let dir = wh.table_dir(table);
+/// Registers `table` as a Parquet listing table over its folder, with the partition column
+/// and the file order its descriptor gives.
+fn register(ctx: &SessionContext, wh: &Warehouse, table: &Table) -> Result<()> {
+    let mut options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    if let Some(column) = table.partition {
+        options = options.with_table_partition_cols(vec![(column.to_string(), DataType::Date32)]);
+    }
+    let declared = table.declared_order();
+    if !declared.is_empty() {
+        let order = declared.iter().map(|c| col(*c).sort(true, false)).collect();
+        options = options.with_file_sort_order(vec![order]);
+    }
+    let dir = wh.table_dir(table.name);
     let dir = std::path::absolute(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
     let url = ListingTableUrl::parse(format!("{}/", dir.display()))?;
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
-        .with_schema(Arc::clone(schema));
-    ctx.register_table(table, Arc::new(ListingTable::try_new(config)?))?;
+        .with_schema(Arc::clone(table.schema()));
+    ctx.register_table(table.name, Arc::new(ListingTable::try_new(config)?))?;
     Ok(())
 }
 

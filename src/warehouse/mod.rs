@@ -17,8 +17,6 @@
 pub mod commit;
 pub mod manifest;
 pub mod parquet_files;
-pub mod per_hour;
-pub mod per_second;
 pub mod rollups;
 pub mod tables;
 pub mod txn;
@@ -28,7 +26,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::schema::{DUPLICATES, FX_RATES, PER_HOUR, PER_SECOND, REJECTS, TRANSACTIONS};
 use manifest::Manifest;
 
 /// Where the warehouse lives when `--warehouse` is not given (clap applies it, and reads
@@ -137,15 +134,8 @@ impl Warehouse {
             commit::write_atomic(&root.join(commit::MANIFEST_FILE), &text)?;
             manifest
         };
-        for table in [
-            TRANSACTIONS,
-            REJECTS,
-            DUPLICATES,
-            FX_RATES,
-            PER_SECOND,
-            PER_HOUR,
-        ] {
-            let dir = root.join(table);
+        for table in tables::ALL {
+            let dir = root.join(table.name);
             fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
         }
         Ok((wh, manifest))

@@ -44,6 +44,9 @@ pub struct Table {
     /// The Hive partition column (the CST day), for a table partitioned by day.
     pub partition: Option<&'static str>,
     pub order: RowOrder,
+    /// How many leading columns of [`Self::order`] the query engine is told each file is
+    /// sorted by (so it can skip a sort); the rest of the order is not declared.
+    pub declared_columns: usize,
     pub naming: FileNaming,
 }
 
@@ -53,6 +56,7 @@ pub static TRANSACTIONS_TABLE: Table = Table {
     partition: Some(PARTITION_COLUMN),
     // The same files whatever the input order.
     order: RowOrder::SortedBy(&["event_time", "event_id"]),
+    declared_columns: 1,
     naming: FileNaming::Numbered("part"),
 };
 
@@ -61,6 +65,7 @@ pub static REJECTS_TABLE: Table = Table {
     schema: &REJECTS_SCHEMA,
     partition: None,
     order: RowOrder::AsWritten,
+    declared_columns: 0,
     naming: FileNaming::Numbered(REJECTS),
 };
 
@@ -69,6 +74,7 @@ pub static DUPLICATES_TABLE: Table = Table {
     schema: &DUPLICATES_SCHEMA,
     partition: None,
     order: RowOrder::AsWritten,
+    declared_columns: 0,
     naming: FileNaming::Numbered(DUPLICATES),
 };
 
@@ -77,6 +83,7 @@ pub static FX_RATES_TABLE: Table = Table {
     schema: &FX_RATES_SCHEMA,
     partition: None,
     order: RowOrder::SortedBy(&["currency", "date"]),
+    declared_columns: 0,
     naming: FileNaming::OnePerRun(FX_RATES),
 };
 
@@ -85,6 +92,7 @@ pub static PER_SECOND_TABLE: Table = Table {
     schema: &PER_SECOND_FILE_SCHEMA,
     partition: Some(PARTITION_COLUMN),
     order: RowOrder::SortedBy(&["second_cst", "platform", "event_type"]),
+    declared_columns: 0,
     naming: FileNaming::Numbered(PER_SECOND),
 };
 
@@ -93,17 +101,18 @@ pub static PER_HOUR_TABLE: Table = Table {
     schema: &PER_HOUR_FILE_SCHEMA,
     partition: Some(PARTITION_COLUMN),
     order: RowOrder::SortedBy(&["hour_cst", "event_type", "dimension"]),
+    declared_columns: 0,
     naming: FileNaming::Numbered(PER_HOUR),
 };
 
-/// Every table, in the order their folders are created.
+/// Every table, in the order they are created and registered.
 pub static ALL: [&Table; 6] = [
     &TRANSACTIONS_TABLE,
-    &REJECTS_TABLE,
-    &DUPLICATES_TABLE,
-    &FX_RATES_TABLE,
     &PER_SECOND_TABLE,
     &PER_HOUR_TABLE,
+    &REJECTS_TABLE,
+    &FX_RATES_TABLE,
+    &DUPLICATES_TABLE,
 ];
 
 impl Table {
@@ -122,6 +131,14 @@ impl Table {
         match self.naming {
             FileNaming::Numbered(prefix) => format!("{folder}/{prefix}-{run_id}-{seq:04}.parquet"),
             FileNaming::OnePerRun(prefix) => format!("{folder}/{prefix}-{run_id}.parquet"),
+        }
+    }
+
+    /// The columns of [`Self::order`] declared to the query engine.
+    pub fn declared_order(&self) -> &'static [&'static str] {
+        match self.order {
+            RowOrder::AsWritten => &[],
+            RowOrder::SortedBy(names) => &names[..self.declared_columns.min(names.len())],
         }
     }
 
@@ -162,6 +179,8 @@ mod tests {
         assert_eq!(PER_HOUR_TABLE.sort_columns().unwrap(), [0, 1, 2]);
         assert_eq!(FX_RATES_TABLE.sort_columns().unwrap(), [0, 1]);
         assert!(REJECTS_TABLE.sort_columns().unwrap().is_empty());
+        assert_eq!(TRANSACTIONS_TABLE.declared_order(), ["event_time"]);
+        assert!(PER_SECOND_TABLE.declared_order().is_empty());
     }
 
     #[test]

@@ -7,8 +7,9 @@
 //! `amount_cny` are the count and the fen-exact sum of the same rows of `transactions`, which
 //! a test checks against the raw table. A warehouse written before this table existed
 //! (manifest format 1) gets it built from its `transactions` files the first time a double11
-//! that knows it opens the warehouse with the writer lock ([`upgrade`]).
+//! that knows it opens the warehouse with the writer lock ([`upgrade`](crate::warehouse::upgrade)).
 
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -19,17 +20,9 @@ use arrow::array::{
 
 use crate::cst::CST_TIMEZONE;
 use crate::error::{Error, Result};
-use crate::schema::{amount_cny_type, PARTITION_COLUMN, PER_SECOND, PER_SECOND_FILE_SCHEMA};
-
-/// The largest `amount_cny` a `decimal(18, 2)` holds, in fen. One second and platform would
-/// need ~10^9 orders of the largest allowed amount to reach it; a sum that does is an error
-/// naming the table and day, never a wrapped or rounded figure.
-///
-/// Sums are `i128`. Every value added is first checked to be within ±`MAX_FEN` (a row beyond
-/// it is an error: ingest never writes one, so only a damaged file could hold it), so no sum
-/// of fewer than 10^20 rows can overflow; the additions are checked all the same, and
-/// `merge` (which cannot return an error) saturates, which `take_batch` then refuses.
-pub(crate) const MAX_FEN: i128 = crate::money::AMOUNT_CNY_MAX_FEN as i128;
+use crate::schema::{amount_cny_type, PER_SECOND, PER_SECOND_FILE_SCHEMA};
+use crate::warehouse::rollups::{column, downcast, out_of_range, Rollup, MAX_FEN};
+use crate::warehouse::tables::{Table, PER_SECOND_TABLE};
 
 /// Distinct platform × type pairs of one second collected in a list before they go to the
 /// map: logs are nearly time-ordered, so a second's rows come together and a short list
@@ -165,44 +158,41 @@ impl PerSecond {
     }
 }
 
+impl Rollup for PerSecond {
+    fn table(&self) -> &'static Table {
+        &PER_SECOND_TABLE
+    }
+    fn since_format(&self) -> u32 {
+        2
+    }
+    fn source_columns(&self) -> &'static [&'static str] {
+        &SOURCE_COLUMNS
+    }
+    fn len(&self) -> usize {
+        PerSecond::len(self)
+    }
+    fn add_transactions(&mut self, batch: &RecordBatch) -> Result<()> {
+        PerSecond::add_transactions(self, batch)
+    }
+    fn merge(&mut self, other: Box<dyn Rollup>) {
+        if let Some(other) = downcast::<PerSecond>(other) {
+            PerSecond::merge(self, other);
+        }
+    }
+    fn take_batch(&mut self) -> Result<RecordBatch> {
+        PerSecond::take_batch(self)
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
 /// A sum that does not fit an `i128`, at `at_ms` (epoch ms).
 fn overflow(at_ms: i64) -> Error {
     Error::Data(format!(
         "{PER_SECOND}: a sum of amount_cny on {} (CST) overflows",
         crate::cst::cst_date(at_ms)
     ))
-}
-
-/// Refuses a `transactions` batch holding a `column` value (fen) beyond ±[`MAX_FEN`], what
-/// `decimal(18, 2)` holds: ingest never writes one, so the file is damaged. Bounding every
-/// value bounds every sum (see [`MAX_FEN`]).
-pub(crate) fn out_of_range(table: &str, column: &str, times: &[i64], fen: &[i128]) -> Result<()> {
-    match fen.iter().position(|v| v.unsigned_abs() > MAX_FEN as u128) {
-        None => Ok(()),
-        Some(i) => Err(Error::Data(format!(
-            "{table}: a transactions row of {} (CST) has {column} {}, beyond decimal(18, 2): the \
-             transactions file is damaged; restore it or remove the run that wrote it",
-            crate::cst::cst_date(times[i]),
-            crate::money::format_fen(fen[i])
-        ))),
-    }
-}
-
-/// The column `name` of a `transactions` batch as the array type `T`.
-pub(crate) fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T> {
-    batch
-        .column_by_name(name)
-        .and_then(|c| c.as_any().downcast_ref::<T>())
-        .ok_or_else(|| {
-            Error::Data(format!(
-                "rollups: transactions column {name} missing or of the wrong type"
-            ))
-        })
-}
-
-/// Where a rollup file of `cst_date` goes: `per_second/cst_date=D/per_second-<run>-<n>.parquet`.
-pub fn file_path(cst_date: &str, run_id: &str, seq: usize) -> String {
-    format!("{PER_SECOND}/{PARTITION_COLUMN}={cst_date}/{PER_SECOND}-{run_id}-{seq:04}.parquet")
 }
 
 #[cfg(test)]

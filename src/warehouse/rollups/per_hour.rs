@@ -13,8 +13,9 @@
 //! Hive-partitioned listing table (Ballista reads it as it is); a test checks it against the
 //! raw rows.
 
+use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -25,10 +26,10 @@ use arrow::array::{
 use crate::cst::CST_TIMEZONE;
 use crate::error::{Error, Result};
 use crate::schema::{
-    amount_cny_type, amount_sum_type, PARTITION_COLUMN, PER_HOUR, PER_HOUR_DIMENSIONS,
-    PER_HOUR_FILE_SCHEMA,
+    amount_cny_type, amount_sum_type, PER_HOUR, PER_HOUR_DIMENSIONS, PER_HOUR_FILE_SCHEMA,
 };
-use crate::warehouse::per_second::{column, out_of_range, MAX_FEN};
+use crate::warehouse::rollups::{column, downcast, out_of_range, Rollup, WordHasher, MAX_FEN};
+use crate::warehouse::tables::{Table, PER_HOUR_TABLE};
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -54,7 +55,7 @@ pub const SOURCE_COLUMNS: [&str; 8] = [
 
 /// The index of `currency` in [`PER_HOUR_DIMENSIONS`]: the one dimension whose `amount` (in
 /// the log's currency) is summed; across currencies such a sum would mean nothing.
-const CURRENCY: usize = 1;
+const CURRENCY: usize = crate::schema::position(&PER_HOUR_DIMENSIONS, "currency");
 
 /// Counts and exact sums (fen) of one group.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -120,40 +121,6 @@ impl OpenHour<'_> {
             row.resize(value + 1, Sums::default());
         }
         &mut row[value]
-    }
-}
-
-/// Hashes the short strings of a batch (categories, provinces, …) a word at a time: they are
-/// looked up four times a row, where SipHash or a streaming hash cost 6 % of ingest's CPU.
-/// Keys come from the logs but only number strings within one batch, so a collision costs
-/// time, never a wrong sum.
-#[derive(Default)]
-struct WordHasher(u64);
-
-impl WordHasher {
-    fn mix(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-impl Hasher for WordHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut words = bytes.chunks_exact(8);
-        let mut word = [0u8; 8];
-        for w in &mut words {
-            word.copy_from_slice(w);
-            self.mix(u64::from_le_bytes(word));
-        }
-        let rest = words.remainder();
-        word = [0u8; 8];
-        word[..rest.len()].copy_from_slice(rest);
-        self.mix(u64::from_le_bytes(word));
-    }
-    fn write_u8(&mut self, b: u8) {
-        self.mix(u64::from(b));
     }
 }
 
@@ -323,9 +290,33 @@ impl PerHour {
     }
 }
 
-/// Where a rollup file of `cst_date` goes: `per_hour/cst_date=D/per_hour-<run>-<n>.parquet`.
-pub fn file_path(cst_date: &str, run_id: &str, seq: usize) -> String {
-    format!("{PER_HOUR}/{PARTITION_COLUMN}={cst_date}/{PER_HOUR}-{run_id}-{seq:04}.parquet")
+impl Rollup for PerHour {
+    fn table(&self) -> &'static Table {
+        &PER_HOUR_TABLE
+    }
+    fn since_format(&self) -> u32 {
+        3
+    }
+    fn source_columns(&self) -> &'static [&'static str] {
+        &SOURCE_COLUMNS
+    }
+    fn len(&self) -> usize {
+        PerHour::len(self)
+    }
+    fn add_transactions(&mut self, batch: &RecordBatch) -> Result<()> {
+        PerHour::add_transactions(self, batch)
+    }
+    fn merge(&mut self, other: Box<dyn Rollup>) {
+        if let Some(other) = downcast::<PerHour>(other) {
+            PerHour::merge(self, other);
+        }
+    }
+    fn take_batch(&mut self) -> Result<RecordBatch> {
+        PerHour::take_batch(self)
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
 }
 
 #[cfg(test)]
