@@ -40,7 +40,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::warehouse::manifest::{Counts, InputRecord, Manifest, RunRecord};
+use crate::warehouse::manifest::{Counts, InputRecord, Manifest, RunRecord, TextPosition};
 use crate::warehouse::txn::WriteTxn;
 use crate::warehouse::Warehouse;
 use accept::{Accept, Accepted};
@@ -122,32 +122,10 @@ fn read_inputs(
     let mut records = Vec::new();
     let mut read_in_run = ReadInRun::new();
     let run_id = Manifest::run_id(manifest.next_run);
-    let mut checksums = input::ChecksumsAhead::start(
-        inputs
-            .iter()
-            .enumerate()
-            .filter(|(_, input)| input.unreadable.is_none())
-            .filter_map(|(n, input)| {
-                let path = input.path.clone()?;
-                let prefix = plan::read_before(manifest, &absolute_name(&path));
-                Some((n, path, input.name.clone(), prefix))
-            })
-            .collect(),
-    );
+    let mut checksums = checksums_ahead(manifest, inputs);
     for (n, input) in inputs.iter().enumerate() {
         crate::faults::point("input", n);
-        let mut record = InputRecord {
-            name: input.name.clone(),
-            path: input.path.as_deref().map(absolute_name),
-            size: None,
-            blake3: None,
-            skipped_as_ingested_by: None,
-            resumed_from: None,
-            read_to: None,
-            held_back: 0,
-            counts: Counts::default(),
-            unreadable: input.unreadable.clone(),
-        };
+        let mut record = unread_record(input);
         if let Some(why) = &input.unreadable {
             tracing::warn!("{}: skipped: {why}", input.name);
             records.push(record);
@@ -196,20 +174,57 @@ fn read_inputs(
             resume,
             hold_back,
         )?;
-        record.counts = read.counts;
-        record.resumed_from = resume;
-        record.read_to = Some(read.read_to);
-        record.held_back = read.held_back;
-        if let Some(why) = read.not_a_log {
-            tracing::warn!("{}: skipped: {why}", input.name);
-            record.unreadable = Some(why);
-        }
+        note_read(&mut record, read, resume);
         records.push(record);
     }
     if let Some(p) = &progress {
         p.finish_and_clear();
     }
     Ok(records)
+}
+
+/// Starts checksumming the input files on another thread, ahead of reading them.
+fn checksums_ahead(manifest: &Manifest, inputs: &[Input]) -> input::ChecksumsAhead {
+    input::ChecksumsAhead::start(
+        inputs
+            .iter()
+            .enumerate()
+            .filter(|(_, input)| input.unreadable.is_none())
+            .filter_map(|(n, input)| {
+                let path = input.path.clone()?;
+                let prefix = plan::read_before(manifest, &absolute_name(&path));
+                Some((n, path, input.name.clone(), prefix))
+            })
+            .collect(),
+    )
+}
+
+/// The manifest's record of an input before anything of it is known.
+fn unread_record(input: &Input) -> InputRecord {
+    InputRecord {
+        name: input.name.clone(),
+        path: input.path.as_deref().map(absolute_name),
+        size: None,
+        blake3: None,
+        skipped_as_ingested_by: None,
+        resumed_from: None,
+        read_to: None,
+        held_back: 0,
+        counts: Counts::default(),
+        unreadable: input.unreadable.clone(),
+    }
+}
+
+/// Adds to an input's record what reading it (from `resume` on) gave.
+fn note_read(record: &mut InputRecord, read: read::InputRead, resume: Option<TextPosition>) {
+    record.counts = read.counts;
+    record.resumed_from = resume;
+    record.read_to = Some(read.read_to);
+    record.held_back = read.held_back;
+    if let Some(why) = read.not_a_log {
+        tracing::warn!("{}: skipped: {why}", record.name);
+        record.unreadable = Some(why);
+    }
 }
 
 /// The record of the run in the manifest.

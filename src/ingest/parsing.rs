@@ -15,7 +15,7 @@ use crate::ingest::validate::{self, validate, Event, RawEvent, Reject, RejectKin
 /// How the records of a CSV input are laid out, from its header.
 pub struct CsvLayout {
     /// The column of each contract field, in `INPUT_FIELDS` order.
-    pub columns: [Option<usize>; 13],
+    pub columns: [Option<usize>; crate::schema::INPUT_FIELDS.len()],
     /// The header's number of fields, which every record must have.
     pub width: usize,
 }

@@ -17,6 +17,7 @@ use crate::ingest::mapping::ColumnMapping;
 use crate::ingest::parsing::{parse_csv_chunk, parse_ndjson_chunk, CsvLayout};
 use crate::ingest::validate::{self, Reject};
 use crate::ingest::window::LineWindow;
+use crate::schema::INPUT_FIELDS;
 use crate::warehouse::manifest::{Counts, TextPosition};
 
 /// Reads inputs into the accept stage, with the run's mapping, rates and record limit.
@@ -212,7 +213,7 @@ fn map_header<R: BufRead>(
     records: &csv_records::CsvRecords<R>,
     mapping: &ColumnMapping,
 ) -> std::result::Result<CsvLayout, String> {
-    let mut columns: [Option<usize>; 13] = [None; 13];
+    let mut columns: [Option<usize>; INPUT_FIELDS.len()] = [None; INPUT_FIELDS.len()];
     for i in 0..records.field_count() {
         let name = String::from_utf8_lossy(records.field(i));
         if let Some(f) = mapping.columns.iter().position(|n| n == name.trim()) {

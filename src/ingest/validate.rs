@@ -48,7 +48,7 @@ pub mod f {
 }
 
 /// The raw values of one record, by contract field.
-pub type RawEvent<'a> = [Value<'a>; 13];
+pub type RawEvent<'a> = [Value<'a>; crate::schema::INPUT_FIELDS.len()];
 
 /// Why a line was rejected: a stable kind a user can group by, and a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -162,7 +162,7 @@ pub struct Event<'a> {
     pub quantity: i64,
 }
 
-const NAMES: [&str; 13] = crate::schema::INPUT_FIELDS;
+const NAMES: [&str; crate::schema::INPUT_FIELDS.len()] = crate::schema::INPUT_FIELDS;
 const MAX_ID_CHARS: usize = 64;
 
 /// Applies every rule of the contract to one record.
