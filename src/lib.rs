@@ -17,6 +17,7 @@ pub mod money;
 pub mod output;
 pub mod reports;
 pub mod schema;
+pub mod settings;
 pub mod shell;
 pub mod sql;
 pub mod warehouse;

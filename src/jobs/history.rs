@@ -3,14 +3,14 @@
 use std::io::Write;
 use std::path::Path;
 
-use clap::ValueEnum;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::Table;
 
 use crate::error::{Error, Result};
 use crate::jobs::run_manifest::{run_folders, RunManifest, RUN_MANIFEST};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// How `double11 runs` prints the history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HistoryFormat {
     /// One row per run.
     Table,
