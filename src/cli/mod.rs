@@ -50,8 +50,7 @@ pub struct Cli {
         default_value = crate::warehouse::DEFAULT_WAREHOUSE
     )]
     pub warehouse: PathBuf,
-    /// Query memory before sorts and grouped aggregations spill to disk: bytes, or with a
-    /// K/M/G suffix (default 2G).
+    /// Query memory before sorts and aggregations spill to disk, e.g. 8G or 512M (default 2G).
     #[arg(long, global = true, env = MEMORY_LIMIT_ENV, value_name = "SIZE")]
     pub memory_limit: Option<String>,
     #[command(subcommand)]

@@ -627,6 +627,17 @@ fn mapping(
             ));
         }
     }
+    m.time = time_format_of(src, time_format, time_zone)?;
+    Ok(m)
+}
+
+/// `mapping.time_format` and `mapping.time_zone`: how the time column is written (`None`:
+/// RFC 3339, which carries its own offset).
+fn time_format_of(
+    src: &Source<'_>,
+    time_format: Option<&Spanned<String>>,
+    time_zone: Option<&Spanned<String>>,
+) -> Result<Option<TimeFormat>> {
     let zone = match time_zone {
         Some(z) => parse_offset(z.get_ref()).ok_or_else(|| {
             src.error(
@@ -659,13 +670,14 @@ fn mapping(
                 Some(TimeKind::Pattern(pattern.to_string()))
             }
         };
-        m.time = kind.map(|kind| TimeFormat { kind, zone });
+        Ok(kind.map(|kind| TimeFormat { kind, zone }))
     } else if let Some(z) = time_zone {
-        return Err(src.error(
+        Err(src.error(
             z.span(),
             "mapping.time_zone",
             "applies to a time_format; RFC 3339 times carry their own offset",
-        ));
+        ))
+    } else {
+        Ok(None)
     }
-    Ok(m)
 }

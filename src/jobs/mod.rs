@@ -119,33 +119,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome> {
 
     let partial = job.runs_dir.join(format!(".{run_id}.partial"));
     std::fs::create_dir_all(&partial).map_err(|e| Error::io(partial.display().to_string(), e))?;
-    let mut m = RunManifest {
-        format: run_manifest::FORMAT.into(),
-        format_version: run_manifest::FORMAT_VERSION,
-        run_id: run_id.clone(),
-        job: JobInfo {
-            name: job.name.clone(),
-            file: job.file.display().to_string(),
-            blake3: job.file_blake3.clone(),
-        },
-        double11_version: env!("CARGO_PKG_VERSION").into(),
-        run_date: run_date.format("%Y-%m-%d").to_string(),
-        started_at,
-        finished_at: String::new(),
-        duration_ms: 0,
-        status: RunStatus::Ok,
-        exit_code: exit::OK,
-        error: None,
-        warehouse: job.warehouse.display().to_string(),
-        took_over_from: lock
-            .stale
-            .as_ref()
-            .map(|s| format!("run {} (pid {}, started {})", s.run_id, s.pid, s.started_at)),
-        cleaned_up,
-        ingest: IngestRecord::default(),
-        reports: Vec::new(),
-        exports: Vec::new(),
-    };
+    let mut m = new_manifest(&job, &run_id, started_at, &lock, cleaned_up);
 
     let settings = opts.settings.with(&job.settings);
     let result = steps(&job, &settings, &partial, &mut m, opts.progress).await;
@@ -178,6 +152,44 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome> {
         folder,
         error: result.err(),
     })
+}
+
+/// The manifest of a run that has just started: what it runs, where, and what it took over
+/// from a killed run; its outcome is filled in when it ends.
+fn new_manifest(
+    job: &Job,
+    run_id: &str,
+    started_at: String,
+    lock: &RunLock,
+    cleaned_up: Vec<String>,
+) -> RunManifest {
+    RunManifest {
+        format: run_manifest::FORMAT.into(),
+        format_version: run_manifest::FORMAT_VERSION,
+        run_id: run_id.to_string(),
+        job: JobInfo {
+            name: job.name.clone(),
+            file: job.file.display().to_string(),
+            blake3: job.file_blake3.clone(),
+        },
+        double11_version: env!("CARGO_PKG_VERSION").into(),
+        run_date: job.run_date.format("%Y-%m-%d").to_string(),
+        started_at,
+        finished_at: String::new(),
+        duration_ms: 0,
+        status: RunStatus::Ok,
+        exit_code: exit::OK,
+        error: None,
+        warehouse: job.warehouse.display().to_string(),
+        took_over_from: lock
+            .stale
+            .as_ref()
+            .map(|s| format!("run {} (pid {}, started {})", s.run_id, s.pid, s.started_at)),
+        cleaned_up,
+        ingest: IngestRecord::default(),
+        reports: Vec::new(),
+        exports: Vec::new(),
+    }
 }
 
 /// Ingest, reports, exports: the steps whose failure is recorded rather than returned.
