@@ -3,7 +3,7 @@
 //!
 //! The modules follow the pipeline: [`ingest`] → [`warehouse`] → [`sql`] →
 //! [`reports`] / [`export`] / [`shell`]; [`jobs`] runs them on a schedule. [`cli`] is the
-//! command line (the only clap types) and [`settings`] the sizes and limits they all share.
+//! command line (all the clap types) and [`settings`] the sizes and limits they all share.
 //! [`schema`], [`cst`] and [`money`] are the single sources of truth for the columns, the
 //! China Standard Time day and exact money.
 

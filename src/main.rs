@@ -9,7 +9,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use double11::cli::{Cli, Command, ExportArgs, IngestArgs, ReportArgs, RunArgs, RunsArgs, SqlArgs};
+use double11::cli::{
+    Cli, Command, ExportArgs, GenerateArgs, IngestArgs, ReportArgs, RunArgs, RunsArgs, SqlArgs,
+};
 use double11::error::{exit, Error, Result};
 use double11::export;
 use double11::ingest;
@@ -137,7 +139,8 @@ async fn sql(g: &Globals, args: SqlArgs) -> Result<()> {
     Ok(())
 }
 
-async fn generate(g: &Globals, args: double11::generate::GenerateArgs) -> Result<()> {
+async fn generate(g: &Globals, args: GenerateArgs) -> Result<()> {
+    let args = double11::generate::GenerateArgs::from(args);
     let report = tokio::task::spawn_blocking(move || double11::generate::run(&args))
         .await
         .map_err(|e| Error::Other(anyhow::anyhow!("generate stopped: {e}")))??;

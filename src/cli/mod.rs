@@ -1,9 +1,10 @@
 //! The command line: the `Cli` parser, its global flags, the `Command` enum and the exit codes
 //! in `--help`. Each command's flags live in the file of its family ([`ingest`], [`sql`],
-//! [`export`], [`report`], [`jobs`]), which also turns them into the library's own request
+//! [`export`], [`report`], [`generate`], [`jobs`]), which also turns them into the library's own request
 //! types, so no library type depends on clap.
 
 pub mod export;
+pub mod generate;
 pub mod ingest;
 pub mod jobs;
 pub mod report;
@@ -16,6 +17,7 @@ use clap::{Parser, Subcommand};
 use crate::settings::{MemoryLimit, Settings, MEMORY_LIMIT_ENV};
 
 pub use export::ExportArgs;
+pub use generate::GenerateArgs;
 pub use ingest::{IngestArgs, StdinFormat};
 pub use jobs::{RunArgs, RunsArgs};
 pub use report::ReportArgs;
@@ -97,7 +99,7 @@ pub enum Command {
   double11 generate --day 2019-11-11 --scale 0.001 --out logs/ --format csv --compress zst --files 8
   double11 generate --day 2019-11-11 --scale 0.001 --stdout | double11 ingest -
   double11 generate --year-over-year 2018-11-11 --scale 0.0001 --dirty 0.02 --out logs/")]
-    Generate(crate::generate::GenerateArgs),
+    Generate(GenerateArgs),
     /// Run a report: SQL files under queries/ (summary, revenue, growth, peak, milestones, yours).
     #[command(after_help = "Examples:
   double11 report all --day 2019-11-11 --compare 2018-11-11
