@@ -6,14 +6,14 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::ValueEnum;
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::execution::context::SessionContext;
 
 use crate::error::{Error, Result};
 use crate::sql::{plan_statements, Access};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// The file format of an export (`--format`, a job's `format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
     Csv,
     Parquet,
@@ -22,6 +22,26 @@ pub enum ExportFormat {
 }
 
 impl ExportFormat {
+    /// Every format, in the order `--help` lists them.
+    pub const ALL: [ExportFormat; 3] =
+        [ExportFormat::Csv, ExportFormat::Parquet, ExportFormat::Json];
+
+    /// The format named `name` (any case), as `--format` and job files spell it.
+    pub fn from_name(name: &str) -> Option<ExportFormat> {
+        Self::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(name))
+    }
+
+    /// The name `--format` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "csv",
+            ExportFormat::Parquet => "parquet",
+            ExportFormat::Json => "json",
+        }
+    }
+
     /// The format a file name implies (`.csv`, `.parquet`, `.json` / `.jsonl` / `.ndjson`).
     pub fn from_path(path: &Path) -> Option<Self> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
@@ -67,7 +87,7 @@ pub async fn export(ctx: &SessionContext, opts: &ExportOptions) -> Result<u64> {
     let frame = frames
         .pop()
         .ok_or_else(|| Error::Usage("no SQL statement to export".into()))?;
-    let frame = crate::reports::params::bind(frame, &opts.params, &dest_name)?;
+    let frame = crate::sql::params::bind(frame, &opts.params, &dest_name)?;
     for column in &opts.partition_by {
         if frame.schema().field_with_unqualified_name(column).is_err() {
             return Err(Error::Usage(format!(

@@ -2,8 +2,10 @@
 //! Singles' Day questions about them with DataFusion SQL.
 //!
 //! The modules follow the pipeline: [`ingest`] → [`warehouse`] → [`sql`] →
-//! [`reports`] / [`export`] / [`shell`]; [`jobs`] runs them on a schedule. [`schema`], [`cst`] and [`money`] are the single sources of
-//! truth for the columns, the China Standard Time day and exact money.
+//! [`reports`] / [`export`] / [`shell`]; [`jobs`] runs them on a schedule. [`cli`] is the
+//! command line (all the clap types) and [`settings`] the sizes and limits they all share.
+//! [`schema`], [`cst`] and [`money`] are the single sources of truth for the columns, the
+//! China Standard Time day and exact money.
 
 pub mod cli;
 pub mod cst;
@@ -17,6 +19,7 @@ pub mod money;
 pub mod output;
 pub mod reports;
 pub mod schema;
+pub mod settings;
 pub mod shell;
 pub mod sql;
 pub mod warehouse;

@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
-use clap::ValueEnum;
 
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// How `double11 sql` and the shell print results (`--format`, `\format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// A boxed table for a terminal.
     Table,
@@ -23,6 +23,35 @@ pub enum Format {
     Ndjson,
     /// Binary Parquet (to a file or a pipe, never to a terminal).
     Parquet,
+}
+
+impl Format {
+    /// Every format, in the order `--help` lists them.
+    pub const ALL: [Format; 5] = [
+        Format::Table,
+        Format::Csv,
+        Format::Json,
+        Format::Ndjson,
+        Format::Parquet,
+    ];
+
+    /// The format named `name` (any case), as `--format` and `\format` spell it.
+    pub fn from_name(name: &str) -> Option<Format> {
+        Self::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(name))
+    }
+
+    /// The name `--format` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Ndjson => "ndjson",
+            Format::Parquet => "parquet",
+        }
+    }
 }
 
 /// Writes `batches` to `out` in `format`.

@@ -664,6 +664,34 @@ fn a_query_beyond_the_memory_limit_says_how_to_raise_it() {
     assert!(run("64M").status.success());
 }
 
+/// `--memory-limit` sets the same limit as `DOUBLE11_MEMORY_LIMIT` and wins over it; a value
+/// that is not a size names the flag and exits 2.
+#[test]
+fn the_memory_limit_flag_takes_effect_and_names_itself() {
+    let run = |limit: &str, env: Option<&str>| {
+        let mut cmd = common::double11();
+        if let Some(env) = env {
+            cmd.env("DOUBLE11_MEMORY_LIMIT", env);
+        }
+        cmd.args(["report", "summary", "--warehouse", wh_str(), "--day", DAY])
+            .args(["--memory-limit", limit])
+            .output()
+            .expect("the double11 binary runs")
+    };
+    let out = run("1K", Some("64M"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("Resources exhausted"), "{err}");
+    let out = run("lots", None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--memory-limit \"lots\"") && err.contains("expected a size"),
+        "{err}"
+    );
+    assert!(run("64M", Some("1K")).status.success());
+}
+
 /// The summary's distinct buyers and sellers stay exact under a memory limit far below what
 /// holding every id at once needs: each is a GROUP BY, which DataFusion spills to disk, where
 /// `count(DISTINCT buyer_id), count(DISTINCT seller_id)` in one SELECT fails for lack of

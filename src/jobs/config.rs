@@ -11,15 +11,16 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use clap::ValueEnum;
 use serde::Deserialize;
 use toml::Spanned;
 
 use crate::error::{Error, Result};
 use crate::export::ExportFormat;
 use crate::ingest::mapping::{parse_offset, ColumnMapping, TimeFormat, TimeKind};
+use crate::reports::catalog::Query;
 use crate::reports::ReportFormat;
 use crate::schema::INPUT_FIELDS;
+use crate::settings::{Overrides, MAX_MAX_RECORD_BYTES, MIN_MAX_RECORD_BYTES};
 
 /// Past runs kept under the runs folder when the job does not say.
 pub const DEFAULT_KEEP_RUNS: usize = 30;
@@ -98,10 +99,9 @@ pub struct Job {
     pub inbox: Vec<String>,
     pub fx_rates: Option<PathBuf>,
     pub settle: Duration,
-    pub rows_per_file: usize,
-    pub ids_in_memory: usize,
-    /// The longest record read whole (`--max-record-bytes`).
-    pub max_record_bytes: usize,
+    /// The settings `[inbox]` gives (`rows_per_file`, `ids_in_memory`, `max_record_bytes`),
+    /// laid over the command line's by the run.
+    pub settings: Overrides,
     pub mapping: ColumnMapping,
     pub reports: Vec<ReportJob>,
     pub exports: Vec<ExportJob>,
@@ -198,24 +198,64 @@ impl Templates {
     }
 }
 
+/// What every section's checks share: the file (for errors), the templates and the folder
+/// relative paths are relative to.
+struct Loader<'a> {
+    src: Source<'a>,
+    templates: Templates,
+    base: PathBuf,
+}
+
+impl Loader<'_> {
+    /// A path of the job file, relative to the job file's folder, made absolute.
+    fn resolve(&self, p: &str) -> PathBuf {
+        normalize(&self.base.join(p))
+    }
+
+    /// `value` with its `{placeholders}` filled in.
+    fn fill(&self, value: &Spanned<String>, key: &str) -> Result<String> {
+        self.templates.fill(&self.src, value, key)
+    }
+
+    /// `params.NAME = "…"` of a report or export, filled in.
+    fn params(
+        &self,
+        section: &BTreeMap<String, Spanned<String>>,
+        key: &dyn Fn(&str) -> String,
+    ) -> Result<BTreeMap<String, String>> {
+        let mut params = BTreeMap::new();
+        for (k, v) in section {
+            params.insert(k.clone(), self.fill(v, &key(&format!("params.{k}")))?);
+        }
+        Ok(params)
+    }
+}
+
+/// The top-level places of a job: its warehouse, runs folder and queries folder.
+struct Places {
+    warehouse: PathBuf,
+    runs_dir: PathBuf,
+    queries: PathBuf,
+}
+
+/// The checked `[inbox]` section.
+struct Inbox {
+    paths: Vec<String>,
+    fx_rates: Option<PathBuf>,
+    settle: Duration,
+    settings: Overrides,
+}
+
 impl Job {
     /// Reads and checks the job file for a run on `run_date`. `default_warehouse` is used when
     /// the file names none.
     pub fn load(path: &Path, run_date: NaiveDate, default_warehouse: &Path) -> Result<Job> {
-        let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                Error::MissingInput(format!("{}: no such job file", path.display()))
-            }
-            _ => Error::io(path.display().to_string(), e),
-        })?;
+        let text = read(path)?;
         let file: JobFile = toml::from_str(&text).map_err(|e| {
             // toml's message already names the line, the column and the key.
             Error::Config(format!("{}: {e}", path.display()).trim_end().to_string())
         })?;
-        let src = Source { path, text: &text };
         let abs = normalize(&std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()));
-        let base = abs.parent().unwrap_or(Path::new("/")).to_path_buf();
-        let resolve = |p: &str| -> PathBuf { normalize(&base.join(p)) };
         let name = match &file.name {
             Some(n) => n.clone(),
             None => path
@@ -223,223 +263,287 @@ impl Job {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "job".into()),
         };
-        let t = Templates {
-            run_date,
-            job: name.clone(),
+        let l = Loader {
+            src: Source { path, text: &text },
+            templates: Templates {
+                run_date,
+                job: name.clone(),
+            },
+            base: abs.parent().unwrap_or(Path::new("/")).to_path_buf(),
         };
+        let places = l.places(&file, default_warehouse)?;
+        let inbox = l.inbox(&file.inbox)?;
+        let mapping = mapping(&l.src, &file.mapping)?;
+        let catalog = match (
+            crate::reports::catalog::scan(&places.queries),
+            &file.queries,
+        ) {
+            (Ok(catalog), _) => catalog,
+            // A folder the job file names: say where it is named.
+            (Err(e), Some(q)) => return Err(l.src.error(q.span(), "queries", e)),
+            (Err(e), None) => return Err(e),
+        };
+        let mut reports = Vec::new();
+        for (i, r) in file.reports.iter().enumerate() {
+            let report = l.report(i, r, &catalog, &reports)?;
+            reports.push(report);
+        }
+        let exports = file
+            .exports
+            .iter()
+            .enumerate()
+            .map(|(i, e)| l.export(i, e))
+            .collect::<Result<_>>()?;
+        Ok(Job {
+            file: abs,
+            name,
+            file_blake3: blake3::hash(text.as_bytes()).to_hex().to_string(),
+            warehouse: places.warehouse,
+            runs_dir: places.runs_dir,
+            keep_runs: file.keep_runs.unwrap_or(DEFAULT_KEEP_RUNS),
+            queries: places.queries,
+            run_date,
+            inbox: inbox.paths,
+            fx_rates: inbox.fx_rates,
+            settle: inbox.settle,
+            settings: inbox.settings,
+            mapping,
+            reports,
+            exports,
+        })
+    }
+}
+
+/// The job file's text; a missing file is "input not found" (exit 66).
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            Error::MissingInput(format!("{}: no such job file", path.display()))
+        }
+        _ => Error::io(path.display().to_string(), e),
+    })
+}
+
+impl Loader<'_> {
+    /// `warehouse`, `runs_dir` and `queries`: the file's, else `default_warehouse`, its
+    /// `runs/` and `./queries`.
+    fn places(&self, file: &JobFile, default_warehouse: &Path) -> Result<Places> {
         let warehouse = match &file.warehouse {
-            Some(w) => resolve(&t.fill(&src, w, "warehouse")?),
+            Some(w) => self.resolve(&self.fill(w, "warehouse")?),
             None => normalize(
                 &std::path::absolute(default_warehouse)
                     .unwrap_or_else(|_| default_warehouse.to_path_buf()),
             ),
         };
         let runs_dir = match &file.runs_dir {
-            Some(r) => resolve(&t.fill(&src, r, "runs_dir")?),
+            Some(r) => self.resolve(&self.fill(r, "runs_dir")?),
             None => warehouse.join(crate::warehouse::RUNS_DIR),
         };
         let queries = match &file.queries {
-            Some(q) => resolve(q.get_ref()),
+            Some(q) => self.resolve(q.get_ref()),
             None => PathBuf::from(crate::reports::catalog::DEFAULT_DIR),
         };
+        Ok(Places {
+            warehouse,
+            runs_dir,
+            queries,
+        })
+    }
 
-        if file.inbox.paths.get_ref().is_empty() {
-            return Err(src.error(
-                file.inbox.paths.span(),
+    /// `[inbox]`: what to ingest, the rates, how long a file must rest, and the ingest sizes.
+    fn inbox(&self, inbox: &InboxSection) -> Result<Inbox> {
+        if inbox.paths.get_ref().is_empty() {
+            return Err(self.src.error(
+                inbox.paths.span(),
                 "inbox.paths",
                 "names no files, folders or globs",
             ));
         }
-        let inbox = file
-            .inbox
+        let paths = inbox
             .paths
             .get_ref()
             .iter()
-            .map(|p| resolve(p).display().to_string())
+            .map(|p| self.resolve(p).display().to_string())
             .collect();
-        let fx_rates = file.inbox.fx_rates.as_ref().map(|r| resolve(r.get_ref()));
-        let max_record_bytes = match &file.inbox.max_record_bytes {
-            None => crate::ingest::chunks::DEFAULT_MAX_RECORD_BYTES,
-            Some(n)
-                if (256..=crate::ingest::chunks::MAX_MAX_RECORD_BYTES).contains(n.get_ref()) =>
-            {
-                *n.get_ref()
+        let fx_rates = inbox.fx_rates.as_ref().map(|r| self.resolve(r.get_ref()));
+        let max_record_bytes = match &inbox.max_record_bytes {
+            None => None,
+            Some(n) if (MIN_MAX_RECORD_BYTES..=MAX_MAX_RECORD_BYTES).contains(n.get_ref()) => {
+                Some(*n.get_ref())
             }
             Some(n) => {
-                return Err(src.error(
+                return Err(self.src.error(
                     n.span(),
                     "inbox.max_record_bytes",
                     format!(
-                        "{} is out of range: give 256 to {}",
+                        "{} is out of range: give {MIN_MAX_RECORD_BYTES} to {MAX_MAX_RECORD_BYTES}",
                         n.get_ref(),
-                        crate::ingest::chunks::MAX_MAX_RECORD_BYTES
                     ),
                 ))
             }
         };
+        Ok(Inbox {
+            paths,
+            fx_rates,
+            settle: Duration::from_secs(inbox.settle_seconds.unwrap_or(DEFAULT_SETTLE_SECONDS)),
+            settings: Overrides {
+                rows_per_file: inbox.rows_per_file.map(|n| n.max(1)),
+                ids_in_memory: inbox.ids_in_memory,
+                max_record_bytes,
+            },
+        })
+    }
 
-        let mapping = mapping(&src, &file.mapping)?;
-        let catalog = match (crate::reports::catalog::scan(&queries), &file.queries) {
-            (Ok(catalog), _) => catalog,
-            // A folder the job file names: say where it is named.
-            (Err(e), Some(q)) => return Err(src.error(q.span(), "queries", e)),
-            (Err(e), None) => return Err(e),
-        };
-        let mut reports = Vec::new();
-        for (i, r) in file.reports.iter().enumerate() {
-            let key = |k: &str| format!("report[{i}].{k}");
-            let report = r.name.get_ref().clone();
-            if let Err(e) = crate::reports::catalog::select(&catalog, &report) {
-                return Err(src.error(r.name.span(), &key("name"), e));
-            }
-            let mut params = BTreeMap::new();
-            for (k, v) in &r.params {
-                params.insert(k.clone(), t.fill(&src, v, &key(&format!("params.{k}")))?);
-            }
-            for (k, v) in [("day", &r.day), ("compare", &r.compare)] {
-                if let Some(v) = v {
-                    let value = t.fill(&src, v, &key(k))?;
-                    if value.parse::<NaiveDate>().is_err() {
-                        return Err(src.error(
-                            v.span(),
-                            &key(k),
-                            format!("{value:?} is not a date (YYYY-MM-DD, {{run_date}} or {{yesterday}})"),
-                        ));
-                    }
-                    params.insert(k.to_string(), value);
-                }
-            }
-            if let Some(top) = r.top {
-                params.insert("top".into(), top.to_string());
-            }
-            let format = match &r.format {
-                None => ReportFormat::Csv,
-                Some(f) => ReportFormat::from_str(f.get_ref(), true).map_err(|_| {
-                    src.error(
-                        f.span(),
-                        &key("format"),
-                        format!(
-                            "{:?} is not one of csv, json, ndjson, parquet, html, table",
-                            f.get_ref()
-                        ),
-                    )
-                })?,
-            };
-            let id = match &r.id {
-                Some(id) => id.get_ref().clone(),
-                None => report.clone(),
-            };
-            if !plain_name(&id) {
-                let span = r.id.as_ref().map_or(r.name.span(), |s| s.span());
-                return Err(src.error(
-                    span,
-                    &key("id"),
-                    format!("{id:?} cannot name a folder; use letters, digits, - _ ."),
-                ));
-            }
-            if reports.iter().any(|o: &ReportJob| o.id == id) {
-                let span = r.id.as_ref().map_or(r.name.span(), |s| s.span());
-                return Err(src.error(
-                    span,
-                    &key("id"),
-                    format!("a second report with id {id:?}: give one an id = \"…\""),
-                ));
-            }
-            reports.push(ReportJob {
-                id,
-                report,
-                params,
-                format,
-            });
+    /// The `i`th `[[report]]`: a report of the catalog, its parameters, format and folder id
+    /// (unique among the `earlier` ones).
+    fn report(
+        &self,
+        i: usize,
+        r: &ReportSection,
+        catalog: &BTreeMap<String, Vec<Query>>,
+        earlier: &[ReportJob],
+    ) -> Result<ReportJob> {
+        let src = &self.src;
+        let key = |k: &str| format!("report[{i}].{k}");
+        let report = r.name.get_ref().clone();
+        if let Err(e) = crate::reports::catalog::select(catalog, &report) {
+            return Err(src.error(r.name.span(), &key("name"), e));
         }
-
-        let mut exports = Vec::new();
-        for (i, e) in file.exports.iter().enumerate() {
-            let key = |k: &str| format!("export[{i}].{k}");
-            let sql = match (&e.sql, &e.table) {
-                (Some(sql), None) => sql.get_ref().clone(),
-                (None, Some(table)) => crate::export::sql_for_table(table.get_ref()),
-                _ => {
+        let mut params = self.params(&r.params, &key)?;
+        for (k, v) in [("day", &r.day), ("compare", &r.compare)] {
+            if let Some(v) = v {
+                let value = self.fill(v, &key(k))?;
+                if value.parse::<NaiveDate>().is_err() {
                     return Err(src.error(
-                        e.file.span(),
-                        &key("sql"),
-                        "give either sql = \"SELECT …\" or table = \"…\", not both or neither",
-                    ))
+                        v.span(),
+                        &key(k),
+                        format!(
+                            "{value:?} is not a date (YYYY-MM-DD, {{run_date}} or {{yesterday}})"
+                        ),
+                    ));
                 }
-            };
-            let mut params = BTreeMap::new();
-            for (k, v) in &e.params {
-                params.insert(k.clone(), t.fill(&src, v, &key(&format!("params.{k}")))?);
+                params.insert(k.to_string(), value);
             }
-            let file_name = t.fill(&src, &e.file, &key("file"))?;
-            if !Path::new(&file_name)
-                .components()
-                .all(|c| matches!(c, std::path::Component::Normal(_)))
-            {
+        }
+        if let Some(top) = r.top {
+            params.insert("top".into(), top.to_string());
+        }
+        let format = match &r.format {
+            None => ReportFormat::Csv,
+            Some(f) => ReportFormat::from_name(f.get_ref()).ok_or_else(|| {
+                src.error(
+                    f.span(),
+                    &key("format"),
+                    format!(
+                        "{:?} is not one of csv, json, ndjson, parquet, html, table",
+                        f.get_ref()
+                    ),
+                )
+            })?,
+        };
+        let id = match &r.id {
+            Some(id) => id.get_ref().clone(),
+            None => report.clone(),
+        };
+        let id_span = r.id.as_ref().map_or(r.name.span(), |s| s.span());
+        if !plain_name(&id) {
+            return Err(src.error(
+                id_span,
+                &key("id"),
+                format!("{id:?} cannot name a folder; use letters, digits, - _ ."),
+            ));
+        }
+        if earlier.iter().any(|o| o.id == id) {
+            return Err(src.error(
+                id_span,
+                &key("id"),
+                format!("a second report with id {id:?}: give one an id = \"…\""),
+            ));
+        }
+        Ok(ReportJob {
+            id,
+            report,
+            params,
+            format,
+        })
+    }
+
+    /// The `i`th `[[export]]`: its query, parameters, file inside `exports/`, format and
+    /// where a copy is published.
+    fn export(&self, i: usize, e: &ExportSection) -> Result<ExportJob> {
+        let src = &self.src;
+        let key = |k: &str| format!("export[{i}].{k}");
+        let sql = match (&e.sql, &e.table) {
+            (Some(sql), None) => sql.get_ref().clone(),
+            (None, Some(table)) => crate::export::sql_for_table(table.get_ref()),
+            _ => {
                 return Err(src.error(
                     e.file.span(),
-                    &key("file"),
-                    format!("{file_name:?} must be a relative path inside the run's exports/ folder (use publish_to to copy it elsewhere)"),
-                ));
+                    &key("sql"),
+                    "give either sql = \"SELECT …\" or table = \"…\", not both or neither",
+                ))
             }
-            let format = match &e.format {
-                Some(f) => ExportFormat::from_str(f.get_ref(), true).map_err(|_| {
-                    src.error(f.span(), &key("format"), format!("{:?} is not one of csv, parquet, json", f.get_ref()))
-                })?,
-                None => match ExportFormat::from_path(Path::new(&file_name)) {
-                    Some(f) => f,
-                    None if !e.partition_by.is_empty() => ExportFormat::Parquet,
-                    None => {
-                        return Err(src.error(
-                            e.file.span(),
-                            &key("format"),
-                            format!("cannot tell the format of {file_name:?}: add format = \"csv\" | \"parquet\" | \"json\""),
-                        ))
-                    }
-                },
-            };
-            let publish_to = match &e.publish_to {
-                Some(p) if !e.partition_by.is_empty() => {
-                    return Err(src.error(
-                        p.span(),
-                        &key("publish_to"),
-                        "only a single-file export can be published (drop partition_by)",
-                    ))
-                }
-                Some(p) => Some(resolve(&t.fill(&src, p, &key("publish_to"))?)),
-                None => None,
-            };
-            exports.push(ExportJob {
-                sql,
-                params,
-                file: file_name,
-                format,
-                partition_by: e.partition_by.clone(),
-                publish_to,
-            });
+        };
+        let params = self.params(&e.params, &key)?;
+        let file_name = self.fill(&e.file, &key("file"))?;
+        if !Path::new(&file_name)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(src.error(
+                e.file.span(),
+                &key("file"),
+                format!("{file_name:?} must be a relative path inside the run's exports/ folder (use publish_to to copy it elsewhere)"),
+            ));
         }
-
-        Ok(Job {
-            file: abs,
-            name,
-            file_blake3: blake3::hash(text.as_bytes()).to_hex().to_string(),
-            warehouse,
-            runs_dir,
-            keep_runs: file.keep_runs.unwrap_or(DEFAULT_KEEP_RUNS),
-            queries,
-            run_date,
-            inbox,
-            fx_rates,
-            settle: Duration::from_secs(
-                file.inbox.settle_seconds.unwrap_or(DEFAULT_SETTLE_SECONDS),
-            ),
-            rows_per_file: file.inbox.rows_per_file.unwrap_or(1_000_000).max(1),
-            ids_in_memory: file.inbox.ids_in_memory.unwrap_or(8_000_000),
-            max_record_bytes,
-            mapping,
-            reports,
-            exports,
+        let format = self.export_format(e, &file_name, &key)?;
+        let publish_to = match &e.publish_to {
+            Some(p) if !e.partition_by.is_empty() => {
+                return Err(src.error(
+                    p.span(),
+                    &key("publish_to"),
+                    "only a single-file export can be published (drop partition_by)",
+                ))
+            }
+            Some(p) => Some(self.resolve(&self.fill(p, &key("publish_to"))?)),
+            None => None,
+        };
+        Ok(ExportJob {
+            sql,
+            params,
+            file: file_name,
+            format,
+            partition_by: e.partition_by.clone(),
+            publish_to,
         })
+    }
+
+    /// An export's `format`, else the one its file name implies (Parquet for a partitioned
+    /// folder).
+    fn export_format(
+        &self,
+        e: &ExportSection,
+        file_name: &str,
+        key: &dyn Fn(&str) -> String,
+    ) -> Result<ExportFormat> {
+        match &e.format {
+            Some(f) => ExportFormat::from_name(f.get_ref()).ok_or_else(|| {
+                self.src.error(
+                    f.span(),
+                    &key("format"),
+                    format!("{:?} is not one of csv, parquet, json", f.get_ref()),
+                )
+            }),
+            None => match ExportFormat::from_path(Path::new(file_name)) {
+                Some(f) => Ok(f),
+                None if !e.partition_by.is_empty() => Ok(ExportFormat::Parquet),
+                None => Err(self.src.error(
+                    e.file.span(),
+                    &key("format"),
+                    format!("cannot tell the format of {file_name:?}: add format = \"csv\" | \"parquet\" | \"json\""),
+                )),
+            },
+        }
     }
 }
 
@@ -523,6 +627,17 @@ fn mapping(
             ));
         }
     }
+    m.time = time_format_of(src, time_format, time_zone)?;
+    Ok(m)
+}
+
+/// `mapping.time_format` and `mapping.time_zone`: how the time column is written (`None`:
+/// RFC 3339, which carries its own offset).
+fn time_format_of(
+    src: &Source<'_>,
+    time_format: Option<&Spanned<String>>,
+    time_zone: Option<&Spanned<String>>,
+) -> Result<Option<TimeFormat>> {
     let zone = match time_zone {
         Some(z) => parse_offset(z.get_ref()).ok_or_else(|| {
             src.error(
@@ -555,13 +670,14 @@ fn mapping(
                 Some(TimeKind::Pattern(pattern.to_string()))
             }
         };
-        m.time = kind.map(|kind| TimeFormat { kind, zone });
+        Ok(kind.map(|kind| TimeFormat { kind, zone }))
     } else if let Some(z) = time_zone {
-        return Err(src.error(
+        Err(src.error(
             z.span(),
             "mapping.time_zone",
             "applies to a time_format; RFC 3339 times carry their own offset",
-        ));
+        ))
+    } else {
+        Ok(None)
     }
-    Ok(m)
 }

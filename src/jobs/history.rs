@@ -3,14 +3,14 @@
 use std::io::Write;
 use std::path::Path;
 
-use clap::ValueEnum;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::Table;
 
 use crate::error::{Error, Result};
 use crate::jobs::run_manifest::{run_folders, RunManifest, RUN_MANIFEST};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// How `double11 runs` prints the history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HistoryFormat {
     /// One row per run.
     Table,
@@ -50,59 +50,64 @@ pub fn print(runs_dir: &Path, format: HistoryFormat, last: Option<usize>) -> Res
                 writeln!(out, "no job runs under {} yet", runs_dir.display()).map_err(err)?;
                 return Ok(());
             }
-            let mut table = Table::new();
-            table.load_preset(UTF8_FULL_CONDENSED);
-            table.set_header([
-                "run",
-                "job",
-                "started (UTC)",
-                "took",
-                "status",
-                "exit",
-                "new inputs",
-                "skipped",
-                "accepted",
-                "duplicates",
-                "rejected",
-                "reports",
-                "exports",
-            ]);
-            for (id, m) in &runs {
-                match m {
-                    Ok(m) => {
-                        let new = m.inputs_with_new_lines();
-                        let skipped = m.ingest.inputs.len() - new;
-                        let t = m.counts();
-                        table.add_row([
-                            id.clone(),
-                            m.job.name.clone(),
-                            m.started_at
-                                .replace('T', " ")
-                                .trim_end_matches('Z')
-                                .to_string(),
-                            format!("{:.1} s", m.duration_ms as f64 / 1000.0),
-                            m.status.as_str().to_string(),
-                            m.exit_code.to_string(),
-                            new.to_string(),
-                            skipped.to_string(),
-                            t.accepted.to_string(),
-                            t.duplicates.to_string(),
-                            t.rejected.to_string(),
-                            m.reports
-                                .iter()
-                                .map(|r| r.files.len())
-                                .sum::<usize>()
-                                .to_string(),
-                            m.exports.len().to_string(),
-                        ]);
-                    }
-                    Err(e) => {
-                        table.add_row([id.clone(), format!("unreadable: {e}")]);
-                    }
-                }
-            }
-            writeln!(out, "{table}").map_err(err)?;
+            writeln!(out, "{}", table(&runs)).map_err(err)?;
         }
     }
     out.flush().map_err(err)
+}
+
+/// One row per run; a run whose manifest cannot be read says why.
+fn table(runs: &[(String, Result<RunManifest>)]) -> Table {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header([
+        "run",
+        "job",
+        "started (UTC)",
+        "took",
+        "status",
+        "exit",
+        "new inputs",
+        "skipped",
+        "accepted",
+        "duplicates",
+        "rejected",
+        "reports",
+        "exports",
+    ]);
+    for (id, m) in runs {
+        match m {
+            Ok(m) => {
+                let new = m.inputs_with_new_lines();
+                let skipped = m.ingest.inputs.len() - new;
+                let t = m.counts();
+                table.add_row([
+                    id.clone(),
+                    m.job.name.clone(),
+                    m.started_at
+                        .replace('T', " ")
+                        .trim_end_matches('Z')
+                        .to_string(),
+                    format!("{:.1} s", m.duration_ms as f64 / 1000.0),
+                    m.status.as_str().to_string(),
+                    m.exit_code.to_string(),
+                    new.to_string(),
+                    skipped.to_string(),
+                    t.accepted.to_string(),
+                    t.duplicates.to_string(),
+                    t.rejected.to_string(),
+                    m.reports
+                        .iter()
+                        .map(|r| r.files.len())
+                        .sum::<usize>()
+                        .to_string(),
+                    m.exports.len().to_string(),
+                ]);
+            }
+            Err(e) => {
+                table.add_row([id.clone(), format!("unreadable: {e}")]);
+            }
+        }
+    }
+    table
 }

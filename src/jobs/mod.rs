@@ -24,15 +24,17 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use chrono::NaiveDate;
+use datafusion::prelude::SessionContext;
 
 use crate::error::{exit, Error, Result};
 use crate::export::{self, ExportOptions};
 use crate::faults;
 use crate::ingest::{self, input, IngestOptions};
-use crate::reports::{self, ReportArgs};
+use crate::reports::{self, ReportRequest};
+use crate::settings::Settings;
 use crate::warehouse::commit::{sync_dir, write_atomic};
 use crate::warehouse::Warehouse;
-use config::Job;
+use config::{ExportJob, Job, ReportJob};
 use lock::{LockNote, RunLock};
 use run_manifest::{
     ExportRecord, FileRecord, IngestRecord, JobInfo, ReportRecord, RunManifest, RunStatus,
@@ -49,6 +51,9 @@ pub struct RunOptions {
     pub default_warehouse: PathBuf,
     /// Progress bars on a terminal.
     pub progress: bool,
+    /// The command line's and environment's settings; the job file's `[inbox]` sizes replace
+    /// theirs.
+    pub settings: Settings,
 }
 
 /// What a run did. `error` is set for a failed run, which still has its folder and manifest.
@@ -114,35 +119,10 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome> {
 
     let partial = job.runs_dir.join(format!(".{run_id}.partial"));
     std::fs::create_dir_all(&partial).map_err(|e| Error::io(partial.display().to_string(), e))?;
-    let mut m = RunManifest {
-        format: run_manifest::FORMAT.into(),
-        format_version: run_manifest::FORMAT_VERSION,
-        run_id: run_id.clone(),
-        job: JobInfo {
-            name: job.name.clone(),
-            file: job.file.display().to_string(),
-            blake3: job.file_blake3.clone(),
-        },
-        double11_version: env!("CARGO_PKG_VERSION").into(),
-        run_date: run_date.format("%Y-%m-%d").to_string(),
-        started_at,
-        finished_at: String::new(),
-        duration_ms: 0,
-        status: RunStatus::Ok,
-        exit_code: exit::OK,
-        error: None,
-        warehouse: job.warehouse.display().to_string(),
-        took_over_from: lock
-            .stale
-            .as_ref()
-            .map(|s| format!("run {} (pid {}, started {})", s.run_id, s.pid, s.started_at)),
-        cleaned_up,
-        ingest: IngestRecord::default(),
-        reports: Vec::new(),
-        exports: Vec::new(),
-    };
+    let mut m = new_manifest(&job, &run_id, started_at, &lock, cleaned_up);
 
-    let result = steps(&job, &partial, &mut m, opts.progress).await;
+    let settings = opts.settings.with(&job.settings);
+    let result = steps(&job, &settings, &partial, &mut m, opts.progress).await;
     m.finished_at = now_rfc3339();
     m.duration_ms = clock.elapsed().as_millis() as u64;
     (m.status, m.exit_code, m.error) = match &result {
@@ -174,62 +154,66 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome> {
     })
 }
 
+/// The manifest of a run that has just started: what it runs, where, and what it took over
+/// from a killed run; its outcome is filled in when it ends.
+fn new_manifest(
+    job: &Job,
+    run_id: &str,
+    started_at: String,
+    lock: &RunLock,
+    cleaned_up: Vec<String>,
+) -> RunManifest {
+    RunManifest {
+        format: run_manifest::FORMAT.into(),
+        format_version: run_manifest::FORMAT_VERSION,
+        run_id: run_id.to_string(),
+        job: JobInfo {
+            name: job.name.clone(),
+            file: job.file.display().to_string(),
+            blake3: job.file_blake3.clone(),
+        },
+        double11_version: env!("CARGO_PKG_VERSION").into(),
+        run_date: job.run_date.format("%Y-%m-%d").to_string(),
+        started_at,
+        finished_at: String::new(),
+        duration_ms: 0,
+        status: RunStatus::Ok,
+        exit_code: exit::OK,
+        error: None,
+        warehouse: job.warehouse.display().to_string(),
+        took_over_from: lock
+            .stale
+            .as_ref()
+            .map(|s| format!("run {} (pid {}, started {})", s.run_id, s.pid, s.started_at)),
+        cleaned_up,
+        ingest: IngestRecord::default(),
+        reports: Vec::new(),
+        exports: Vec::new(),
+    }
+}
+
 /// Ingest, reports, exports: the steps whose failure is recorded rather than returned.
-async fn steps(job: &Job, partial: &Path, m: &mut RunManifest, progress: bool) -> Result<()> {
+async fn steps(
+    job: &Job,
+    settings: &Settings,
+    partial: &Path,
+    m: &mut RunManifest,
+    progress: bool,
+) -> Result<()> {
     let clock = Instant::now();
-    ingest_inbox(job, m, progress).await?;
+    ingest_inbox(job, settings, m, progress).await?;
     m.ingest.duration_ms = clock.elapsed().as_millis() as u64;
 
     let wh = Warehouse::open(&job.warehouse)?;
-    let ctx = crate::sql::session(&wh).await?;
+    let ctx = crate::sql::session(&wh, settings).await?;
     let bar = steps_bar(job.reports.len() + job.exports.len(), progress);
     for (i, r) in job.reports.iter().enumerate() {
         faults::point("report", i);
         if let Some(b) = &bar {
             b.set_message(format!("report {}", r.id));
         }
-        let clock = Instant::now();
-        let args = ReportArgs {
-            name: r.report.clone(),
-            day: None,
-            compare: None,
-            top: None,
-            params: r.params.iter().map(|(k, v)| format!("{k}={v}")).collect(),
-            format: r.format,
-            out: None,
-            queries: job.queries.clone(),
-            currency: None,
-            rate: None,
-        };
-        let (results, values) = reports::compute(&ctx, &args).await?;
-        let dir = partial.join("reports").join(&r.id);
-        let written = reports::write_files(&dir, &r.report, &results, r.format, &values)?;
-        let mut files = Vec::with_capacity(written.len());
-        for (n, path) in written.iter().enumerate() {
-            // One file per query, except HTML: one page holding every query.
-            let (query, rows) = match results.get(n) {
-                Some(q) if written.len() == results.len() => (
-                    Some(q.query.name.clone()),
-                    q.batches.iter().map(|b| b.num_rows() as u64).sum(),
-                ),
-                _ => (
-                    None,
-                    results
-                        .iter()
-                        .flat_map(|q| &q.batches)
-                        .map(|b| b.num_rows() as u64)
-                        .sum(),
-                ),
-            };
-            files.push(file_record(partial, path, query, rows)?);
-        }
-        m.reports.push(ReportRecord {
-            id: r.id.clone(),
-            report: r.report.clone(),
-            params: values,
-            duration_ms: clock.elapsed().as_millis() as u64,
-            files,
-        });
+        let record = run_report(&ctx, job, r, partial).await?;
+        m.reports.push(record);
         faults::point("report-written", i);
         if let Some(b) = &bar {
             b.inc(1);
@@ -240,32 +224,8 @@ async fn steps(job: &Job, partial: &Path, m: &mut RunManifest, progress: bool) -
         if let Some(b) = &bar {
             b.set_message(format!("export {}", e.file));
         }
-        let clock = Instant::now();
-        let dest = partial.join("exports").join(&e.file);
-        let rows = export::export(
-            &ctx,
-            &ExportOptions {
-                sql: e.sql.clone(),
-                to: dest.clone(),
-                format: Some(e.format),
-                partition_by: e.partition_by.clone(),
-                force: true,
-                params: e.params.clone(),
-            },
-        )
-        .await?;
-        let output = file_record(partial, &dest, None, rows)?;
-        faults::point("export-written", i);
-        let published_to = match &e.publish_to {
-            Some(folder) => Some(publish(&dest, folder, i)?),
-            None => None,
-        };
-        m.exports.push(ExportRecord {
-            output,
-            format: format!("{:?}", e.format).to_lowercase(),
-            duration_ms: clock.elapsed().as_millis() as u64,
-            published_to: published_to.map(|p| p.display().to_string()),
-        });
+        let record = run_export(&ctx, e, i, partial).await?;
+        m.exports.push(record);
         if let Some(b) = &bar {
             b.inc(1);
         }
@@ -276,9 +236,93 @@ async fn steps(job: &Job, partial: &Path, m: &mut RunManifest, progress: bool) -
     Ok(())
 }
 
+/// Runs one `[[report]]` into `partial/reports/<id>/` and records its files.
+async fn run_report(
+    ctx: &SessionContext,
+    job: &Job,
+    r: &ReportJob,
+    partial: &Path,
+) -> Result<ReportRecord> {
+    let clock = Instant::now();
+    let request = ReportRequest {
+        params: r.params.clone().into_iter().collect(),
+        format: r.format,
+        ..ReportRequest::new(r.report.clone(), job.queries.clone())
+    };
+    let (results, values) = reports::compute(ctx, &request).await?;
+    let dir = partial.join("reports").join(&r.id);
+    let written = reports::write_files(&dir, &r.report, &results, r.format, &values)?;
+    let mut files = Vec::with_capacity(written.len());
+    for (n, path) in written.iter().enumerate() {
+        // One file per query, except HTML: one page holding every query.
+        let (query, rows) = match results.get(n) {
+            Some(q) if written.len() == results.len() => (
+                Some(q.query.name.clone()),
+                q.batches.iter().map(|b| b.num_rows() as u64).sum(),
+            ),
+            _ => (
+                None,
+                results
+                    .iter()
+                    .flat_map(|q| &q.batches)
+                    .map(|b| b.num_rows() as u64)
+                    .sum(),
+            ),
+        };
+        files.push(file_record(partial, path, query, rows)?);
+    }
+    Ok(ReportRecord {
+        id: r.id.clone(),
+        report: r.report.clone(),
+        params: values,
+        duration_ms: clock.elapsed().as_millis() as u64,
+        files,
+    })
+}
+
+/// Writes the `i`th `[[export]]` into `partial/exports/`, publishes its copy, and records it.
+async fn run_export(
+    ctx: &SessionContext,
+    e: &ExportJob,
+    i: usize,
+    partial: &Path,
+) -> Result<ExportRecord> {
+    let clock = Instant::now();
+    let dest = partial.join("exports").join(&e.file);
+    let rows = export::export(
+        ctx,
+        &ExportOptions {
+            sql: e.sql.clone(),
+            to: dest.clone(),
+            format: Some(e.format),
+            partition_by: e.partition_by.clone(),
+            force: true,
+            params: e.params.clone(),
+        },
+    )
+    .await?;
+    let output = file_record(partial, &dest, None, rows)?;
+    faults::point("export-written", i);
+    let published_to = match &e.publish_to {
+        Some(folder) => Some(publish(&dest, folder, i)?),
+        None => None,
+    };
+    Ok(ExportRecord {
+        output,
+        format: e.format.name().to_string(),
+        duration_ms: clock.elapsed().as_millis() as u64,
+        published_to: published_to.map(|p| p.display().to_string()),
+    })
+}
+
 /// Ingests the inbox: new files, and the new lines of files that grew. An inbox with nothing
 /// in it (a glob that matches no file yet) is not an error for a scheduled run.
-async fn ingest_inbox(job: &Job, m: &mut RunManifest, progress: bool) -> Result<()> {
+async fn ingest_inbox(
+    job: &Job,
+    settings: &Settings,
+    m: &mut RunManifest,
+    progress: bool,
+) -> Result<()> {
     let mut entries = Vec::new();
     for entry in &job.inbox {
         if entry.contains(['*', '?', '[']) {
@@ -317,13 +361,13 @@ async fn ingest_inbox(job: &Job, m: &mut RunManifest, progress: bool) -> Result<
         inputs: entries,
         fx_rates: job.fx_rates.clone(),
         stdin_encoding: None,
-        rows_per_file: job.rows_per_file,
+        rows_per_file: settings.rows_per_file,
         progress,
-        ids_in_memory: job.ids_in_memory,
+        ids_in_memory: settings.ids_in_memory,
         mapping: job.mapping.clone(),
         settle: Some(job.settle),
         commit_when_nothing_new: false,
-        max_record_bytes: job.max_record_bytes,
+        max_record_bytes: settings.max_record_bytes,
     };
     let root = job.warehouse.clone();
     let report = tokio::task::spawn_blocking(move || ingest::ingest(&root, &opts))

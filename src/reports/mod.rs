@@ -2,15 +2,15 @@
 //!
 //! A report is one or more SQL files ([`catalog`]); each file is one query whose named
 //! placeholders (`$day`, `$compare`, `$top`, your own `$region`) are bound as typed values
-//! ([`params`]), so an analyst can read, change or add a report without touching Rust. Results
+//! ([`crate::sql::params`]), so an analyst can read, change or add a report without touching Rust. Results
 //! print as a table, CSV, JSON, NDJSON, Parquet or one offline HTML page ([`html`]), all from
 //! the same record batches, optionally with a display currency next to CNY ([`display`]).
+//! What to run is one [`ReportRequest`], built by the command line and by job files alike.
 
 pub mod catalog;
 pub mod charts;
 pub mod display;
 pub mod html;
-pub mod params;
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -19,18 +19,17 @@ use std::path::{Path, PathBuf};
 use arrow::array::{Array, Date32Array, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use chrono::{Datelike, NaiveDate};
-use clap::{Args, ValueEnum};
 use datafusion::prelude::SessionContext;
 
 use crate::error::{Error, Result};
 use crate::output::{self, Format};
-use crate::sql::{plan_statements, Access};
+use crate::sql::{params, plan_statements, Access};
 use crate::warehouse::commit::write_atomic;
 use catalog::Query;
 use display::DisplayCurrency;
 
 /// Output formats of a report: those of `double11 sql` plus one HTML page with charts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportFormat {
     /// Boxed tables for a terminal.
     Table,
@@ -46,6 +45,36 @@ pub enum ReportFormat {
 }
 
 impl ReportFormat {
+    /// Every format, in the order `--help` lists them.
+    pub const ALL: [ReportFormat; 6] = [
+        ReportFormat::Table,
+        ReportFormat::Csv,
+        ReportFormat::Json,
+        ReportFormat::Ndjson,
+        ReportFormat::Parquet,
+        ReportFormat::Html,
+    ];
+
+    /// The format named `name` (`csv`, `HTML`, …; any case), as `--format` and job files
+    /// spell it.
+    pub fn from_name(name: &str) -> Option<ReportFormat> {
+        Self::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(name))
+    }
+
+    /// The name `--format` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReportFormat::Table => "table",
+            ReportFormat::Csv => "csv",
+            ReportFormat::Json => "json",
+            ReportFormat::Ndjson => "ndjson",
+            ReportFormat::Parquet => "parquet",
+            ReportFormat::Html => "html",
+        }
+    }
+
     fn extension(self) -> &'static str {
         match self {
             ReportFormat::Table => "txt",
@@ -69,45 +98,47 @@ impl ReportFormat {
     }
 }
 
-#[derive(Debug, Clone, Args)]
-pub struct ReportArgs {
-    /// The report: all, summary, revenue, growth, peak, milestones, or NAME for your own
-    /// queries/NAME.sql (and queries/NAME.*.sql).
-    pub name: String,
-    /// The CST day to report on (binds $day).
-    #[arg(long, value_name = "YYYY-MM-DD")]
+/// What to run: one report, its parameters and where its results go. `double11 report`
+/// builds it from its flags, a job run from a `[[report]]` section.
+#[derive(Debug, Clone)]
+pub struct ReportRequest {
+    /// all, summary, revenue, growth, peak, milestones, or NAME for queries/NAME.sql (and
+    /// queries/NAME.*.sql).
+    pub report: String,
+    /// The CST day to report on (binds `$day`).
     pub day: Option<NaiveDate>,
-    /// The day to compare with (binds $compare; default: the same date a year before --day).
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    /// The day to compare with (binds `$compare`; default: the same date a year before).
     pub compare: Option<NaiveDate>,
-    /// How many rows a top-N query shows (binds $top; default 10).
-    #[arg(long, value_name = "N")]
+    /// How many rows a top-N query shows (binds `$top`).
     pub top: Option<u64>,
-    /// Another parameter for $NAME in the SQL (repeatable), e.g. --param gmv_unit=1000
-    /// or --param region=Zhejiang.
-    #[arg(long = "param", value_name = "NAME=VALUE")]
-    pub params: Vec<String>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    /// Other parameters for `$NAME` in the SQL, name and value, later ones winning.
+    pub params: Vec<(String, String)>,
     pub format: ReportFormat,
-    /// Write one file per query, OUT/<query>.<ext> (HTML: one OUT/<report>.html), instead of
-    /// printing.
-    #[arg(long, value_name = "DIR")]
+    /// Write one file per query into this folder instead of printing.
     pub out: Option<PathBuf>,
-    /// The folder of report SQL files (the built-in ones are used when ./queries is absent).
-    #[arg(
-        long,
-        env = "DOUBLE11_QUERIES",
-        default_value = catalog::DEFAULT_DIR,
-        value_name = "DIR"
-    )]
+    /// The folder of report SQL files.
     pub queries: PathBuf,
-    /// Also show money in this currency (next to CNY, which stays the stored truth).
-    #[arg(long, requires = "rate", value_name = "CODE")]
+    /// Also show money in this currency, `rate` units per 1 CNY (both or neither).
     pub currency: Option<String>,
-    /// Units of --currency per 1 CNY, e.g. 166.26 for KRW (up to 6 fraction digits).
-    #[arg(long, requires = "currency", value_name = "DECIMAL")]
     pub rate: Option<String>,
+}
+
+impl ReportRequest {
+    /// A request for `report` with no parameters, printed as a table, from `queries`.
+    pub fn new(report: impl Into<String>, queries: impl Into<PathBuf>) -> ReportRequest {
+        ReportRequest {
+            report: report.into(),
+            day: None,
+            compare: None,
+            top: None,
+            params: Vec::new(),
+            format: ReportFormat::Table,
+            out: None,
+            queries: queries.into(),
+            currency: None,
+            rate: None,
+        }
+    }
 }
 
 /// One query's result.
@@ -119,14 +150,15 @@ pub struct QueryResult {
 }
 
 /// The parameter values of a run: built-in defaults < --param < --day/--compare/--top.
-pub fn parameter_values(args: &ReportArgs) -> Result<BTreeMap<String, String>> {
+pub fn parameter_values(args: &ReportRequest) -> Result<BTreeMap<String, String>> {
     let mut values: BTreeMap<String, String> = params::DEFAULTS
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    for kv in &args.params {
-        let (k, v) = params::parse_kv(kv)?;
-        values.insert(k, v);
+    for (k, v) in &args.params {
+        let k = k.trim();
+        params::check_name(k, v)?;
+        values.insert(k.to_string(), v.clone());
     }
     if let Some(day) = args.day {
         values.insert("day".into(), day.format("%Y-%m-%d").to_string());
@@ -149,12 +181,12 @@ pub fn parameter_values(args: &ReportArgs) -> Result<BTreeMap<String, String>> {
     Ok(values)
 }
 
-/// Runs the report `args.name` over `ctx` and prints or writes its results.
-pub async fn run(ctx: &SessionContext, args: &ReportArgs) -> Result<()> {
+/// Runs the report `args.report` over `ctx` and prints or writes its results.
+pub async fn run(ctx: &SessionContext, args: &ReportRequest) -> Result<()> {
     let (results, values) = compute(ctx, args).await?;
     match &args.out {
-        Some(dir) => write_files(dir, &args.name, &results, args.format, &values).map(|_| ()),
-        None => print(&args.name, &results, args.format, &values),
+        Some(dir) => write_files(dir, &args.report, &results, args.format, &values).map(|_| ()),
+        None => print(&args.report, &results, args.format, &values),
     }
 }
 
@@ -162,14 +194,14 @@ pub async fn run(ctx: &SessionContext, args: &ReportArgs) -> Result<()> {
 /// and the parameter values they were bound with.
 pub async fn compute(
     ctx: &SessionContext,
-    args: &ReportArgs,
+    args: &ReportRequest,
 ) -> Result<(Vec<QueryResult>, BTreeMap<String, String>)> {
     let display = match (&args.currency, &args.rate) {
         (Some(code), Some(rate)) => Some(DisplayCurrency::parse(code, rate)?),
         _ => None,
     };
     let reports = catalog::scan(&args.queries)?;
-    let queries = catalog::select(&reports, &args.name)?;
+    let queries = catalog::select(&reports, &args.report)?;
     let values = parameter_values(args)?;
     let mut results = execute(ctx, &queries, &values).await?;
     if let Some(display) = &display {

@@ -46,8 +46,7 @@ pub fn parse(line: &str) -> Result<Command> {
         ("\\d", Some(t)) => Ok(Command::Describe(t.to_string())),
         ("\\timing", _) => Ok(Command::ToggleTiming),
         ("\\format", Some(f)) => {
-            use clap::ValueEnum;
-            let format = Format::from_str(f, true).map_err(|_| {
+            let format = Format::from_name(f).ok_or_else(|| {
                 Error::Usage(format!(
                     "unknown format {f:?}; try table, csv, json or ndjson"
                 ))

@@ -7,6 +7,7 @@
 //! registered (no UDF, no bespoke table provider): the same SQL runs on a Ballista cluster.
 
 pub mod literals;
+pub mod params;
 
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ use datafusion::prelude::DataFrame;
 use datafusion::sql::parser::DFParser;
 
 use crate::error::{Error, Result};
+use crate::settings::Settings;
 use crate::warehouse::manifest::Manifest;
 use crate::warehouse::tables::{self, Table};
 use crate::warehouse::Warehouse;
@@ -35,41 +37,9 @@ pub enum Access {
     ReadWrite,
 }
 
-/// Memory DataFusion may hold for a query before its sorts and aggregations spill to disk
-/// (the OS temporary folder), unless `DOUBLE11_MEMORY_LIMIT` says otherwise (bytes, or with a
-/// K/M/G suffix). Exact distinct counts over a billion-row day need more than RAM allows
-/// otherwise; small queries never reach it.
-pub const DEFAULT_MEMORY_LIMIT: usize = 2 << 30;
-pub const MEMORY_LIMIT_ENV: &str = "DOUBLE11_MEMORY_LIMIT";
-
-/// The query memory limit from [`MEMORY_LIMIT_ENV`], or [`DEFAULT_MEMORY_LIMIT`].
-pub fn memory_limit() -> Result<usize> {
-    match std::env::var(MEMORY_LIMIT_ENV) {
-        Err(_) => Ok(DEFAULT_MEMORY_LIMIT),
-        Ok(text) => parse_size(&text).ok_or_else(|| {
-            Error::Usage(format!(
-                "{MEMORY_LIMIT_ENV}={text:?}: expected a size such as 2G, 512M or 1073741824"
-            ))
-        }),
-    }
-}
-
-/// `1073741824`, `512K`, `64M`, `2G` (binary units, any case) as bytes; `None` for anything
-/// else, zero or an overflow.
-fn parse_size(text: &str) -> Option<usize> {
-    let t = text.trim();
-    let (digits, shift) = match t.as_bytes().last()?.to_ascii_uppercase() {
-        b'K' => (&t[..t.len() - 1], 10),
-        b'M' => (&t[..t.len() - 1], 20),
-        b'G' => (&t[..t.len() - 1], 30),
-        _ => (t, 0),
-    };
-    digits
-        .parse::<usize>()
-        .ok()?
-        .checked_mul(1 << shift)
-        .filter(|n| *n > 0)
-}
+/// The query memory limit and its variable, defined with the other settings (kept here for
+/// the error that advises raising it).
+pub use crate::settings::{DEFAULT_MEMORY_LIMIT, MEMORY_LIMIT_ENV};
 
 /// Hash partitions per core for DataFusion's repartitioned operators. A grouped aggregation
 /// with many groups (the summary's distinct buyers: 41 M of them at 130 M orders) builds one
@@ -87,10 +57,11 @@ const PARTITIONS_PER_CORE: usize = 16;
 /// skips when nearly every row is its own group.
 const SKIP_PARTIAL_AGGREGATION_RATIO: f64 = 0.1;
 
-/// A session with every table of the warehouse registered.
-pub async fn session(wh: &Warehouse) -> Result<SessionContext> {
+/// A session with every table of the warehouse registered, its query memory limited to
+/// `settings.memory_limit` (an invalid limit is reported here, when SQL is about to run).
+pub async fn session(wh: &Warehouse, settings: &Settings) -> Result<SessionContext> {
     let runtime = RuntimeEnvBuilder::new()
-        .with_memory_pool(Arc::new(FairSpillPool::new(memory_limit()?)))
+        .with_memory_pool(Arc::new(FairSpillPool::new(settings.memory_limit()?)))
         .build_arc()?;
     let mut config = SessionConfig::new()
         .with_information_schema(true)
@@ -225,20 +196,4 @@ pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> 
         return Err(Error::Sql("no SQL statement given".into()));
     };
     Ok(last.collect().await?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_size;
-
-    #[test]
-    fn memory_sizes_parse_with_binary_units() {
-        assert_eq!(parse_size("1073741824"), Some(1 << 30));
-        assert_eq!(parse_size(" 512k"), Some(512 << 10));
-        assert_eq!(parse_size("64M"), Some(64 << 20));
-        assert_eq!(parse_size("2G"), Some(2 << 30));
-        for bad in ["", "G", "0", "2T", "-1G", "1.5G", "99999999999999999999G"] {
-            assert_eq!(parse_size(bad), None, "{bad:?}");
-        }
-    }
 }

@@ -1,5 +1,6 @@
-//! Report parameters: named DataFusion placeholders (`$day`, `$top`, `$region`) bound as
-//! typed values with [`DataFrame::with_param_values`], never pasted into the SQL text.
+//! SQL parameters: named DataFusion placeholders (`$day`, `$top`, `$region`) bound as typed
+//! values with [`DataFrame::with_param_values`], never pasted into the SQL text. Reports and
+//! exports (also a job's) bind theirs here.
 //!
 //! A value arrives as text. Its type is the one DataFusion infers for the placeholder
 //! (`cst_date = $day` makes `$day` a DATE); where nothing is inferred, `day` and `compare`
@@ -28,15 +29,33 @@ pub fn parse_kv(text: &str) -> Result<(String, String)> {
         )));
     };
     let k = k.trim();
-    let valid = !k.is_empty()
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !k.starts_with(|c: char| c.is_ascii_digit());
-    if !valid {
-        return Err(Error::Usage(format!(
-            "--param {text:?}: the name must be letters, digits and _ (not starting with a digit)"
-        )));
+    if !valid_name(k) {
+        return Err(bad_name(text));
     }
     Ok((k.to_string(), v.to_string()))
+}
+
+/// Checks a parameter given as a name and a value (a job file's `params`); the error shows
+/// the pair as `--param NAME=VALUE`.
+pub fn check_name(name: &str, value: &str) -> Result<()> {
+    if valid_name(name) {
+        Ok(())
+    } else {
+        Err(bad_name(&format!("{name}={value}")))
+    }
+}
+
+/// Letters, digits and `_`, not starting with a digit.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+}
+
+fn bad_name(text: &str) -> Error {
+    Error::Usage(format!(
+        "--param {text:?}: the name must be letters, digits and _ (not starting with a digit)"
+    ))
 }
 
 /// How to pass a parameter on the command line, for error messages.

@@ -1,11 +1,27 @@
-//! The command line: what each subcommand takes, with examples in `--help`.
+//! The command line: the `Cli` parser, its global flags, the `Command` enum and the exit codes
+//! in `--help`. Each command's flags live in the file of its family ([`ingest`], [`sql`],
+//! [`export`], [`report`], [`generate`], [`jobs`]), which also turns them into the library's own request
+//! types, so no library type depends on clap.
+
+pub mod export;
+pub mod generate;
+pub mod ingest;
+pub mod jobs;
+pub mod report;
+pub mod sql;
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
-use crate::export::ExportFormat;
-use crate::output::Format;
+use crate::settings::{MemoryLimit, Settings, MEMORY_LIMIT_ENV};
+
+pub use export::ExportArgs;
+pub use generate::GenerateArgs;
+pub use ingest::{IngestArgs, StdinFormat};
+pub use jobs::{RunArgs, RunsArgs};
+pub use report::ReportArgs;
+pub use sql::SqlArgs;
 
 const EXIT_CODES: &str = "\
 Exit codes: 0 success (rejected lines are reported, not failures), 1 unexpected failure,
@@ -36,8 +52,25 @@ pub struct Cli {
         default_value = crate::warehouse::DEFAULT_WAREHOUSE
     )]
     pub warehouse: PathBuf,
+    /// Query memory before sorts and aggregations spill to disk, e.g. 8G or 512M (default 2G).
+    #[arg(long, global = true, env = MEMORY_LIMIT_ENV, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The settings the global flags and the environment give (a command's own flags, such as
+    /// ingest's, are laid over them).
+    pub fn settings(&self) -> Settings {
+        let text = self.memory_limit.as_deref();
+        // clap prefers the flag to the variable: a text other than the variable's is the flag's.
+        let from_flag = text.is_some() && std::env::var(MEMORY_LIMIT_ENV).ok().as_deref() != text;
+        Settings {
+            memory_limit: MemoryLimit::given(text, from_flag),
+            ..Settings::default()
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,7 +99,7 @@ pub enum Command {
   double11 generate --day 2019-11-11 --scale 0.001 --out logs/ --format csv --compress zst --files 8
   double11 generate --day 2019-11-11 --scale 0.001 --stdout | double11 ingest -
   double11 generate --year-over-year 2018-11-11 --scale 0.0001 --dirty 0.02 --out logs/")]
-    Generate(crate::generate::GenerateArgs),
+    Generate(GenerateArgs),
     /// Run a report: SQL files under queries/ (summary, revenue, growth, peak, milestones, yours).
     #[command(after_help = "Examples:
   double11 report all --day 2019-11-11 --compare 2018-11-11
@@ -75,7 +108,7 @@ pub enum Command {
   double11 report revenue --day 2019-11-11 --format html --out reports/
   double11 report summary --day 2019-11-11 --currency KRW --rate 166.26
   double11 report my_report --param region=Zhejiang       # your own queries/my_report.sql")]
-    Report(crate::reports::ReportArgs),
+    Report(ReportArgs),
     /// Run a job file: ingest what is new, run its reports, write its exports (for cron and
     /// systemd timers). One line of summary on stdout; details in runs/<run-id>/run.json.
     #[command(after_help = "Examples:
@@ -93,102 +126,24 @@ Exit codes: 0 ok, 3 ok but some lines were rejected, 75 another run holds the lo
     Runs(RunsArgs),
 }
 
-#[derive(Debug, Args)]
-pub struct RunArgs {
-    /// The job file (TOML).
-    pub job: PathBuf,
-    /// The date {run_date} stands for (default: today in CST).
-    #[arg(long, value_name = "YYYY-MM-DD")]
-    pub date: Option<chrono::NaiveDate>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
 
-#[derive(Debug, Args)]
-pub struct RunsArgs {
-    /// Read the runs folder of this job file.
-    #[arg(long, conflicts_with = "runs_dir")]
-    pub job: Option<PathBuf>,
-    /// The runs folder (default: <warehouse>/runs).
-    #[arg(long)]
-    pub runs_dir: Option<PathBuf>,
-    /// Only the last N runs.
-    #[arg(long, value_name = "N")]
-    pub last: Option<usize>,
-    #[arg(long, value_enum, default_value_t = crate::jobs::history::HistoryFormat::Table)]
-    pub format: crate::jobs::history::HistoryFormat,
-}
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
 
-#[derive(Debug, Args)]
-pub struct IngestArgs {
-    /// Log files, folders (their log files in path order), globs, or - for standard input.
-    #[arg(required = true)]
-    pub inputs: Vec<String>,
-    /// Exchange rates CSV (currency,date,cny_per_unit). Default: the rates the warehouse
-    /// already has, or the bundled sample rates for a new warehouse.
-    #[arg(long, env = "DOUBLE11_FX_RATES")]
-    pub fx_rates: Option<PathBuf>,
-    /// Encoding of standard input (default: sniffed from the first byte).
-    #[arg(long, value_enum)]
-    pub stdin_format: Option<StdinFormat>,
-    /// Accepted rows of one CST day held in memory before they are written out.
-    #[arg(long, default_value_t = 1_000_000)]
-    pub rows_per_file: usize,
-    /// Event ids kept in memory for de-duplication (about 40 bytes each) before the least
-    /// recently used minutes spill to disk.
-    #[arg(long, default_value_t = 8_000_000)]
-    pub ids_in_memory: usize,
-    /// The longest record read whole, in bytes (256 to 1073741824). A longer one (a line of
-    /// GiBs with no newline, also inside a .gz or .zst) is rejected as record_too_long with
-    /// its size; its first 4096 bytes are kept as its raw text, and memory stays bounded.
-    #[arg(long, env = "DOUBLE11_MAX_RECORD_BYTES", value_name = "BYTES",
-          default_value_t = crate::ingest::chunks::DEFAULT_MAX_RECORD_BYTES as u64,
-          value_parser = clap::value_parser!(u64).range(256..=1 << 30))]
-    pub max_record_bytes: u64,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum StdinFormat {
-    Csv,
-    Ndjson,
-}
-
-#[derive(Debug, Args)]
-pub struct SqlArgs {
-    /// Run these statements and exit (may be repeated; `\dt` and `\d TABLE` work too).
-    #[arg(short = 'c', long = "command")]
-    pub commands: Vec<String>,
-    /// Run the statements of these files and exit.
-    #[arg(short = 'f', long = "file")]
-    pub files: Vec<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
-    /// Print "N rows in T s" after each statement (on stderr).
-    #[arg(long)]
-    pub timing: bool,
-    /// Allow statements that change data (INSERT, COPY).
-    #[arg(long)]
-    pub writable: bool,
-}
-
-#[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("what").required(true).args(["sql", "table"])))]
-pub struct ExportArgs {
-    /// The query whose rows to export.
-    #[arg(long)]
-    pub sql: Option<String>,
-    /// A whole table to export.
-    #[arg(long)]
-    pub table: Option<String>,
-    /// Destination file, or folder with --partition-by.
-    #[arg(long)]
-    pub to: PathBuf,
-    /// Format (default: from the destination's extension).
-    #[arg(long, value_enum)]
-    pub format: Option<ExportFormat>,
-    /// Write a folder partitioned by these columns (col=value/ sub-folders).
-    #[arg(long)]
-    pub partition_by: Vec<String>,
-    /// Replace the destination if it exists.
-    #[arg(long)]
-    pub force: bool,
+    #[test]
+    fn the_memory_limit_flag_is_global() {
+        let cli = Cli::try_parse_from(["double11", "sql", "--memory-limit", "512M"])
+            .expect("a valid command line");
+        assert_eq!(cli.settings().memory_limit, MemoryLimit::Bytes(512 << 20));
+        let cli = Cli::try_parse_from(["double11", "--memory-limit", "lots", "sql"])
+            .expect("checked when a session needs it");
+        let err = cli.settings().memory_limit().expect_err("not a size");
+        assert!(err.to_string().contains("--memory-limit \"lots\""), "{err}");
+    }
 }

@@ -1,0 +1,194 @@
+//! One settings value for a process: how much memory queries may use and how ingest buffers,
+//! built from the command line, the environment and a job file, each default defined here once.
+//!
+//! The command line (`cli`) and job files (`jobs::config`) only say which values were given;
+//! [`Settings`] holds the result, and the session builder ([`crate::sql::session`]) and
+//! [`crate::ingest::IngestOptions`] take their values from it instead of reading the
+//! environment or repeating a default.
+
+use crate::error::{Error, Result};
+
+/// Memory DataFusion may hold for a query before its sorts and aggregations spill to disk (the
+/// OS temporary folder). Exact distinct counts over a billion-row day need more than RAM allows
+/// otherwise; small queries never reach it.
+pub const DEFAULT_MEMORY_LIMIT: usize = 2 << 30;
+/// The environment variable for the query memory limit (`--memory-limit`).
+pub const MEMORY_LIMIT_ENV: &str = "DOUBLE11_MEMORY_LIMIT";
+/// Accepted rows of one CST day held in memory before they are written out.
+pub const DEFAULT_ROWS_PER_FILE: usize = 1_000_000;
+/// Event ids kept in memory for de-duplication before older minutes spill to disk.
+pub const DEFAULT_IDS_IN_MEMORY: usize = 8_000_000;
+/// The environment variable for the longest record read whole (`--max-record-bytes`).
+pub const MAX_RECORD_BYTES_ENV: &str = "DOUBLE11_MAX_RECORD_BYTES";
+/// The longest record read whole unless told otherwise (defined with the reader that
+/// enforces it).
+pub const DEFAULT_MAX_RECORD_BYTES: usize = crate::ingest::chunks::DEFAULT_MAX_RECORD_BYTES;
+/// The smallest maximum record size that may be asked for.
+pub const MIN_MAX_RECORD_BYTES: usize = 256;
+/// The largest maximum record size that may be asked for.
+pub const MAX_MAX_RECORD_BYTES: usize = crate::ingest::chunks::MAX_MAX_RECORD_BYTES;
+
+/// The settings of one command or job run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The query memory limit as given; checked when a session needs it, so that a command
+    /// without SQL (ingest, generate) is not refused for it.
+    pub memory_limit: MemoryLimit,
+    /// Accepted rows of one CST day buffered before they are written to a file.
+    pub rows_per_file: usize,
+    /// Event ids held in memory for de-duplication.
+    pub ids_in_memory: usize,
+    /// The longest record held whole, in bytes.
+    pub max_record_bytes: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            memory_limit: MemoryLimit::Bytes(DEFAULT_MEMORY_LIMIT),
+            rows_per_file: DEFAULT_ROWS_PER_FILE,
+            ids_in_memory: DEFAULT_IDS_IN_MEMORY,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+        }
+    }
+}
+
+/// The query memory limit, or the text that was given for it where it is not a size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemoryLimit {
+    Bytes(usize),
+    /// Not a size: `given` names where it came from (`--memory-limit` or the variable).
+    Invalid {
+        given: String,
+        text: String,
+    },
+}
+
+impl MemoryLimit {
+    /// The limit from the text of `--memory-limit` or [`MEMORY_LIMIT_ENV`] (`from_flag` says
+    /// which, for the error), or the default when neither was given.
+    pub fn given(text: Option<&str>, from_flag: bool) -> MemoryLimit {
+        let Some(text) = text else {
+            return MemoryLimit::Bytes(DEFAULT_MEMORY_LIMIT);
+        };
+        match parse_size(text) {
+            Some(n) => MemoryLimit::Bytes(n),
+            None => MemoryLimit::Invalid {
+                given: if from_flag {
+                    "--memory-limit ".into()
+                } else {
+                    format!("{MEMORY_LIMIT_ENV}=")
+                },
+                text: text.to_string(),
+            },
+        }
+    }
+
+    /// The limit from [`MEMORY_LIMIT_ENV`] alone (for library callers and tests).
+    pub fn from_env() -> MemoryLimit {
+        let text = std::env::var(MEMORY_LIMIT_ENV).ok();
+        MemoryLimit::given(text.as_deref(), false)
+    }
+}
+
+impl Settings {
+    /// The query memory limit in bytes; a value that is not a size is a usage error (exit 2)
+    /// naming the flag or variable it came from.
+    pub fn memory_limit(&self) -> Result<usize> {
+        match &self.memory_limit {
+            MemoryLimit::Bytes(n) => Ok(*n),
+            MemoryLimit::Invalid { given, text } => Err(Error::Usage(format!(
+                "{given}{text:?}: expected a size such as 2G, 512M or 1073741824"
+            ))),
+        }
+    }
+
+    /// These settings with the values a job file gives replacing them.
+    pub fn with(&self, overrides: &Overrides) -> Settings {
+        Settings {
+            memory_limit: self.memory_limit.clone(),
+            rows_per_file: overrides.rows_per_file.unwrap_or(self.rows_per_file),
+            ids_in_memory: overrides.ids_in_memory.unwrap_or(self.ids_in_memory),
+            max_record_bytes: overrides.max_record_bytes.unwrap_or(self.max_record_bytes),
+        }
+    }
+}
+
+/// The settings a job file gives (its `[inbox]` keys); what it leaves out keeps the value of
+/// the command line, the environment or the default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    pub rows_per_file: Option<usize>,
+    pub ids_in_memory: Option<usize>,
+    pub max_record_bytes: Option<usize>,
+}
+
+/// `1073741824`, `512K`, `64M`, `2G` (binary units, any case) as bytes; `None` for anything
+/// else, zero or an overflow.
+pub fn parse_size(text: &str) -> Option<usize> {
+    let t = text.trim();
+    let (digits, shift) = match t.as_bytes().last()?.to_ascii_uppercase() {
+        b'K' => (&t[..t.len() - 1], 10),
+        b'M' => (&t[..t.len() - 1], 20),
+        b'G' => (&t[..t.len() - 1], 30),
+        _ => (t, 0),
+    };
+    digits
+        .parse::<usize>()
+        .ok()?
+        .checked_mul(1 << shift)
+        .filter(|n| *n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_sizes_parse_with_binary_units() {
+        assert_eq!(parse_size("1073741824"), Some(1 << 30));
+        assert_eq!(parse_size(" 512k"), Some(512 << 10));
+        assert_eq!(parse_size("64M"), Some(64 << 20));
+        assert_eq!(parse_size("2G"), Some(2 << 30));
+        for bad in ["", "G", "0", "2T", "-1G", "1.5G", "99999999999999999999G"] {
+            assert_eq!(parse_size(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_memory_limit_that_is_no_size_names_where_it_came_from() {
+        let flag = Settings {
+            memory_limit: MemoryLimit::given(Some("lots"), true),
+            ..Settings::default()
+        };
+        let msg = flag.memory_limit().expect_err("not a size").to_string();
+        assert!(msg.contains("--memory-limit") && msg.contains("expected a size"));
+        let env = Settings {
+            memory_limit: MemoryLimit::given(Some("lots"), false),
+            ..Settings::default()
+        };
+        let msg = env.memory_limit().expect_err("not a size").to_string();
+        assert!(msg.contains("DOUBLE11_MEMORY_LIMIT=\"lots\""), "{msg}");
+        assert_eq!(
+            Settings::default().memory_limit().ok(),
+            Some(DEFAULT_MEMORY_LIMIT)
+        );
+    }
+
+    #[test]
+    fn a_job_file_replaces_only_what_it_gives() {
+        let base = Settings {
+            memory_limit: MemoryLimit::Bytes(512 << 20),
+            rows_per_file: 10,
+            ..Settings::default()
+        };
+        let job = base.with(&Overrides {
+            ids_in_memory: Some(7),
+            ..Overrides::default()
+        });
+        assert_eq!(job.memory_limit, MemoryLimit::Bytes(512 << 20));
+        assert_eq!(job.rows_per_file, 10);
+        assert_eq!(job.ids_in_memory, 7);
+        assert_eq!(job.max_record_bytes, DEFAULT_MAX_RECORD_BYTES);
+    }
+}
