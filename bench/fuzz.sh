@@ -3,8 +3,8 @@
 # splitter, the NDJSON line parser, the time, amount and epoch-ms parsers, the job file loader)
 # for MINUTES on fresh seeds, and reports per property the cases run, cases per second and
 # failures (0 expected). A failure prints its minimal input and the seed that found it
-# (PROPTEST_RNG_SEED=…, which replays it with `cargo test --test properties`): turn it into a
-# named test in tests/properties.rs.
+# (PROPTEST_RNG_SEED=…, which replays it with `cargo test --test integration properties::`):
+# turn it into a named test in tests/properties.rs.
 #
 # Usage: bench/fuzz.sh [MINUTES per property, default 2] [property,property,…]
 #        DOUBLE11_FUZZ_SEED=N bench/fuzz.sh …   (first seed; default: the clock)
@@ -21,7 +21,7 @@ export CARGO_INCREMENTAL=0
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --quiet --test properties -- --ignored --exact fuzz_for_a_while --nocapture 2>&1 \
+cargo test --quiet --test integration -- --ignored --exact properties::fuzz_for_a_while --nocapture 2>&1 \
   | tee "$log" || status=$?
 
 echo

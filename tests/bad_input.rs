@@ -1,6 +1,6 @@
 //! Bad input: one clear message naming the file, a non-zero exit, and the warehouse untouched.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -2,7 +2,7 @@
 //! stops `sql`, `report` and `export` with exit 65 and a message naming the file and what to
 //! do, never with a panic, exit 1 or a silently smaller figure.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -3,7 +3,7 @@
 //! run (it ends by the signal); right after it the warehouse is "as before" (a kill before the
 //! commit leaves no trace) or "as after", and the re-run gives exactly the uninterrupted result.
 
-mod common;
+use crate::common;
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! Exactly once: re-runs, overlapping files and standard input add nothing twice.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::Stdio;

@@ -2,7 +2,7 @@
 //! own truth (`truth.json`), DataFusion SQL, the Polars oracle over the warehouse, and an
 //! independent Polars read of the raw CSV files.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

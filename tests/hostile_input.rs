@@ -5,7 +5,7 @@
 //! crash; links, FIFOs and mislabelled files are skipped, named and retried later; a stream
 //! that breaks off keeps what was read before the damage.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! publishing and pruning, then run again, ends exactly as a run that was never killed: the
 //! same warehouse files, report bytes, exports and published copies; no duplicate, no loss.
 
-mod common;
+use crate::common;
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! `double11 run JOB.toml` and `double11 runs`: scheduled runs that are incremental,
 //! idempotent, locked, and that say what they did.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

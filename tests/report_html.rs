@@ -3,7 +3,7 @@
 //! headless Chromium renders it (skipped with a message where Chromium is not installed; a
 //! failure under `CI=true`, and CI installs it).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

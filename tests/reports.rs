@@ -2,8 +2,7 @@
 //! computing the same figures from the same warehouse (`reports/oracle.rs`), plus the
 //! hand-known figures of `sample-data/expected.json`, the other formats, and the errors.
 
-mod common;
-#[path = "reports/oracle.rs"]
+use crate::common;
 mod oracle;
 
 use std::collections::BTreeMap;

@@ -5,7 +5,7 @@
 //! files per day, several runs adding to one day, re-deliveries across runs). A warehouse
 //! written before a rollup existed gets it on first open, with the same figures.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

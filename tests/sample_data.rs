@@ -2,7 +2,7 @@
 //! independent Python reference (`sample-data/expected.json`, computed from the raw files),
 //! against Polars reading the warehouse, and DataFusion SQL against both.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! exports: Parquet output is read back with Polars and compared row by row with the CSV
 //! output, and an id of 2^53 + 1 goes from a log to every output format without rounding.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -2,7 +2,7 @@
 //! backslash commands, an error that does not end the session, and the timing line. Without
 //! tmux it is skipped with a message, and fails under `CI=true`.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! `TIMESTAMP '…Z'` counts the same rows as the plain string `'…Z'`, as every other spelling
 //! of the same instant, and as Polars counting the Parquet files by epoch milliseconds.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -3,6 +3,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::sync::Arc;
+
+use arrow::error::ArrowError;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
 
 use super::{charts, QueryResult};
 use crate::error::Result;
@@ -14,44 +18,51 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Every cell as the text the CSV format shows.
+/// Every cell as the text the CSV format shows, header first: Arrow's display with the options
+/// Arrow's CSV writer uses in [`crate::output`] (nulls empty, Arrow's default date, time and
+/// timestamp formats, decimals with all their digits), formatted directly instead of written
+/// as CSV and parsed back.
 pub fn cells(r: &QueryResult) -> Result<Vec<Vec<String>>> {
-    let mut buf = Vec::new();
-    crate::output::write(&mut buf, &r.schema, &r.batches, crate::output::Format::Csv)?;
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    Ok(parse_csv(&text))
-}
-
-/// A small RFC 4180 reader for what arrow's CSV writer produced.
-fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
+    // The CSV writer's header is the first batch's schema (the result's when there is none).
+    let schema = r
+        .batches
+        .first()
+        .map_or_else(|| Arc::clone(&r.schema), |b| b.schema());
+    let mut rows = vec![schema.fields().iter().map(|f| f.name().clone()).collect()];
+    let options = FormatOptions::default().with_null("");
+    for batch in &r.batches {
+        let formatters = batch
+            .columns()
+            .iter()
+            .map(|column| {
+                if column.data_type().is_nested() {
+                    // As the CSV format: a table cell holds no list or struct.
+                    Err(ArrowError::CsvError(format!(
+                        "Nested type {} is not supported in CSV",
+                        column.data_type()
+                    )))
+                } else {
+                    ArrayFormatter::try_new(column.as_ref(), &options)
+                }
+            })
+            .collect::<std::result::Result<Vec<_>, ArrowError>>()?;
+        for row in 0..batch.num_rows() {
+            let mut cells = Vec::with_capacity(formatters.len());
+            for (col, f) in formatters.iter().enumerate() {
+                let mut text = String::new();
+                f.value(row).write(&mut text).map_err(|e| {
+                    ArrowError::CsvError(format!(
+                        "Error processing row {}, col {}: {e}",
+                        row + 1,
+                        col + 1
+                    ))
+                })?;
+                cells.push(text);
             }
-            (true, '"') => quoted = false,
-            (true, c) => field.push(c),
-            (false, '"') => quoted = true,
-            (false, ',') => row.push(std::mem::take(&mut field)),
-            (false, '\n') => {
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
-            }
-            (false, '\r') => {}
-            (false, c) => field.push(c),
+            rows.push(cells);
         }
     }
-    if !field.is_empty() || !row.is_empty() {
-        row.push(field);
-        rows.push(row);
-    }
-    rows
+    Ok(rows)
 }
 
 /// The page for `report`.
@@ -98,4 +109,99 @@ td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}}th{{background:#e
     }
     html.push_str("</body></html>\n");
     Ok(html)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use arrow::array::{
+        ArrayRef, Date32Array, Decimal128Array, Float64Array, Int64Array, RecordBatch, StringArray,
+        TimestampMillisecondArray,
+    };
+    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+
+    use super::*;
+    use crate::reports::catalog::Query;
+
+    fn result(batches: Vec<RecordBatch>, schema: arrow::datatypes::SchemaRef) -> QueryResult {
+        QueryResult {
+            query: Query {
+                report: "t".into(),
+                name: "t".into(),
+                path: PathBuf::from("t.sql"),
+                embedded: None,
+            },
+            schema,
+            batches,
+        }
+    }
+
+    /// What the CSV format writes, read back by the `csv` crate.
+    fn csv_cells(r: &QueryResult) -> Vec<Vec<String>> {
+        let mut buf = Vec::new();
+        crate::output::write(&mut buf, &r.schema, &r.batches, crate::output::Format::Csv)
+            .expect("csv");
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(buf.as_slice())
+            .records()
+            .map(|rec| rec.expect("record").iter().map(String::from).collect())
+            .collect()
+    }
+
+    #[test]
+    fn cells_read_as_the_csv_format_shows_them() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("text, \"quoted\"", DataType::Utf8, true),
+            Field::new("gmv_cny", DataType::Decimal128(28, 2), true),
+            Field::new(
+                "at",
+                DataType::Timestamp(TimeUnit::Millisecond, Some("+08:00".into())),
+                true,
+            ),
+            Field::new(
+                "naive",
+                DataType::Timestamp(TimeUnit::Millisecond, None),
+                true,
+            ),
+            Field::new("day", DataType::Date32, true),
+            Field::new("n", DataType::Int64, true),
+            Field::new("share", DataType::Float64, true),
+        ]));
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(vec![
+                Some("a,b \"c\"\r\nd"),
+                None,
+                Some(""),
+            ])),
+            Arc::new(
+                Decimal128Array::from(vec![Some(-5), None, Some(26_840_000_000_000)])
+                    .with_precision_and_scale(28, 2)
+                    .expect("decimal"),
+            ),
+            Arc::new(
+                TimestampMillisecondArray::from(vec![Some(1_573_401_600_123), None, Some(0)])
+                    .with_timezone("+08:00"),
+            ),
+            Arc::new(TimestampMillisecondArray::from(vec![
+                Some(1_573_401_600_000),
+                Some(-1),
+                None,
+            ])),
+            Arc::new(Date32Array::from(vec![Some(18_211), None, Some(0)])),
+            Arc::new(Int64Array::from(vec![Some(i64::MIN), Some(0), None])),
+            Arc::new(Float64Array::from(vec![Some(0.1), Some(-2.5e-7), None])),
+        ];
+        let batch = RecordBatch::try_new(Arc::clone(&schema), columns).expect("batch");
+        let two = result(
+            vec![batch.slice(0, 1), batch.slice(1, 2)],
+            Arc::clone(&schema),
+        );
+        let expected = csv_cells(&two);
+        assert_eq!(expected.len(), 4, "{expected:?}");
+        assert_eq!(cells(&two).expect("cells"), expected);
+        let empty = result(Vec::new(), schema);
+        assert_eq!(cells(&empty).expect("cells"), csv_cells(&empty));
+    }
 }
