@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::ingest::chunks;
 use crate::ingest::input::Encoding;
 use crate::ingest::mapping::ColumnMapping;
+use crate::settings::{DEFAULT_IDS_IN_MEMORY, DEFAULT_MAX_RECORD_BYTES, DEFAULT_ROWS_PER_FILE};
 
 /// What to ingest and how.
 #[derive(Debug, Clone)]
@@ -41,13 +42,13 @@ impl Default for IngestOptions {
             inputs: Vec::new(),
             fx_rates: None,
             stdin_encoding: None,
-            rows_per_file: 1_000_000,
+            rows_per_file: DEFAULT_ROWS_PER_FILE,
             progress: false,
-            ids_in_memory: 8_000_000,
+            ids_in_memory: DEFAULT_IDS_IN_MEMORY,
             mapping: ColumnMapping::default(),
             settle: None,
             commit_when_nothing_new: true,
-            max_record_bytes: chunks::DEFAULT_MAX_RECORD_BYTES,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
         }
     }
 }
