@@ -22,11 +22,11 @@ pub const DEFAULT_IDS_IN_MEMORY: usize = 8_000_000;
 pub const MAX_RECORD_BYTES_ENV: &str = "DOUBLE11_MAX_RECORD_BYTES";
 /// The longest record read whole unless told otherwise (defined with the reader that
 /// enforces it).
-pub const DEFAULT_MAX_RECORD_BYTES: usize = crate::ingest::chunks::DEFAULT_MAX_RECORD_BYTES;
+pub const DEFAULT_MAX_RECORD_BYTES: usize = crate::ingest::read::chunks::DEFAULT_MAX_RECORD_BYTES;
 /// The smallest maximum record size that may be asked for.
 pub const MIN_MAX_RECORD_BYTES: usize = 256;
 /// The largest maximum record size that may be asked for.
-pub const MAX_MAX_RECORD_BYTES: usize = crate::ingest::chunks::MAX_MAX_RECORD_BYTES;
+pub const MAX_MAX_RECORD_BYTES: usize = crate::ingest::read::chunks::MAX_MAX_RECORD_BYTES;
 
 /// The settings of one command or job run.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -23,10 +23,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use double11::cst::parse_rfc3339_ms;
-use double11::ingest::csv_records::{last_record_end, CsvRecords, SliceRecords};
 use double11::ingest::fx::FxRates;
-use double11::ingest::ndjson_records::{parse_line, parse_line_with_keys};
-use double11::ingest::validate::{validate, EventType, RejectKind};
+use double11::ingest::read::csv_records::{last_record_end, CsvRecords, SliceRecords};
+use double11::ingest::read::ndjson_records::{parse_line, parse_line_with_keys};
+use double11::ingest::read::validate::{validate, EventType, RejectKind};
 use double11::jobs::config::Job;
 use double11::money::{parse_amount_fen, DecimalError};
 use double11::schema::INPUT_FIELDS;

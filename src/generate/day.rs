@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use crate::cst::{cst_day_start_ms, days_from_date};
 use crate::error::{Error, Result};
 use crate::ingest::fx::FxRates;
-use crate::ingest::validate::RejectKind;
+use crate::ingest::read::validate::RejectKind;
 use crate::money::{convert_to_cny_fen, AMOUNT_LIMIT_FEN, RATE_ONE};
 
 use super::catalog::{Catalog, CATEGORIES, CNY, CURRENCIES, DEVICES, ONE, PLATFORMS, PROVINCES};

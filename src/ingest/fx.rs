@@ -17,7 +17,7 @@ use chrono::NaiveDate;
 
 use crate::cst::{date_from_days, days_from_date};
 use crate::error::{Error, Result};
-use crate::ingest::csv_records::CsvRecords;
+use crate::ingest::read::csv_records::CsvRecords;
 use crate::money::{format_fixed, parse_rate, RATE_MAX, RATE_SCALE};
 use crate::schema::FX_RATES_SCHEMA;
 

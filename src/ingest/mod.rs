@@ -4,36 +4,28 @@
 //! 1. [`plan`]: resolve the inputs (files, folders, globs, stdin) and decide for each whether
 //!    to skip it (same bytes already ingested), resume it (it grew) or hold back its
 //!    unfinished last line;
-//! 2. [`read`]: stream each input's records ([`csv_records`], [`ndjson_records`]) and apply
-//!    the contract's rules ([`validate`]), a chunk at a time on every core ([`chunks`],
-//!    [`parsing`]), handing the results on in input order; a broken line becomes a reject;
+//! 2. [`read`]: stream each input's records ([`read::csv_records`],
+//!    [`read::ndjson_records`]) and apply the contract's rules ([`read::validate`]), a chunk
+//!    at a time on every core ([`read::chunks`], [`read::parsing`]), handing the results on
+//!    in input order; a broken line becomes a reject;
 //! 3. [`accept`]: drop re-deliveries of an `event_id` already accepted, in this run or an
-//!    earlier one ([`dedupe`]), and buffer accepted rows per CST day;
+//!    earlier one ([`accept::dedupe`]), and buffer accepted rows per CST day;
 //! 4. [`write`]: sort and encode the buffers into the run's write transaction
 //!    ([`WriteTxn`]), each `transactions` file also summed into the day's rollups;
 //! 5. commit: the rates when they changed ([`rates`]), then every file and the manifest,
 //!    atomically.
 //!
 //! Memory stays bounded: rows go to disk every [`IngestOptions::rows_per_file`] rows per day,
-//! and seen ids beyond [`IngestOptions::ids_in_memory`] spill to disk by minute ([`dedupe`]).
+//! and seen ids beyond [`IngestOptions::ids_in_memory`] spill to disk by minute ([`accept::dedupe`]).
 
 pub mod accept;
-pub mod batches;
-pub mod chunks;
-pub mod csv_records;
-pub mod dedupe;
 pub mod fx;
 pub mod input;
-pub mod mapping;
-pub mod ndjson_records;
 pub mod options;
-pub mod parsing;
 pub mod plan;
 pub mod rates;
 pub mod read;
 pub mod summary;
-pub mod validate;
-pub mod window;
 pub mod write;
 
 use std::collections::BTreeMap;

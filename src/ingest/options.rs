@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::ingest::chunks;
 use crate::ingest::input::Encoding;
-use crate::ingest::mapping::ColumnMapping;
+use crate::ingest::read::chunks;
+use crate::ingest::read::mapping::ColumnMapping;
 use crate::settings::{DEFAULT_IDS_IN_MEMORY, DEFAULT_MAX_RECORD_BYTES, DEFAULT_ROWS_PER_FILE};
 
 /// What to ingest and how.

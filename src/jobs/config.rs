@@ -16,7 +16,7 @@ use toml::Spanned;
 
 use crate::error::{Error, Result};
 use crate::export::ExportFormat;
-use crate::ingest::mapping::{parse_offset, ColumnMapping, TimeFormat, TimeKind};
+use crate::ingest::read::mapping::{parse_offset, ColumnMapping, TimeFormat, TimeKind};
 use crate::reports::catalog::Query;
 use crate::reports::ReportFormat;
 use crate::schema::INPUT_FIELDS;

@@ -4,13 +4,13 @@
 
 use std::borrow::Cow;
 
-use crate::ingest::chunks::{too_long, Chunk, RAW_PREFIX_BYTES};
-use crate::ingest::csv_records::SliceRecords;
-use crate::ingest::dedupe::id_hash;
+use crate::ingest::accept::dedupe::id_hash;
 use crate::ingest::fx::FxRates;
-use crate::ingest::mapping::ColumnMapping;
-use crate::ingest::ndjson_records;
-use crate::ingest::validate::{self, validate, Event, RawEvent, Reject, RejectKind, Value};
+use crate::ingest::read::chunks::{too_long, Chunk, RAW_PREFIX_BYTES};
+use crate::ingest::read::csv_records::SliceRecords;
+use crate::ingest::read::mapping::ColumnMapping;
+use crate::ingest::read::ndjson_records;
+use crate::ingest::read::validate::{self, validate, Event, RawEvent, Reject, RejectKind, Value};
 
 /// How the records of a CSV input are laid out, from its header.
 pub struct CsvLayout {

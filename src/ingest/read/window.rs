@@ -66,7 +66,7 @@ impl<R: Read> LineWindow<R> {
 
     /// Reads the first line, newline included (the CSV header), consuming it. A first line
     /// longer than the maximum record size is an error carrying a
-    /// [`crate::ingest::csv_records::RecordTooLong`].
+    /// [`crate::ingest::read::csv_records::RecordTooLong`].
     pub fn take_first_line(&mut self) -> io::Result<Vec<u8>> {
         let mut line = Vec::new();
         let max = self.max_line as u64;
@@ -74,7 +74,7 @@ impl<R: Read> LineWindow<R> {
             .take(max.saturating_add(1))
             .read_until(b'\n', &mut line)?;
         if line.len() as u64 > max {
-            let too_long = crate::ingest::csv_records::RecordTooLong {
+            let too_long = crate::ingest::read::csv_records::RecordTooLong {
                 line: 1,
                 max_record: self.max_line,
             };
@@ -260,7 +260,7 @@ mod tests {
         let mut w = LineWindow::new(&text[3..], false, 1000);
         let e = w.take_first_line().expect_err("too long a header");
         assert!(
-            crate::ingest::csv_records::RecordTooLong::of(&e).is_some(),
+            crate::ingest::read::csv_records::RecordTooLong::of(&e).is_some(),
             "{e}"
         );
     }

@@ -30,9 +30,9 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Mutex;
 
 use crate::error::{Error, Result};
-use crate::ingest::csv_records::{last_record_end, RecordEndScanner};
-use crate::ingest::validate::{Event, EventType, Reject};
-use crate::ingest::window::count_newlines;
+use crate::ingest::read::csv_records::{last_record_end, RecordEndScanner};
+use crate::ingest::read::validate::{Event, EventType, Reject};
+use crate::ingest::read::window::count_newlines;
 
 /// Target size of a chunk; a chunk ends at the last record boundary once this much is read.
 pub const CHUNK_BYTES: usize = 1 << 20;
@@ -293,7 +293,7 @@ pub enum Ending {
 /// The reject of a record of `bytes` bytes, longer than `max_record` allows.
 pub fn too_long(bytes: u64, max_record: usize) -> Reject {
     Reject::new(
-        crate::ingest::validate::RejectKind::RecordTooLong,
+        crate::ingest::read::validate::RejectKind::RecordTooLong,
         format!(
             "record of {bytes} bytes is longer than the maximum record size of {max_record} bytes (--max-record-bytes); raw keeps its first {} bytes, {} cut",
             (RAW_PREFIX_BYTES as u64).min(bytes),
@@ -578,7 +578,7 @@ mod tests {
 
     #[test]
     fn stored_events_copy_with_their_strings() {
-        use crate::ingest::validate::EventType;
+        use crate::ingest::read::validate::EventType;
         let opt = |s: &'static str| (!s.is_empty()).then_some(Cow::Borrowed(s));
         let mut from = String::from("something stored before");
         let mut to = String::from("xyz");

@@ -4,21 +4,34 @@
 //! what an earlier run read, holding back an unfinished last line), maps a CSV header's
 //! columns to the contract's fields, parses CSV or NDJSON chunks on every core and hands
 //! them, in input order, to the accept stage; what cannot be read becomes a reject.
+//!
+//! One concept per file: [`window`] (which lines of an input a run reads), [`csv_records`]
+//! and [`ndjson_records`] (records and their raw text), [`mapping`] (a log's own column
+//! names and time format), [`validate`] (the contract's field rules), [`parsing`] (one
+//! record's whole path to an event or a reject) and [`chunks`] (that on every core, in
+//! input order).
+
+pub mod chunks;
+pub mod csv_records;
+pub mod mapping;
+pub mod ndjson_records;
+pub mod parsing;
+pub mod validate;
+pub mod window;
 
 use std::io::{BufRead, Read};
 
 use crate::error::{Error, Result};
 use crate::ingest::accept::Accept;
-use crate::ingest::chunks::{self, Chunk, Ending, Framing};
-use crate::ingest::csv_records;
 use crate::ingest::fx::FxRates;
 use crate::ingest::input::{self, Encoding, Input};
-use crate::ingest::mapping::ColumnMapping;
-use crate::ingest::parsing::{parse_csv_chunk, parse_ndjson_chunk, CsvLayout};
-use crate::ingest::validate::{self, Reject};
-use crate::ingest::window::LineWindow;
 use crate::schema::INPUT_FIELDS;
 use crate::warehouse::manifest::{Counts, TextPosition};
+use chunks::{Chunk, Ending, Framing};
+use mapping::ColumnMapping;
+use parsing::{parse_csv_chunk, parse_ndjson_chunk, CsvLayout};
+use validate::Reject;
+use window::LineWindow;
 
 /// Reads inputs into the accept stage, with the run's mapping, rates and record limit.
 pub(crate) struct InputReader<'r, 'a> {

@@ -57,7 +57,7 @@ impl RecordTooLong {
 
 impl<R: BufRead> CsvRecords<R> {
     pub fn new(src: R) -> Self {
-        Self::with_max_record(src, crate::ingest::chunks::DEFAULT_MAX_RECORD_BYTES)
+        Self::with_max_record(src, crate::ingest::read::chunks::DEFAULT_MAX_RECORD_BYTES)
     }
 
     /// Reads records of at most `max_record` bytes: a longer one is an error carrying a

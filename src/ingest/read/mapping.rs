@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone};
 
-use crate::ingest::validate::{Reject, RejectKind, Value};
+use crate::ingest::read::validate::{Reject, RejectKind, Value};
 use crate::schema::INPUT_FIELDS;
 
 /// Source names of the contract's fields and how their times are written.

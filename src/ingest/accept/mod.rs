@@ -3,17 +3,20 @@
 //! An accepted event joins its CST day's buffer unless its `event_id` was seen before (in
 //! this run or a committed one: then it is a row of `duplicates`); a rejected line is a row
 //! of `rejects`. Full buffers go to the [`Writer`].
+//!
+//! [`dedupe`] keeps the seen ids in bounded memory; [`batches`] builds the Arrow rows.
+
+pub mod batches;
+pub mod dedupe;
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasherDefault;
 
 use crate::cst::date_from_days;
 use crate::error::Result;
-use crate::ingest::batches::{DayRows, DuplicatesBuilder, RejectsBuilder};
-use crate::ingest::chunks::{Chunk, Outcome, StoredEvent};
-use crate::ingest::dedupe::{id_hash, SeenIds, SmallKey};
 use crate::ingest::input::Input;
-use crate::ingest::validate::Reject;
+use crate::ingest::read::chunks::{Chunk, Outcome, StoredEvent};
+use crate::ingest::read::validate::Reject;
 use crate::ingest::write::Writer;
 use crate::ingest::IngestOptions;
 use crate::schema::TRANSACTIONS;
@@ -22,6 +25,8 @@ use crate::warehouse::parquet_files::for_each_event_id;
 use crate::warehouse::tables::{DUPLICATES_TABLE, REJECTS_TABLE};
 use crate::warehouse::txn::WriteTxn;
 use crate::warehouse::Warehouse;
+use batches::{DayRows, DuplicatesBuilder, RejectsBuilder};
+use dedupe::{id_hash, SeenIds, SmallKey};
 
 /// Bytes of strings buffered for one file before it is written, whatever its row count:
 /// records may be up to `--max-record-bytes` long, and an Arrow string column holds at most

@@ -9,8 +9,8 @@ use arrow::array::{
 
 use crate::cst::CST_TIMEZONE;
 use crate::error::Result;
-use crate::ingest::chunks::StoredEvent;
-use crate::ingest::validate::{Event, Reject};
+use crate::ingest::read::chunks::StoredEvent;
+use crate::ingest::read::validate::{Event, Reject};
 use crate::schema::{
     amount_cny_type, amount_type, DUPLICATES_SCHEMA, REJECTS_SCHEMA, TRANSACTIONS_FILE_SCHEMA,
 };
@@ -315,7 +315,7 @@ mod tests {
     use arrow::array::{Array, StringArray, TimestampMillisecondArray};
 
     use super::*;
-    use crate::ingest::validate::EventType;
+    use crate::ingest::read::validate::EventType;
 
     fn event(id: &str, ms: i64) -> Event<'_> {
         Event {

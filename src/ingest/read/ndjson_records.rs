@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::ingest::validate::{RawEvent, Reject, RejectKind, Value};
+use crate::ingest::read::validate::{RawEvent, Reject, RejectKind, Value};
 
 #[derive(Deserialize)]
 struct JsonEvent<'a> {
@@ -163,7 +163,7 @@ fn value(raw: Option<&RawValue>) -> Result<Value<'_>, Reject> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::validate::f;
+    use crate::ingest::read::validate::f;
 
     #[test]
     fn numbers_keep_their_text() {
