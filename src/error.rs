@@ -137,9 +137,9 @@ impl From<datafusion::error::DataFusionError> for Error {
         ) {
             // Only sorts and grouped aggregations spill; a plain count(DISTINCT …) cannot.
             return Error::Sql(format!(
-                "{root}; the query needs more memory than {} allows: set it higher (e.g. {}=8G)",
-                crate::sql::MEMORY_LIMIT_ENV,
-                crate::sql::MEMORY_LIMIT_ENV
+                "{root}; the query needs more memory than its limit allows: set it higher with \
+                 --memory-limit 8G, {}=8G or a job file's [settings] memory_limit = \"8G\"",
+                crate::settings::MEMORY_LIMIT_ENV,
             ));
         }
         if reads_damaged_parquet(&e) {

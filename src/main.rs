@@ -24,6 +24,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cli.settings().threads())
         .enable_all()
         .build()
     {

@@ -1,5 +1,8 @@
-//! One settings value for a process: how much memory queries may use and how ingest buffers,
-//! built from the command line, the environment and a job file, each default defined here once.
+//! One settings value for a process: how much memory queries may use, how many threads work
+//! and how ingest buffers, built from the command line, the environment and a job file, each
+//! default defined here once.
+//!
+//! Precedence: a flag, then its environment variable, then the job file, then the default.
 //!
 //! The command line (`cli`) and job files (`jobs::config`) only say which values were given;
 //! [`Settings`] holds the result, and the session builder ([`crate::sql::session`]) and
@@ -14,6 +17,8 @@ use crate::error::{Error, Result};
 pub const DEFAULT_MEMORY_LIMIT: usize = 2 << 30;
 /// The environment variable for the query memory limit (`--memory-limit`).
 pub const MEMORY_LIMIT_ENV: &str = "DOUBLE11_MEMORY_LIMIT";
+/// The environment variable for the number of threads (`--threads`).
+pub const THREADS_ENV: &str = "DOUBLE11_THREADS";
 /// Accepted rows of one CST day held in memory before they are written out.
 pub const DEFAULT_ROWS_PER_FILE: usize = 1_000_000;
 /// Event ids kept in memory for de-duplication before older minutes spill to disk.
@@ -40,15 +45,18 @@ pub struct Settings {
     pub ids_in_memory: usize,
     /// The longest record held whole, in bytes.
     pub max_record_bytes: usize,
+    /// Threads that parse, encode and run a query's partitions; `None`: one per core.
+    pub threads: Option<usize>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            memory_limit: MemoryLimit::Bytes(DEFAULT_MEMORY_LIMIT),
+            memory_limit: MemoryLimit::Default,
             rows_per_file: DEFAULT_ROWS_PER_FILE,
             ids_in_memory: DEFAULT_IDS_IN_MEMORY,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+            threads: None,
         }
     }
 }
@@ -56,6 +64,8 @@ impl Default for Settings {
 /// The query memory limit, or the text that was given for it where it is not a size.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MemoryLimit {
+    /// Nothing given: [`DEFAULT_MEMORY_LIMIT`], unless a job file gives a limit.
+    Default,
     Bytes(usize),
     /// Not a size: `given` names where it came from (`--memory-limit` or the variable).
     Invalid {
@@ -69,7 +79,7 @@ impl MemoryLimit {
     /// which, for the error), or the default when neither was given.
     pub fn given(text: Option<&str>, from_flag: bool) -> MemoryLimit {
         let Some(text) = text else {
-            return MemoryLimit::Bytes(DEFAULT_MEMORY_LIMIT);
+            return MemoryLimit::Default;
         };
         match parse_size(text) {
             Some(n) => MemoryLimit::Bytes(n),
@@ -96,6 +106,7 @@ impl Settings {
     /// naming the flag or variable it came from.
     pub fn memory_limit(&self) -> Result<usize> {
         match &self.memory_limit {
+            MemoryLimit::Default => Ok(DEFAULT_MEMORY_LIMIT),
             MemoryLimit::Bytes(n) => Ok(*n),
             MemoryLimit::Invalid { given, text } => Err(Error::Usage(format!(
                 "{given}{text:?}: expected a size such as 2G, 512M or 1073741824"
@@ -103,10 +114,22 @@ impl Settings {
         }
     }
 
-    /// These settings with the values a job file gives replacing them.
+    /// The number of threads: as given, else one per core.
+    pub fn threads(&self) -> usize {
+        self.threads.unwrap_or_else(available_cores)
+    }
+
+    /// These settings with the values a job file gives laid over them: its ingest sizes
+    /// replace the defaults; its memory limit and threads apply where no flag or variable
+    /// gave one.
     pub fn with(&self, overrides: &Overrides) -> Settings {
+        let memory_limit = match (&self.memory_limit, overrides.memory_limit) {
+            (MemoryLimit::Default, Some(n)) => MemoryLimit::Bytes(n),
+            (given, _) => given.clone(),
+        };
         Settings {
-            memory_limit: self.memory_limit.clone(),
+            memory_limit,
+            threads: self.threads.or(overrides.threads),
             rows_per_file: overrides.rows_per_file.unwrap_or(self.rows_per_file),
             ids_in_memory: overrides.ids_in_memory.unwrap_or(self.ids_in_memory),
             max_record_bytes: overrides.max_record_bytes.unwrap_or(self.max_record_bytes),
@@ -114,13 +137,22 @@ impl Settings {
     }
 }
 
-/// The settings a job file gives (its `[inbox]` keys); what it leaves out keeps the value of
-/// the command line, the environment or the default.
+/// The settings a job file gives (its `[settings]` and `[inbox]` keys); what it leaves out
+/// keeps the value of the command line, the environment or the default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Overrides {
+    /// `[settings] memory_limit`, in bytes.
+    pub memory_limit: Option<usize>,
+    /// `[settings] threads`.
+    pub threads: Option<usize>,
     pub rows_per_file: Option<usize>,
     pub ids_in_memory: Option<usize>,
     pub max_record_bytes: Option<usize>,
+}
+
+/// The cores this process may use (one if that cannot be found out).
+pub fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// `1073741824`, `512K`, `64M`, `2G` (binary units, any case) as bytes; `None` for anything
@@ -190,5 +222,26 @@ mod tests {
         assert_eq!(job.rows_per_file, 10);
         assert_eq!(job.ids_in_memory, 7);
         assert_eq!(job.max_record_bytes, DEFAULT_MAX_RECORD_BYTES);
+    }
+
+    #[test]
+    fn a_job_files_memory_limit_and_threads_yield_to_flags() {
+        let job = Overrides {
+            memory_limit: Some(64 << 20),
+            threads: Some(1),
+            ..Overrides::default()
+        };
+        let from_job = Settings::default().with(&job);
+        assert_eq!(from_job.memory_limit().ok(), Some(64 << 20));
+        assert_eq!(from_job.threads(), 1);
+        let flags = Settings {
+            memory_limit: MemoryLimit::given(Some("1G"), true),
+            threads: Some(3),
+            ..Settings::default()
+        };
+        let from_flags = flags.with(&job);
+        assert_eq!(from_flags.memory_limit().ok(), Some(1 << 30));
+        assert_eq!(from_flags.threads(), 3);
+        assert_eq!(Settings::default().threads(), available_cores());
     }
 }

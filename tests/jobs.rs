@@ -610,6 +610,9 @@ fn an_invalid_job_file_names_the_line_and_the_key() {
         ("warehouse = \"wh\"\n[inbox]\npaths = [\"inbox/\"]\n[[export]]\ntable = \"rejects\"\nfile = \"../x.csv\"\n", "line 6", "export[0].file"),
         ("warehouse = \"wh\"\n[inbox]\npaths = \"inbox/\"\n", "line 3", "paths"),
         ("warehouse = \"wh\"\n[inbox]\npaths = [\"inbox/\"]\nsettle_seconds = -1\n", "line 4", "settle_seconds"),
+        ("warehouse = \"wh\"\n[settings]\nmemory_limit = \"lots\"\n[inbox]\npaths = [\"inbox/\"]\n", "line 3", "settings.memory_limit"),
+        ("warehouse = \"wh\"\n[settings]\nthreads = 0\n[inbox]\npaths = [\"inbox/\"]\n", "line 3", "settings.threads"),
+        ("warehouse = \"wh\"\n[settings]\nrows = 5\n[inbox]\npaths = [\"inbox/\"]\n", "line 3", "rows"),
     ];
     for (text, line, key) in cases {
         let job = write_job(dir.path(), text);
@@ -696,4 +699,58 @@ fn a_failed_step_is_recorded_with_its_exit_code() {
         .as_str()
         .is_some_and(|e| e.contains("2019-12-25")));
     assert_eq!(m["ingest"]["warehouse_run"], "r000001");
+}
+
+/// A job file's `[settings]` give its query memory limit and threads; a flag or environment
+/// variable wins over them. The threads show in the partitions DataFusion plans with (16 per
+/// thread), read back from an export of the job.
+#[test]
+fn a_jobs_settings_apply_unless_a_flag_or_variable_gives_them() {
+    let job_text = format!(
+        "warehouse = \"wh\"\n\
+         [settings]\nmemory_limit = \"1K\"\nthreads = 1\n\
+         [inbox]\npaths = [\"inbox/\"]\nfx_rates = \"{}\"\nsettle_seconds = 0\n\
+         [[report]]\nname = \"summary\"\nday = \"2019-11-11\"\n\
+         [[export]]\nsql = \"SELECT value FROM information_schema.df_settings \
+         WHERE name = 'datafusion.execution.target_partitions'\"\nfile = \"partitions.csv\"\n",
+        path(&common::sample_rates())
+    );
+    let run = |flags: &[&str], env: Option<(&str, &str)>| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        common::copy_tree(&common::sample_logs(), &dir.path().join("inbox"));
+        let job = write_job(dir.path(), &job_text);
+        let mut cmd = common::double11();
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        let out = cmd
+            .arg("-q")
+            .args(flags)
+            .args(["run", path(&job), "--date", "2019-11-12"])
+            .output()
+            .expect("run");
+        let partitions = common::run_folders(&dir.path().join("wh/runs"))
+            .first()
+            .and_then(|f| std::fs::read_to_string(f.join("exports/partitions.csv")).ok());
+        (out, partitions)
+    };
+    // The job's 1K limit: the summary cannot run, and the advice names the job file's key.
+    let (out, _) = run(&[], None);
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Resources exhausted") && stderr(&out).contains("[settings]"),
+        "{}",
+        stderr(&out)
+    );
+    // A flag lifts the limit; the job's one thread gives 16 partitions.
+    let (out, partitions) = run(&["--memory-limit", "64M"], None);
+    assert_eq!(code(&out), Some(3), "sample rejects: {}", stderr(&out));
+    assert_eq!(partitions.as_deref(), Some("value\n16\n"));
+    // The variables win over the job file too.
+    let (out, partitions) = run(&["--threads", "2"], Some(("DOUBLE11_MEMORY_LIMIT", "64M")));
+    assert_eq!(code(&out), Some(3), "{}", stderr(&out));
+    assert_eq!(partitions.as_deref(), Some("value\n32\n"));
+    let (out, partitions) = run(&["--memory-limit", "64M"], Some(("DOUBLE11_THREADS", "3")));
+    assert_eq!(code(&out), Some(3), "{}", stderr(&out));
+    assert_eq!(partitions.as_deref(), Some("value\n48\n"));
 }

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::settings::{MemoryLimit, Settings, MEMORY_LIMIT_ENV};
+use crate::settings::{MemoryLimit, Settings, MEMORY_LIMIT_ENV, THREADS_ENV};
 
 pub use export::ExportArgs;
 pub use generate::GenerateArgs;
@@ -55,6 +55,10 @@ pub struct Cli {
     /// Query memory before sorts and aggregations spill to disk, e.g. 8G or 512M (default 2G).
     #[arg(long, global = true, env = MEMORY_LIMIT_ENV, value_name = "SIZE")]
     pub memory_limit: Option<String>,
+    /// Threads that parse, encode and run queries (default: one per core).
+    #[arg(long, global = true, env = THREADS_ENV, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -68,6 +72,7 @@ impl Cli {
         let from_flag = text.is_some() && std::env::var(MEMORY_LIMIT_ENV).ok().as_deref() != text;
         Settings {
             memory_limit: MemoryLimit::given(text, from_flag),
+            threads: self.threads.map(usize::from),
             ..Settings::default()
         }
     }
@@ -145,5 +150,13 @@ mod tests {
             .expect("checked when a session needs it");
         let err = cli.settings().memory_limit().expect_err("not a size");
         assert!(err.to_string().contains("--memory-limit \"lots\""), "{err}");
+    }
+
+    #[test]
+    fn threads_are_a_global_flag_of_at_least_one() {
+        let cli = Cli::try_parse_from(["double11", "ingest", "x.csv", "--threads", "3"])
+            .expect("a valid command line");
+        assert_eq!(cli.settings().threads(), 3);
+        assert!(Cli::try_parse_from(["double11", "--threads", "0", "sql"]).is_err());
     }
 }

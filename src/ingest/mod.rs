@@ -92,6 +92,7 @@ fn run(
         mapping: &opts.mapping,
         fx: &rates.fx,
         max_record: opts.max_record_bytes,
+        threads: opts.threads,
         accept: &mut accept,
     };
     let records = read_inputs(&manifest, &mut reader, inputs, opts)?;

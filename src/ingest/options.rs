@@ -6,7 +6,9 @@ use crate::error::{Error, Result};
 use crate::ingest::input::Encoding;
 use crate::ingest::read::chunks;
 use crate::ingest::read::mapping::ColumnMapping;
-use crate::settings::{DEFAULT_IDS_IN_MEMORY, DEFAULT_MAX_RECORD_BYTES, DEFAULT_ROWS_PER_FILE};
+use crate::settings::{
+    available_cores, DEFAULT_IDS_IN_MEMORY, DEFAULT_MAX_RECORD_BYTES, DEFAULT_ROWS_PER_FILE,
+};
 
 /// What to ingest and how.
 #[derive(Debug, Clone)]
@@ -34,6 +36,8 @@ pub struct IngestOptions {
     /// The longest record held whole, in bytes: a longer one (a line of GiBs with no newline)
     /// is rejected as `record_too_long`, only its start kept, and memory stays bounded.
     pub max_record_bytes: usize,
+    /// Threads that parse records and encode Parquet columns (one more writes files).
+    pub threads: usize,
 }
 
 impl Default for IngestOptions {
@@ -49,6 +53,7 @@ impl Default for IngestOptions {
             settle: None,
             commit_when_nothing_new: true,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+            threads: available_cores(),
         }
     }
 }

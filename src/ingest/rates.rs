@@ -80,7 +80,7 @@ impl RunRates {
         let batch = self.fx.to_batch()?;
         let rows = batch.num_rows() as u64;
         let sort = FX_RATES_TABLE.sort_columns()?;
-        let bytes = write_file(&file.path, FX_RATES_TABLE.schema(), batch, &sort)?;
+        let bytes = write_file(&file.path, FX_RATES_TABLE.schema(), batch, &sort, 1)?;
         txn.record(file, rows, bytes);
         for old in manifest.files_of(FX_RATES) {
             txn.delete(old);

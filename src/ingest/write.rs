@@ -49,14 +49,17 @@ pub(crate) struct Writer<'t> {
     txn: &'t mut WriteTxn,
     pending: Option<PendingWrite>,
     days: BTreeMap<i32, DayOutput>,
+    /// Threads that encode a file's columns.
+    threads: usize,
 }
 
 impl<'t> Writer<'t> {
-    pub fn new(txn: &'t mut WriteTxn) -> Self {
+    pub fn new(txn: &'t mut WriteTxn, threads: usize) -> Self {
         Writer {
             txn,
             pending: None,
             days: BTreeMap::new(),
+            threads,
         }
     }
 
@@ -70,12 +73,12 @@ impl<'t> Writer<'t> {
             self.flush_rollups()?;
         }
         let key = TRANSACTIONS_TABLE.sort_columns()?;
-        let rows = batch.num_rows() as u64;
+        let (rows, threads) = (batch.num_rows() as u64, self.threads);
         self.in_background(file, rows, move |path| {
             let sorted = sort_batch(&batch, &key)?;
             drop(batch); // the unsorted rows, before encoding needs memory
             let rollups = Rollups::of_transactions(&sorted)?;
-            let bytes = write_sorted_file(path, &sorted.schema(), &sorted, &key)?;
+            let bytes = write_sorted_file(path, &sorted.schema(), &sorted, &key, threads)?;
             Ok(Written {
                 bytes,
                 rollups: Some((day, rollups)),
@@ -93,10 +96,10 @@ impl<'t> Writer<'t> {
     ) -> Result<()> {
         let file = self.txn.new_file(table, cst_date);
         let sorted_by = table.sort_columns()?;
-        let rows = batch.num_rows() as u64;
+        let (rows, threads) = (batch.num_rows() as u64, self.threads);
         self.in_background(file, rows, move |path| {
             Ok(Written {
-                bytes: write_sorted_file(path, &batch.schema(), &batch, &sorted_by)?,
+                bytes: write_sorted_file(path, &batch.schema(), &batch, &sorted_by, threads)?,
                 rollups: None,
             })
         })

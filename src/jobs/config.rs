@@ -20,7 +20,7 @@ use crate::ingest::read::mapping::{parse_offset, ColumnMapping, TimeFormat, Time
 use crate::reports::catalog::Query;
 use crate::reports::ReportFormat;
 use crate::schema::INPUT_FIELDS;
-use crate::settings::{Overrides, MAX_MAX_RECORD_BYTES, MIN_MAX_RECORD_BYTES};
+use crate::settings::{parse_size, Overrides, MAX_MAX_RECORD_BYTES, MIN_MAX_RECORD_BYTES};
 
 /// Past runs kept under the runs folder when the job does not say.
 pub const DEFAULT_KEEP_RUNS: usize = 30;
@@ -36,6 +36,7 @@ struct JobFile {
     keep_runs: Option<usize>,
     queries: Option<Spanned<String>>,
     inbox: InboxSection,
+    settings: Option<SettingsSection>,
     #[serde(default)]
     mapping: BTreeMap<Spanned<String>, Spanned<String>>,
     #[serde(default, rename = "report")]
@@ -53,6 +54,14 @@ struct InboxSection {
     rows_per_file: Option<usize>,
     ids_in_memory: Option<usize>,
     max_record_bytes: Option<Spanned<usize>>,
+}
+
+/// `[settings]`: the process-wide settings a job may give (a flag or variable wins).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsSection {
+    memory_limit: Option<Spanned<String>>,
+    threads: Option<Spanned<usize>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,8 +108,8 @@ pub struct Job {
     pub inbox: Vec<String>,
     pub fx_rates: Option<PathBuf>,
     pub settle: Duration,
-    /// The settings `[inbox]` gives (`rows_per_file`, `ids_in_memory`, `max_record_bytes`),
-    /// laid over the command line's by the run.
+    /// The settings `[settings]` (`memory_limit`, `threads`) and `[inbox]` (`rows_per_file`,
+    /// `ids_in_memory`, `max_record_bytes`) give, laid over the command line's by the run.
     pub settings: Overrides,
     pub mapping: ColumnMapping,
     pub reports: Vec<ReportJob>,
@@ -273,6 +282,7 @@ impl Job {
         };
         let places = l.places(&file, default_warehouse)?;
         let inbox = l.inbox(&file.inbox)?;
+        let settings = l.settings(file.settings.as_ref(), inbox.settings)?;
         let mapping = mapping(&l.src, &file.mapping)?;
         let catalog = match (
             crate::reports::catalog::scan(&places.queries),
@@ -306,7 +316,7 @@ impl Job {
             inbox: inbox.paths,
             fx_rates: inbox.fx_rates,
             settle: inbox.settle,
-            settings: inbox.settings,
+            settings,
             mapping,
             reports,
             exports,
@@ -390,7 +400,43 @@ impl Loader<'_> {
                 rows_per_file: inbox.rows_per_file.map(|n| n.max(1)),
                 ids_in_memory: inbox.ids_in_memory,
                 max_record_bytes,
+                ..Overrides::default()
             },
+        })
+    }
+
+    /// `[settings]` laid over the sizes `[inbox]` gave: the query memory limit and threads.
+    fn settings(&self, section: Option<&SettingsSection>, inbox: Overrides) -> Result<Overrides> {
+        let Some(section) = section else {
+            return Ok(inbox);
+        };
+        let memory_limit = match &section.memory_limit {
+            None => None,
+            Some(text) => Some(parse_size(text.get_ref()).ok_or_else(|| {
+                self.src.error(
+                    text.span(),
+                    "settings.memory_limit",
+                    format!(
+                        "{:?} is not a size: give one such as 2G, 512M or 1073741824",
+                        text.get_ref()
+                    ),
+                )
+            })?),
+        };
+        let threads = match &section.threads {
+            Some(n) if *n.get_ref() == 0 => {
+                return Err(self.src.error(
+                    n.span(),
+                    "settings.threads",
+                    "0 threads cannot work: give 1 or more",
+                ))
+            }
+            n => n.as_ref().map(|n| *n.get_ref()),
+        };
+        Ok(Overrides {
+            memory_limit,
+            threads,
+            ..inbox
         })
     }
 

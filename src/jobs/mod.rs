@@ -368,6 +368,7 @@ async fn ingest_inbox(
         settle: Some(job.settle),
         commit_when_nothing_new: false,
         max_record_bytes: settings.max_record_bytes,
+        threads: settings.threads(),
     };
     let root = job.warehouse.clone();
     let report = tokio::task::spawn_blocking(move || ingest::ingest(&root, &opts))

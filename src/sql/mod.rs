@@ -65,9 +65,7 @@ pub async fn session(wh: &Warehouse, settings: &Settings) -> Result<SessionConte
         .build_arc()?;
     let mut config = SessionConfig::new()
         .with_information_schema(true)
-        .with_target_partitions(
-            std::thread::available_parallelism().map_or(2, |n| n.get()) * PARTITIONS_PER_CORE,
-        )
+        .with_target_partitions(settings.threads() * PARTITIONS_PER_CORE)
         .set_bool("datafusion.execution.parquet.pushdown_filters", true)
         .set_bool("datafusion.execution.parquet.reorder_filters", true);
     config

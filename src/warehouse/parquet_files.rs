@@ -129,11 +129,13 @@ fn time_then_text_order(keys: &[SortColumn]) -> Option<Vec<u32>> {
 
 /// Writes one Parquet file (sorted by `sorted_by` if given) and returns its size in bytes.
 /// The batch is taken so that, once sorted, its unsorted rows are freed before encoding.
+/// Columns are encoded on up to `threads` threads.
 pub fn write_file(
     path: &Path,
     schema: &SchemaRef,
     batch: RecordBatch,
     sorted_by: &[usize],
+    threads: usize,
 ) -> Result<u64> {
     let batch = if sorted_by.is_empty() {
         batch
@@ -142,16 +144,18 @@ pub fn write_file(
         drop(batch);
         sorted
     };
-    write_sorted_file(path, schema, &batch, sorted_by)
+    write_sorted_file(path, schema, &batch, sorted_by, threads)
 }
 
 /// Writes one Parquet file of rows already sorted by the columns `sorted_by` (recorded in
-/// the file's metadata) and returns its size in bytes.
+/// the file's metadata) and returns its size in bytes. Columns are encoded on up to `threads`
+/// threads.
 pub fn write_sorted_file(
     path: &Path,
     schema: &SchemaRef,
     batch: &RecordBatch,
     sorted_by: &[usize],
+    threads: usize,
 ) -> Result<u64> {
     let name = path.display().to_string();
     if let Some(parent) = path.parent() {
@@ -178,7 +182,7 @@ pub fn write_sorted_file(
             break;
         }
         let rows = ROW_GROUP_ROWS.min(batch.num_rows() - start);
-        let chunks = encode_row_group(&columns, group, schema, &batch.slice(start, rows))?;
+        let chunks = encode_row_group(&columns, group, schema, &batch.slice(start, rows), threads)?;
         let mut row_group = writer.next_row_group().map_err(|e| parquet_io(&name, e))?;
         for chunk in chunks {
             chunk
@@ -199,6 +203,7 @@ fn encode_row_group(
     group: usize,
     schema: &SchemaRef,
     batch: &RecordBatch,
+    threads: usize,
 ) -> Result<Vec<ArrowColumnChunk>> {
     let mut writers = factory.create_column_writers(group)?.into_iter();
     // A flat column is one Parquet leaf, computed (with its levels) only when encoded, as
@@ -249,10 +254,7 @@ fn encode_row_group(
             *slot = Some(chunks);
         }
     };
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(jobs.len());
+    let threads = threads.clamp(1, jobs.len().max(1));
     std::thread::scope(|scope| {
         for _ in 1..threads {
             scope.spawn(encode);

@@ -67,8 +67,13 @@ pub fn upgrade(root: &Path, manifest: Manifest) -> Result<Manifest> {
             let table = rollup.table();
             let batch = rollup.take_batch()?;
             let file = txn.new_file(table, Some(&date));
-            let bytes =
-                write_sorted_file(&file.path, table.schema(), &batch, &table.sort_columns()?)?;
+            let bytes = write_sorted_file(
+                &file.path,
+                table.schema(),
+                &batch,
+                &table.sort_columns()?,
+                crate::settings::available_cores(),
+            )?;
             txn.record(file, batch.num_rows() as u64, bytes);
         }
     }

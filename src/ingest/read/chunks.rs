@@ -307,7 +307,8 @@ pub fn too_long(bytes: u64, max_record: usize) -> Reject {
 /// chunk, in input order, on the calling thread. `parse` gets the chunk's sequence number (0
 /// for the first). A record longer than `max_record` bytes that no chunk of ordinary size
 /// could hold reaches `consume` as a chunk of its own, rejected by [`too_long`] without
-/// `parse` seeing it (`parse` must reject shorter ones that are still too long).
+/// `parse` seeing it (`parse` must reject shorter ones that are still too long). `workers`
+/// threads parse (at most half the chunks in flight).
 ///
 /// A read error ends reading with [`Ending::Broken`] once the chunks before it are consumed;
 /// an error of `consume` ends it at once. Either way the workers stop and are joined before
@@ -317,6 +318,7 @@ pub fn parse_in_order<R, P, C>(
     name: &str,
     framing: Framing,
     max_record: usize,
+    workers: usize,
     parse: P,
     mut consume: C,
 ) -> Result<Ending>
@@ -325,10 +327,7 @@ where
     P: Fn(&mut Chunk, u64) + Sync,
     C: FnMut(&Chunk) -> Result<()>,
 {
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, IN_FLIGHT / 2);
+    let workers = workers.clamp(1, IN_FLIGHT / 2);
     let (free_tx, free_rx) = sync_channel::<Chunk>(IN_FLIGHT);
     for _ in 0..IN_FLIGHT {
         // Cannot fail: the channel has room for all of them and its receiver is here.
@@ -560,6 +559,9 @@ impl<R: BufRead> Source<R> {
 mod tests {
     use super::*;
 
+    /// Parse threads in these tests: more than one, so that chunks finish out of order.
+    const WORKERS: usize = 3;
+
     /// Every chunk's text, in order, with its sequence number, for texts read in small pieces.
     fn chunks_of(text: &[u8], framing: Framing) -> Vec<(u64, Vec<u8>)> {
         let reader = io::BufReader::with_capacity(7, text);
@@ -568,7 +570,7 @@ mod tests {
             chunk.newlines = seq; // smuggle the sequence number to the consumer
         };
         let max = DEFAULT_MAX_RECORD_BYTES;
-        parse_in_order(reader, "test", framing, max, parse, |chunk| {
+        parse_in_order(reader, "test", framing, max, WORKERS, parse, |chunk| {
             got.push((chunk.newlines, chunk.text.clone()));
             Ok(())
         })
@@ -643,6 +645,7 @@ mod tests {
             "test",
             Framing::Lines,
             DEFAULT_MAX_RECORD_BYTES,
+            WORKERS,
             |_, _| {},
             |_| {
                 seen += 1;
@@ -678,6 +681,7 @@ mod tests {
             "broken.csv",
             Framing::Lines,
             DEFAULT_MAX_RECORD_BYTES,
+            WORKERS,
             |_, _| {},
             |c| {
                 consumed += c.text.len();
@@ -697,7 +701,7 @@ mod tests {
         let reader = io::BufReader::with_capacity(1000, text);
         let parse = |chunk: &mut Chunk, _: u64| chunk.newlines = count_newlines(&chunk.text);
         let mut got = Vec::new();
-        let ending = parse_in_order(reader, "test", framing, max, parse, |chunk| {
+        let ending = parse_in_order(reader, "test", framing, max, WORKERS, parse, |chunk| {
             let reason = match chunk.records.as_slice() {
                 [Parsed {
                     line: 1,
@@ -797,6 +801,7 @@ mod tests {
             "t",
             Framing::Lines,
             1000,
+            WORKERS,
             |_, _| {},
             |c| {
                 reasons.push(c.records.len());

@@ -38,6 +38,8 @@ pub(crate) struct InputReader<'r, 'a> {
     pub mapping: &'r ColumnMapping,
     pub fx: &'r FxRates,
     pub max_record: usize,
+    /// Threads that parse.
+    pub threads: usize,
     pub accept: &'r mut Accept<'a>,
 }
 
@@ -184,13 +186,21 @@ impl InputReader<'_, '_> {
         // The records after the header, parsed on every core, taken in input order.
         let (rest, mut lines_before) = records.into_rest();
         let (mapping, fx, max) = (self.mapping.clone(), self.fx.clone(), self.max_record);
+        let threads = self.threads;
         let parse = |chunk: &mut Chunk, _: u64| parse_csv_chunk(chunk, &layout, &mapping, &fx, max);
-        let ending =
-            chunks::parse_in_order(rest, &input.name, Framing::Csv, max, parse, |chunk| {
+        let ending = chunks::parse_in_order(
+            rest,
+            &input.name,
+            Framing::Csv,
+            max,
+            threads,
+            parse,
+            |chunk| {
                 self.accept.take_chunk(chunk, input, lines_before, counts)?;
                 lines_before += chunk.newlines;
                 Ok(())
-            })?;
+            },
+        )?;
         Ok(Unread::after(ending, lines_before))
     }
 
@@ -203,18 +213,26 @@ impl InputReader<'_, '_> {
         counts: &mut Counts,
     ) -> Result<Unread> {
         let (mapping, fx, max) = (self.mapping.clone(), self.fx.clone(), self.max_record);
+        let threads = self.threads;
         let parse = |chunk: &mut Chunk, seq: u64| {
             // Line 1 of the text may start with a byte-order mark.
             let at_line_one = seq == 0 && skipped_lines == 0;
             parse_ndjson_chunk(chunk, at_line_one, &mapping, &fx, max)
         };
         let mut lines_before = skipped_lines;
-        let ending =
-            chunks::parse_in_order(reader, &input.name, Framing::Lines, max, parse, |chunk| {
+        let ending = chunks::parse_in_order(
+            reader,
+            &input.name,
+            Framing::Lines,
+            max,
+            threads,
+            parse,
+            |chunk| {
                 self.accept.take_chunk(chunk, input, lines_before, counts)?;
                 lines_before += chunk.newlines;
                 Ok(())
-            })?;
+            },
+        )?;
         Ok(Unread::after(ending, lines_before))
     }
 }
