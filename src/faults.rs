@@ -20,6 +20,7 @@
 pub const CRASH_AT: &str = "DOUBLE11_CRASH_AT";
 
 /// Whether this build has the crash points (the `fault-injection` feature: test builds only).
+#[cfg(test)]
 pub const ENABLED: bool = cfg!(feature = "fault-injection");
 
 /// Dies here if `DOUBLE11_CRASH_AT` names this point (`step:n`).

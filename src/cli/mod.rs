@@ -3,12 +3,12 @@
 //! [`export`], [`report`], [`generate`], [`jobs`]), which also turns them into the library's own request
 //! types, so no library type depends on clap.
 
-pub mod export;
-pub mod generate;
-pub mod ingest;
-pub mod jobs;
-pub mod report;
-pub mod sql;
+pub(crate) mod export;
+pub(crate) mod generate;
+pub(crate) mod ingest;
+pub(crate) mod jobs;
+pub(crate) mod report;
+pub(crate) mod sql;
 
 use std::path::PathBuf;
 

@@ -18,15 +18,15 @@
 //! Memory stays bounded: rows go to disk every [`IngestOptions::rows_per_file`] rows per day,
 //! and seen ids beyond [`IngestOptions::ids_in_memory`] spill to disk by minute ([`accept::dedupe`]).
 
-pub mod accept;
+pub(crate) mod accept;
 pub mod fx;
-pub mod input;
-pub mod options;
-pub mod plan;
-pub mod rates;
-pub mod read;
+pub(crate) mod input;
+pub(crate) mod options;
+pub(crate) mod plan;
+pub(crate) mod rates;
+pub(crate) mod read;
 pub mod summary;
-pub mod write;
+pub(crate) mod write;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -41,7 +41,10 @@ use plan::{Plan, ReadInRun};
 use rates::RunRates;
 use read::InputReader;
 
+pub use input::Encoding;
 pub use options::IngestOptions;
+/// The record formats and the contract's rules, public for property tests and other readers.
+pub use read::{csv_records, ndjson_records, validate};
 
 /// The outcome of one ingest run: the run record also written to the manifest.
 #[derive(Debug, Clone)]

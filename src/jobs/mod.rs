@@ -17,8 +17,8 @@
 
 pub mod config;
 pub mod history;
-pub mod lock;
-pub mod run_manifest;
+pub(crate) mod lock;
+pub(crate) mod run_manifest;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

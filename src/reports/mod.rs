@@ -7,10 +7,10 @@
 //! the same record batches, optionally with a display currency next to CNY ([`display`]).
 //! What to run is one [`ReportRequest`], built by the command line and by job files alike.
 
-pub mod catalog;
-pub mod charts;
-pub mod display;
-pub mod html;
+pub(crate) mod catalog;
+pub(crate) mod charts;
+pub(crate) mod display;
+pub(crate) mod html;
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};

@@ -4,7 +4,7 @@
 //! and multi-line statements starts. Printing is [`crate::output`]'s job, backslash commands
 //! are [`commands`]'; this file only reads statements and hands them on.
 
-pub mod commands;
+pub(crate) mod commands;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;

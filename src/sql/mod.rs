@@ -6,8 +6,8 @@
 //! folders and the Parquet statistics prune row groups and pages. Nothing custom is
 //! registered (no UDF, no bespoke table provider): the same SQL runs on a Ballista cluster.
 
-pub mod literals;
-pub mod params;
+pub(crate) mod literals;
+pub(crate) mod params;
 
 use std::sync::Arc;
 

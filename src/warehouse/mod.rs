@@ -14,13 +14,13 @@
 //! Every table is a plain Parquet listing table, so the same folders can be registered on a
 //! DataFusion Ballista cluster unchanged.
 
-pub mod commit;
-pub mod manifest;
-pub mod parquet_files;
-pub mod rollups;
-pub mod tables;
-pub mod txn;
-pub mod upgrade;
+pub(crate) mod commit;
+pub(crate) mod manifest;
+pub(crate) mod parquet_files;
+pub(crate) mod rollups;
+pub(crate) mod tables;
+pub(crate) mod txn;
+pub(crate) mod upgrade;
 
 use std::fs;
 use std::path::{Path, PathBuf};

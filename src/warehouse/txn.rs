@@ -41,12 +41,6 @@ pub struct NewFile {
     pub path: PathBuf,
 }
 
-impl NewFile {
-    pub fn table(&self) -> &'static Table {
-        self.table
-    }
-}
-
 impl WriteTxn {
     /// Opens a transaction for the run `run_id` of the warehouse at `root` (the caller holds
     /// the writer lock).

@@ -79,10 +79,6 @@ impl TransactionsBuilder {
         self.rows
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.rows == 0
-    }
-
     /// The rows so far as a batch of the warehouse schema; the builder starts over empty.
     pub fn finish(&mut self) -> Result<RecordBatch> {
         let columns: Vec<ArrayRef> = vec![
@@ -128,6 +124,7 @@ pub struct DayRows {
 }
 
 impl DayRows {
+    #[cfg(test)]
     pub fn push(&mut self, e: &Event<'_>) {
         self.tie(e.event_time_ms);
         let before = self.strings.len();

@@ -179,7 +179,9 @@ impl SeenIds {
         Ok(())
     }
 
-    /// Ids currently held in memory (for tests and tracing).
+
+    /// Ids currently held in memory.
+    #[cfg(test)]
     pub fn in_memory(&self) -> usize {
         self.in_memory
     }

@@ -6,8 +6,8 @@
 //!
 //! [`dedupe`] keeps the seen ids in bounded memory; [`batches`] builds the Arrow rows.
 
-pub mod batches;
-pub mod dedupe;
+pub(crate) mod batches;
+pub(crate) mod dedupe;
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasherDefault;

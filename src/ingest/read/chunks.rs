@@ -132,11 +132,6 @@ impl Chunk {
         });
     }
 
-    /// The event as the rest of ingest sees it, borrowing the chunk's strings.
-    pub fn event(&self, e: &StoredEvent) -> Event<'_> {
-        e.view(&self.strings)
-    }
-
     /// The strings of the chunk's accepted events.
     pub fn strings(&self) -> &str {
         &self.strings

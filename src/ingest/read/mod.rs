@@ -11,13 +11,13 @@
 //! record's whole path to an event or a reject) and [`chunks`] (that on every core, in
 //! input order).
 
-pub mod chunks;
+pub(crate) mod chunks;
 pub mod csv_records;
-pub mod mapping;
+pub(crate) mod mapping;
 pub mod ndjson_records;
-pub mod parsing;
+pub(crate) mod parsing;
 pub mod validate;
-pub mod window;
+pub(crate) mod window;
 
 use std::io::{BufRead, Read};
 

@@ -5,8 +5,8 @@
 //! the rollups its format lacks built from its files by the upgrade. A new rollup is one
 //! `impl Rollup` (a table in the registry, its format version) and one line in [`all`].
 
-pub mod per_hour;
-pub mod per_second;
+pub(crate) mod per_hour;
+pub(crate) mod per_second;
 
 use std::any::Any;
 use std::hash::Hasher;

@@ -138,12 +138,9 @@ impl PerHour {
         self.groups.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.groups.is_empty()
-    }
-
     /// The rollup of a `transactions` batch (columns found by name: a projection of
     /// [`SOURCE_COLUMNS`] is enough).
+    #[cfg(test)]
     pub fn of_transactions(batch: &RecordBatch) -> Result<Self> {
         let mut rollup = PerHour::default();
         rollup.add_transactions(batch)?;

@@ -44,12 +44,9 @@ impl PerSecond {
         self.groups.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.groups.is_empty()
-    }
-
     /// The rollup of a `transactions` batch (columns found by name, so a projection of
     /// `event_time`, `platform`, `event_type` and `amount_cny` is enough).
+    #[cfg(test)]
     pub fn of_transactions(batch: &RecordBatch) -> Result<Self> {
         let mut rollup = PerSecond::default();
         rollup.add_transactions(batch)?;
