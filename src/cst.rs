@@ -8,9 +8,9 @@
 use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime};
 
 /// China Standard Time is UTC+08:00 all year (no daylight saving).
-pub const CST_OFFSET_SECONDS: i64 = 8 * 3600;
+pub(crate) const CST_OFFSET_SECONDS: i64 = 8 * 3600;
 /// The Arrow timezone of stored `event_time` values, so SQL shows and truncates in CST.
-pub const CST_TIMEZONE: &str = "+08:00";
+pub(crate) const CST_TIMEZONE: &str = "+08:00";
 const MS_PER_DAY: i64 = 86_400_000;
 
 /// Parses an RFC 3339 timestamp with a mandatory offset into epoch milliseconds.
@@ -95,23 +95,23 @@ pub fn parse_rfc3339_ms(text: &str) -> Result<i64, &'static str> {
 }
 
 /// The CST calendar day of an instant, as days since 1970-01-01 (Arrow `Date32`).
-pub fn cst_day(epoch_ms: i64) -> i32 {
+pub(crate) fn cst_day(epoch_ms: i64) -> i32 {
     // Far outside the Date32 range only for absurd inputs, which validation refuses first.
     ((epoch_ms + CST_OFFSET_SECONDS * 1000).div_euclid(MS_PER_DAY)) as i32
 }
 
 /// The CST day as a date.
-pub fn cst_date(epoch_ms: i64) -> NaiveDate {
+pub(crate) fn cst_date(epoch_ms: i64) -> NaiveDate {
     date_from_days(cst_day(epoch_ms))
 }
 
 /// Days since 1970-01-01 to a date.
-pub fn date_from_days(days: i32) -> NaiveDate {
+pub(crate) fn date_from_days(days: i32) -> NaiveDate {
     NaiveDate::from_num_days_from_ce_opt(days + EPOCH_DAYS_FROM_CE).unwrap_or(NaiveDate::MIN)
 }
 
 /// A date to days since 1970-01-01.
-pub fn days_from_date(date: NaiveDate) -> i32 {
+pub(crate) fn days_from_date(date: NaiveDate) -> i32 {
     date.num_days_from_ce() - EPOCH_DAYS_FROM_CE
 }
 
@@ -119,13 +119,13 @@ pub fn days_from_date(date: NaiveDate) -> i32 {
 const EPOCH_DAYS_FROM_CE: i32 = 719_163;
 
 /// The first instant (epoch ms) of a CST day.
-pub fn cst_day_start_ms(date: NaiveDate) -> i64 {
+pub(crate) fn cst_day_start_ms(date: NaiveDate) -> i64 {
     i64::from(days_from_date(date)) * MS_PER_DAY - CST_OFFSET_SECONDS * 1000
 }
 
 /// Range of instants accepted as event times: years 1000..=9999 keep dates and partitions
 /// sane (an epoch-ms integer of 10^18 is almost certainly a unit mistake).
-pub fn plausible_epoch_ms(ms: i64) -> bool {
+pub(crate) fn plausible_epoch_ms(ms: i64) -> bool {
     // 1000-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z
     (-30_610_224_000_000..=253_402_300_799_999).contains(&ms)
 }

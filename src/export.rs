@@ -156,6 +156,6 @@ fn remove_path(path: &Path) {
 }
 
 /// A table name on its own means the whole table.
-pub fn sql_for_table(table: &str) -> String {
+pub(crate) fn sql_for_table(table: &str) -> String {
     format!("SELECT * FROM \"{}\"", table.replace('"', "\"\""))
 }

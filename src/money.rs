@@ -7,27 +7,27 @@
 use std::fmt;
 
 /// Fen per yuan: amounts carry at most two fraction digits.
-pub const FEN_PER_UNIT: i64 = 100;
+pub(crate) const FEN_PER_UNIT: i64 = 100;
 /// Fraction digits of a stored amount (Arrow decimal scale).
-pub const AMOUNT_SCALE: i8 = 2;
+pub(crate) const AMOUNT_SCALE: i8 = 2;
 /// Precision of the `amount` column: amounts are below 10,000,000.00.
-pub const AMOUNT_PRECISION: u8 = 9;
+pub(crate) const AMOUNT_PRECISION: u8 = 9;
 /// Precision of the `amount_cny` column: room for an amount times any sane rate.
-pub const AMOUNT_CNY_PRECISION: u8 = 18;
+pub(crate) const AMOUNT_CNY_PRECISION: u8 = 18;
 /// Fraction digits of an exchange rate (`cny_per_unit`).
-pub const RATE_SCALE: i8 = 6;
+pub(crate) const RATE_SCALE: i8 = 6;
 /// Precision of the `cny_per_unit` column.
-pub const RATE_PRECISION: u8 = 18;
+pub(crate) const RATE_PRECISION: u8 = 18;
 /// Rate units per CNY: a rate of 1.0 is 1,000,000.
-pub const RATE_ONE: i64 = 1_000_000;
+pub(crate) const RATE_ONE: i64 = 1_000_000;
 /// Amounts must be strictly below this many fen (10,000,000 yuan).
-pub const AMOUNT_LIMIT_FEN: i64 = 10_000_000 * FEN_PER_UNIT;
+pub(crate) const AMOUNT_LIMIT_FEN: i64 = 10_000_000 * FEN_PER_UNIT;
 /// The largest `amount_cny` in fen: the most a `decimal(18, 2)` holds (10^18 - 1). An event
 /// whose converted amount is larger is rejected; a sum that is larger is an error.
-pub const AMOUNT_CNY_MAX_FEN: i64 = 10i64.pow(AMOUNT_CNY_PRECISION as u32) - 1;
+pub(crate) const AMOUNT_CNY_MAX_FEN: i64 = 10i64.pow(AMOUNT_CNY_PRECISION as u32) - 1;
 /// The largest rate in rate units: the most a `decimal(18, 6)` holds, 999999999999.999999
 /// CNY per unit. A larger rate in a rates file is an error naming its line.
-pub const RATE_MAX: i64 = 10i64.pow(RATE_PRECISION as u32) - 1;
+pub(crate) const RATE_MAX: i64 = 10i64.pow(RATE_PRECISION as u32) - 1;
 
 /// Why an amount or rate text was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +61,7 @@ impl fmt::Display for DecimalError {
 /// anything a float parser would "helpfully" accept is refused here. A value that does not fit
 /// an `i64` in those units is [`DecimalError::TooLarge`] (every step is checked, so however
 /// many digits the text has, nothing wraps and the loop stops at the first digit too many).
-pub fn parse_fixed(text: &str, scale: usize) -> Result<i64, DecimalError> {
+pub(crate) fn parse_fixed(text: &str, scale: usize) -> Result<i64, DecimalError> {
     let (int_part, frac_part) = match text.split_once('.') {
         Some((i, f)) => (i, Some(f)),
         None => (text, None),
@@ -104,7 +104,7 @@ pub fn parse_amount_fen(text: &str) -> Result<i64, DecimalError> {
 
 /// Parses a `cny_per_unit` rate: more than 0, at most 6 fraction digits, at most
 /// [`RATE_MAX`] (what the `cny_per_unit` column holds).
-pub fn parse_rate(text: &str) -> Result<i64, DecimalError> {
+pub(crate) fn parse_rate(text: &str) -> Result<i64, DecimalError> {
     let units = match parse_fixed(text, RATE_SCALE as usize) {
         Err(DecimalError::TooLarge) => return Err(DecimalError::RateTooLarge),
         other => other?,
@@ -121,7 +121,7 @@ pub fn parse_rate(text: &str) -> Result<i64, DecimalError> {
 /// `amount × rate`, rounded to the fen half away from zero (the contract's rule), or `None`
 /// when the result is beyond [`AMOUNT_CNY_MAX_FEN`] (what `amount_cny` holds): the caller
 /// rejects that event. Never clamped, never wrapped.
-pub fn convert_to_cny_fen(amount_fen: i64, rate: i64) -> Option<i64> {
+pub(crate) fn convert_to_cny_fen(amount_fen: i64, rate: i64) -> Option<i64> {
     // An i64 times an i64 always fits an i128; the checks are for the rounding and the result.
     let product = i128::from(amount_fen).checked_mul(i128::from(rate))?;
     let one = i128::from(RATE_ONE);
@@ -136,7 +136,7 @@ pub fn convert_to_cny_fen(amount_fen: i64, rate: i64) -> Option<i64> {
 }
 
 /// Formats integer units with `scale` fraction digits: `format_fixed(123456, 2)` is `1234.56`.
-pub fn format_fixed(value: i128, scale: u32) -> String {
+pub(crate) fn format_fixed(value: i128, scale: u32) -> String {
     let sign = if value < 0 { "-" } else { "" };
     let abs = value.unsigned_abs();
     if scale == 0 {
@@ -152,7 +152,7 @@ pub fn format_fixed(value: i128, scale: u32) -> String {
 }
 
 /// Formats fen as yuan with two decimals.
-pub fn format_fen(fen: i128) -> String {
+pub(crate) fn format_fen(fen: i128) -> String {
     format_fixed(fen, AMOUNT_SCALE as u32)
 }
 

@@ -13,23 +13,23 @@ use crate::money::{
 };
 
 /// Table names as the SQL shell sees them.
-pub const TRANSACTIONS: &str = "transactions";
-pub const REJECTS: &str = "rejects";
-pub const FX_RATES: &str = "fx_rates";
-pub const DUPLICATES: &str = "duplicates";
+pub(crate) const TRANSACTIONS: &str = "transactions";
+pub(crate) const REJECTS: &str = "rejects";
+pub(crate) const FX_RATES: &str = "fx_rates";
+pub(crate) const DUPLICATES: &str = "duplicates";
 /// Paid and refunded events per CST second and platform, summed during ingest so that the
 /// per-second, hourly, platform and year-over-year reports read a few hundred thousand rows
 /// a day instead of every transaction. Derived from `transactions` only.
-pub const PER_SECOND: &str = "per_second";
+pub(crate) const PER_SECOND: &str = "per_second";
 /// Paid and refunded events per CST hour and value of each of [`PER_HOUR_DIMENSIONS`], summed
 /// during ingest so that revenue and growth by category, province or device and the currency
 /// mix need not scan every transaction. Derived from `transactions` only.
-pub const PER_HOUR: &str = "per_hour";
+pub(crate) const PER_HOUR: &str = "per_hour";
 /// The `transactions` columns `per_hour` sums by (its `dimension` column), in name order.
-pub const PER_HOUR_DIMENSIONS: [&str; 4] = ["category", "currency", "device", "province"];
+pub(crate) const PER_HOUR_DIMENSIONS: [&str; 4] = ["category", "currency", "device", "province"];
 
 /// The Hive partition column of `transactions`: the CST calendar day of `event_time`.
-pub const PARTITION_COLUMN: &str = "cst_date";
+pub(crate) const PARTITION_COLUMN: &str = "cst_date";
 
 /// The input fields of the contract, in the order the warehouse stores them.
 pub const INPUT_FIELDS: [&str; 13] = [
@@ -50,7 +50,7 @@ pub const INPUT_FIELDS: [&str; 13] = [
 
 /// The position of `name` in `names`, worked out at compile time: a constant defined so
 /// follows the list it indexes, and a name not in the list fails the build.
-pub const fn position(names: &[&str], name: &str) -> usize {
+pub(crate) const fn position(names: &[&str], name: &str) -> usize {
     let mut i = 0;
     while i < names.len() {
         if same(names[i].as_bytes(), name.as_bytes()) {
@@ -76,27 +76,27 @@ const fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// `event_time`: milliseconds, shown and truncated in China Standard Time.
-pub fn event_time_type() -> DataType {
+pub(crate) fn event_time_type() -> DataType {
     DataType::Timestamp(TimeUnit::Millisecond, Some(CST_TIMEZONE.into()))
 }
 
 /// Amount in the log's currency.
-pub fn amount_type() -> DataType {
+pub(crate) fn amount_type() -> DataType {
     DataType::Decimal128(AMOUNT_PRECISION, AMOUNT_SCALE)
 }
 
 /// Amount converted to CNY, rounded to the fen.
-pub fn amount_cny_type() -> DataType {
+pub(crate) fn amount_cny_type() -> DataType {
     DataType::Decimal128(AMOUNT_CNY_PRECISION, AMOUNT_SCALE)
 }
 
 /// A sum of amounts in the log's currency (`per_hour`): `amount`'s scale, `amount_cny`'s width.
-pub fn amount_sum_type() -> DataType {
+pub(crate) fn amount_sum_type() -> DataType {
     DataType::Decimal128(AMOUNT_CNY_PRECISION, AMOUNT_SCALE)
 }
 
 /// Columns stored in each Parquet file of `transactions` (the partition column is in the path).
-pub static TRANSACTIONS_FILE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+pub(crate) static TRANSACTIONS_FILE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
         Field::new("event_id", DataType::Utf8, false),
         Field::new("event_time", event_time_type(), false),
@@ -119,7 +119,7 @@ pub static TRANSACTIONS_FILE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 /// per (CST second, platform, event type) that has events. `events` and `amount_cny` are the
 /// count and the exact sum of those events' `transactions` rows, so `sum(events)` is
 /// `count(*)` and `sum(amount_cny)` is `sum(amount_cny)` of the raw table, to the fen.
-pub static PER_SECOND_FILE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+pub(crate) static PER_SECOND_FILE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
         Field::new("second_cst", event_time_type(), false),
         Field::new("platform", DataType::Utf8, false),
@@ -134,7 +134,7 @@ pub static PER_SECOND_FILE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 /// [`PER_HOUR_DIMENSIONS`] and `value` is that column's value (null for a missing one).
 /// `events` and `amount_cny` are the count and exact sum of those `transactions` rows; `amount`
 /// is their sum in the log's currency for `dimension = 'currency'` and null otherwise.
-pub static PER_HOUR_FILE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+pub(crate) static PER_HOUR_FILE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
         Field::new("hour_cst", event_time_type(), false),
         Field::new("event_type", DataType::Utf8, false),
@@ -147,7 +147,7 @@ pub static PER_HOUR_FILE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 });
 
 /// Every rejected line, verbatim, with where it came from and why.
-pub static REJECTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+pub(crate) static REJECTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
         Field::new("run_id", DataType::Utf8, false),
         Field::new("file", DataType::Utf8, false),
@@ -159,7 +159,7 @@ pub static REJECTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 });
 
 /// Exchange rates used to convert amounts: CNY per one unit of `currency` on a CST `date`.
-pub static FX_RATES_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+pub(crate) static FX_RATES_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
         Field::new("currency", DataType::Utf8, false),
         Field::new("date", DataType::Date32, false),
@@ -173,7 +173,7 @@ pub static FX_RATES_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 
 /// Every re-delivered line that lost to an earlier delivery of its `event_id`: where it came
 /// from, and the event's time and CST day (equal to the kept delivery's, by the contract).
-pub static DUPLICATES_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+pub(crate) static DUPLICATES_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
         Field::new("run_id", DataType::Utf8, false),
         Field::new("file", DataType::Utf8, false),

@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use double11::cst::parse_rfc3339_ms;
-use double11::ingest::fx::FxRates;
 use double11::ingest::csv_records::{last_record_end, CsvRecords, SliceRecords};
+use double11::ingest::fx::FxRates;
 use double11::ingest::ndjson_records::{parse_line, parse_line_with_keys};
 use double11::ingest::validate::{validate, EventType, RejectKind};
 use double11::jobs::config::Job;

@@ -22,7 +22,7 @@ use crate::money::{format_fixed, parse_rate, RATE_MAX, RATE_SCALE};
 use crate::schema::FX_RATES_SCHEMA;
 
 /// The rates bundled for the sample data, used when nothing else is given.
-pub const BUNDLED_RATES: &str = include_str!("../../sample-data/fx_rates.csv");
+pub(crate) const BUNDLED_RATES: &str = include_str!("../../sample-data/fx_rates.csv");
 
 /// Rates keyed by (currency, CST day as days since the epoch), in rate units (10^-6 CNY).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -190,7 +190,7 @@ impl FxRates {
 }
 
 /// An ISO 4217 alphabetic code has the shape of three capital letters.
-pub fn is_currency_code(code: &str) -> bool {
+pub(crate) fn is_currency_code(code: &str) -> bool {
     code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())
 }
 

@@ -11,7 +11,7 @@ use crate::warehouse::manifest::Counts;
 
 /// A byte-based progress bar over the inputs, or `None` when not asked for or not on a
 /// terminal (a pipe or a log file gets no escape codes).
-pub fn progress_bar(inputs: &[Input], wanted: bool) -> Option<ProgressBar> {
+pub(crate) fn progress_bar(inputs: &[Input], wanted: bool) -> Option<ProgressBar> {
     if !wanted || !std::io::stderr().is_terminal() {
         return None;
     }

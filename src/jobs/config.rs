@@ -23,9 +23,9 @@ use crate::schema::INPUT_FIELDS;
 use crate::settings::{parse_size, Overrides, MAX_MAX_RECORD_BYTES, MIN_MAX_RECORD_BYTES};
 
 /// Past runs kept under the runs folder when the job does not say.
-pub const DEFAULT_KEEP_RUNS: usize = 30;
+pub(crate) const DEFAULT_KEEP_RUNS: usize = 30;
 /// A file modified more recently than this may still be growing.
-pub const DEFAULT_SETTLE_SECONDS: u64 = 60;
+pub(crate) const DEFAULT_SETTLE_SECONDS: u64 = 60;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

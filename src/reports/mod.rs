@@ -143,14 +143,14 @@ impl ReportRequest {
 
 /// One query's result.
 #[derive(Debug)]
-pub struct QueryResult {
+pub(crate) struct QueryResult {
     pub query: Query,
     pub schema: SchemaRef,
     pub batches: Vec<RecordBatch>,
 }
 
 /// The parameter values of a run: built-in defaults < --param < --day/--compare/--top.
-pub fn parameter_values(args: &ReportRequest) -> Result<BTreeMap<String, String>> {
+pub(crate) fn parameter_values(args: &ReportRequest) -> Result<BTreeMap<String, String>> {
     let mut values: BTreeMap<String, String> = params::DEFAULTS
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -192,7 +192,7 @@ pub async fn run(ctx: &SessionContext, args: &ReportRequest) -> Result<()> {
 
 /// Runs the report's queries and returns their results (with the display currency applied)
 /// and the parameter values they were bound with.
-pub async fn compute(
+pub(crate) async fn compute(
     ctx: &SessionContext,
     args: &ReportRequest,
 ) -> Result<(Vec<QueryResult>, BTreeMap<String, String>)> {
@@ -219,7 +219,7 @@ pub async fn compute(
 
 /// Plans every query (all parse and bind before any runs), checks that `$day` has data,
 /// then runs them in order.
-pub async fn execute(
+pub(crate) async fn execute(
     ctx: &SessionContext,
     queries: &[Query],
     values: &BTreeMap<String, String>,
@@ -384,7 +384,7 @@ fn print(
 }
 
 /// Writes one file per query (one page for HTML) into `dir`; returns the files written.
-pub fn write_files(
+pub(crate) fn write_files(
     dir: &Path,
     report: &str,
     results: &[QueryResult],

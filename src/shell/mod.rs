@@ -28,7 +28,7 @@ pub struct ShellOptions {
 
 /// Runs every statement of `sql` and prints each result to stdout. A damaged warehouse file
 /// is named (exit 65), see [`crate::sql::diagnose`].
-pub async fn run_sql(ctx: &SessionContext, sql: &str, opts: &ShellOptions) -> Result<()> {
+pub(crate) async fn run_sql(ctx: &SessionContext, sql: &str, opts: &ShellOptions) -> Result<()> {
     run_statements(ctx, sql, opts)
         .await
         .map_err(|e| crate::sql::diagnose(ctx, e))

@@ -11,7 +11,6 @@ pub(crate) mod params;
 
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
 use arrow::datatypes::DataType;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
@@ -161,7 +160,7 @@ pub fn diagnose(ctx: &SessionContext, e: Error) -> Error {
 /// Splits `sql` into statements and plans each one, refusing writes when read-only. A
 /// `TIMESTAMP` literal with a UTC offset keeps its instant ([`literals`]).
 /// Returns one DataFrame per statement, in order; the caller executes and prints them.
-pub async fn plan_statements(
+pub(crate) async fn plan_statements(
     ctx: &SessionContext,
     sql: &str,
     access: Access,
@@ -185,13 +184,4 @@ pub async fn plan_statements(
         frames.push(ctx.execute_logical_plan(plan).await?);
     }
     Ok(frames)
-}
-
-/// Runs one query and collects its rows (for reports, exports and tests).
-pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
-    let mut frames = plan_statements(ctx, sql, Access::ReadOnly).await?;
-    let Some(last) = frames.pop() else {
-        return Err(Error::Sql("no SQL statement given".into()));
-    };
-    Ok(last.collect().await?)
 }

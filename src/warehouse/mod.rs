@@ -36,7 +36,7 @@ pub const WAREHOUSE_ENV: &str = "DOUBLE11_WAREHOUSE";
 
 /// Held (as an OS file lock) by the one process writing to the warehouse. The OS releases it
 /// when that process ends, however it ends, so a killed ingest never leaves a stale lock.
-pub const LOCK_FILE: &str = "_writer.lock";
+pub(crate) const LOCK_FILE: &str = "_writer.lock";
 /// Where job runs keep their outputs by default (`double11 run`), beside the tables.
 pub const RUNS_DIR: &str = "runs";
 

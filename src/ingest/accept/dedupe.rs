@@ -179,7 +179,6 @@ impl SeenIds {
         Ok(())
     }
 
-
     /// Ids currently held in memory.
     #[cfg(test)]
     pub fn in_memory(&self) -> usize {

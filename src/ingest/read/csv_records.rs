@@ -30,7 +30,7 @@ pub struct CsvRecords<R> {
 /// The error of a record longer than the maximum record size: it was not read whole, so the
 /// records after it cannot be found by this reader.
 #[derive(Debug)]
-pub struct RecordTooLong {
+pub(crate) struct RecordTooLong {
     /// The 1-based line where the record starts.
     pub line: u64,
     pub max_record: usize,
@@ -478,7 +478,7 @@ pub fn last_record_end(text: &[u8]) -> Option<usize> {
 /// [`last_record_end`]: what reading past a record too long to hold needs (a quoted field's
 /// newlines do not end it). Starts at a record boundary.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct RecordEndScanner {
+pub(crate) struct RecordEndScanner {
     state: ScanState,
 }
 

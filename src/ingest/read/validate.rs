@@ -48,7 +48,7 @@ pub mod f {
 }
 
 /// The raw values of one record, by contract field.
-pub type RawEvent<'a> = [Value<'a>; crate::schema::INPUT_FIELDS.len()];
+pub(crate) type RawEvent<'a> = [Value<'a>; crate::schema::INPUT_FIELDS.len()];
 
 /// Why a line was rejected: a stable kind a user can group by, and a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
