@@ -94,6 +94,55 @@ fn column(query: &str, column: &str) -> Vec<String> {
     rows[1..].iter().map(|r| r[i].clone()).collect()
 }
 
+/// A plain decimal with thousands separators, written here from the text alone:
+/// `1081388.03` -> `1,081,388.03`.
+fn grouped(raw: &str) -> String {
+    let (sign, body) = raw.strip_prefix('-').map_or(("", raw), |b| ("-", b));
+    let (int, frac) = body
+        .split_once('.')
+        .map_or((body, None), |(i, f)| (i, Some(f)));
+    let mut out = String::new();
+    for (i, c) in int.chars().rev().enumerate() {
+        if i > 0 && i % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    let int: String = out.chars().rev().collect();
+    match frac {
+        Some(f) => format!("{sign}{int}.{f}"),
+        None => format!("{sign}{int}"),
+    }
+}
+
+/// A fraction such as `0.256652` as a percentage with 2 decimals, rounded half away from zero,
+/// from its digits: `25.67`.
+fn percent(raw: &str) -> String {
+    let negative = raw.starts_with('-');
+    let body = raw.trim_start_matches('-');
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    let frac = format!("{frac:0<6}");
+    // Ten-thousandths of the fraction = hundredths of a percent.
+    let units: i64 = format!("{int}{}", &frac[..4]).parse().expect("digits");
+    let next: u32 = frac[4..5].parse().expect("a digit");
+    let units = units + i64::from(next >= 5);
+    let text = format!("{}.{:02}", units / 100, units % 100);
+    if negative && units != 0 {
+        format!("-{text}")
+    } else {
+        text
+    }
+}
+
+/// The headline band of a page: the HTML between its `<section class="band"` and `</section>`.
+fn band(html: &str) -> &str {
+    let start = html
+        .find("<section class=\"band\"")
+        .expect("a headline band");
+    let len = html[start..].find("</section>").expect("the band ends");
+    &html[start..start + len]
+}
+
 fn svgs(html: &str) -> Vec<&str> {
     html.split("<svg")
         .skip(1)
@@ -156,14 +205,15 @@ fn the_page_has_charts_with_the_csv_figures() {
     let orders = column("revenue.platform", "orders");
     assert!(gmv.len() >= 2, "several platforms: {gmv:?}");
     for (g, o) in gmv.iter().zip(&orders) {
-        let label = format!("{g} CNY · {o} orders");
+        let label = format!("{} CNY · {} orders", grouped(g), grouped(o));
         assert!(
             platform.contains(&label),
             "the platform chart shows {label}"
         );
         assert!(
-            all.contains(&format!("<td>{g}</td>")),
-            "the table shows {g}"
+            all.contains(&format!(" title=\"{g}\">{}</td>", grouped(g))),
+            "the table shows {g} as {}",
+            grouped(g)
         );
     }
 
@@ -176,7 +226,7 @@ fn the_page_has_charts_with_the_csv_figures() {
         .collect();
     let max = *counts.iter().max().expect("600 seconds");
     let at = &seconds[counts.iter().position(|c| *c == max).expect("max")];
-    let title = format!("busiest: {max} at {at}");
+    let title = format!("busiest: {} at {at}", grouped(&max.to_string()));
     assert!(
         charts[3].contains(&title),
         "the midnight chart says {title}"
@@ -186,7 +236,7 @@ fn the_page_has_charts_with_the_csv_figures() {
     assert_eq!(peak[1], max.to_string(), "peak orders");
     for cell in peak {
         assert!(
-            all.contains(&format!("<td>{cell}</td>")),
+            all.contains(&format!(">{cell}</td>")) || all.contains(&format!(" title=\"{cell}\">")),
             "the page shows {cell}"
         );
     }
@@ -200,6 +250,85 @@ fn the_page_has_charts_with_the_csv_figures() {
         .expect("gmv_cny");
     assert_eq!(total.last(), Some(&growth[1][gmv_at]));
     assert!(charts[0].contains(BASE) && charts[2].contains(BASE) && charts[2].contains(DAY));
+}
+
+/// The first screen answers the seed's questions: GMV with a unit, orders, growth on the
+/// compare day, the peak second and the milestones, each the exact figure of the CSV report
+/// shown for people; then the charts, then the tables, whose long ones start folded and whose
+/// shares and growth read as percentages with the raw value kept on hover.
+#[test]
+fn the_first_screen_answers_the_seeds_questions() {
+    let all = std::fs::read_to_string(page("all")).expect("all.html");
+    let band = band(&all);
+    let at = |needle: &str| all.find(needle).unwrap_or_else(|| panic!("{needle}"));
+    assert!(at("class=\"band\"") < at("<svg") && at("<svg") < at("<table"));
+
+    let summary = &csv_all()["summary"];
+    let cell = |rows: &Vec<Vec<String>>, name: &str| -> String {
+        let i = rows[0].iter().position(|c| c == name).expect(name);
+        rows[1][i].clone()
+    };
+    // GMV 1081388.03 yuan: 108.14 万, 1.08 M, and the exact figure.
+    let gmv = cell(summary, "gmv_cny");
+    let (yuan, fen) = gmv.split_once('.').expect("2 decimals");
+    let fen: i64 = format!("{yuan}{fen}").parse().expect("fen");
+    assert!(
+        (1_000_000..10_000_000_000).contains(&fen),
+        "the sample is in 万 (10^4 to 10^8 yuan, in fen): {gmv}"
+    );
+    let wan = (fen + 5_000) / 10_000; // hundredths of 万, half up
+    let mega = (fen + 500_000) / 1_000_000; // hundredths of a million
+    for text in [
+        format!("{}.{:02} M yuan", mega / 100, mega % 100),
+        format!("{}.{:02} 万", wan / 100, wan % 100),
+        format!("¥{}", grouped(&gmv)),
+        grouped(&cell(summary, "orders")),
+        format!("{} buyers", grouped(&cell(summary, "buyers"))),
+    ] {
+        assert!(band.contains(&text), "the band shows {text}:\n{band}");
+    }
+    let growth = &csv_all()["growth"];
+    for text in [
+        format!("GMV growth on {BASE}"),
+        format!("+{} %", percent(&cell(growth, "gmv_growth"))),
+        format!("orders +{} %", percent(&cell(growth, "orders_growth"))),
+    ] {
+        assert!(band.contains(&text), "the band shows {text}:\n{band}");
+    }
+    let peak = &csv_all()["peak"];
+    let second = cell(peak, "second_cst");
+    let clock = &second[11..19];
+    for text in [
+        format!("{} orders", cell(peak, "orders")),
+        format!("at {clock} CST"),
+    ] {
+        assert!(band.contains(&text), "the band shows {text}:\n{band}");
+    }
+    // The sample day is far from a billion yuan.
+    assert!(
+        column("milestones", "reached_at_cst")
+            .iter()
+            .all(String::is_empty)
+            && band.contains("none passed"),
+        "{band}"
+    );
+
+    // Shares and growth in the tables: percentages, the raw fraction on hover.
+    let share = column("revenue.category", "gmv_share");
+    let shown = format!(" title=\"{}\">{} %</td>", share[0], percent(&share[0]));
+    assert!(all.contains(&shown), "{shown}");
+    let clock_growth = column("growth.clock", "gmv_growth");
+    let negative = clock_growth
+        .iter()
+        .find(|g| g.starts_with('-'))
+        .expect("a minute behind last year");
+    let shown = format!(" title=\"{negative}\">{} %</td>", percent(negative));
+    assert!(all.contains(&shown), "{shown}");
+    // Long tables start folded, short ones open.
+    assert!(all.contains("<details><summary>1440 rows</summary>"));
+    assert!(all.contains("<details open><summary>1 row</summary>"));
+    // The CSV output keeps the raw values.
+    assert!(share[0].starts_with("0.") && !gmv.contains(','));
 }
 
 /// Runs Chromium headless on `url` with `extra` arguments, a fresh profile, no network
@@ -289,6 +418,17 @@ fn chromium_renders_the_charts() {
         dom.contains("<polyline") && dom.contains("<text"),
         "lines and labels"
     );
+    // The headline band is rendered with the figures of the generated page.
+    let html = std::fs::read_to_string(&all).expect("all.html");
+    let cards = band(&html).matches("class=\"card\"").count();
+    assert_eq!(cards, 5, "GMV, orders, growth, peak, milestones");
+    assert_eq!(band(&dom).matches("class=\"card\"").count(), cards);
+    let gmv = &csv_all()["summary"][1][2];
+    assert_eq!(csv_all()["summary"][0][2], "gmv_cny");
+    assert!(
+        band(&dom).contains(&format!("¥{}", grouped(gmv))),
+        "the rendered band shows the GMV {gmv}"
+    );
 
     // A screenshot of the page is far richer than one of an empty page.
     let empty = dir.path().join("empty.html");
@@ -298,5 +438,10 @@ fn chromium_renders_the_charts() {
     assert!(
         shot > 5 * blank,
         "the screenshot of the revenue page ({shot} bytes) is not much more than that of an empty page ({blank} bytes)"
+    );
+    let shot = screenshot(&all, &dir.path().join("all.png"));
+    assert!(
+        shot > 5 * blank,
+        "the screenshot of report all ({shot} bytes) is not much more than that of an empty page ({blank} bytes)"
     );
 }

@@ -4,8 +4,8 @@
 //! A chart belongs to a query name and reads its columns by name; a query edited so that a
 //! column is gone (or a user's own report) simply has no chart. Money is exact `Decimal128`
 //! everywhere else: here, and only here, it becomes `f64`, for the geometry of the drawing.
-//! Figures written on a chart (bar labels, the busiest second) are the exact text the tables
-//! show.
+//! Figures written on a chart (bar labels, the busiest second) are the exact figures of the
+//! tables, with thousands separators.
 
 use std::collections::BTreeMap;
 
@@ -16,6 +16,7 @@ use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::pretty::Style;
 use super::QueryResult;
 use crate::error::{Error, Result};
 
@@ -324,7 +325,8 @@ fn midnight(r: &QueryResult) -> Result<Option<String>> {
         });
     let title = match busiest {
         Some((i, n)) if n > 0 => format!(
-            "Orders per second after midnight (busiest: {n} at {})",
+            "Orders per second after midnight (busiest: {} at {})",
+            Style::Grouped.show(&n.to_string()),
             seconds[i].as_deref().unwrap_or("?")
         ),
         _ => "Orders per second after midnight".to_string(),
@@ -425,8 +427,8 @@ fn platforms(r: &QueryResult) -> Result<Option<String>> {
             .draw_series(gmv.iter().enumerate().map(|(i, v)| {
                 let text = format!(
                     "{} CNY · {} orders",
-                    gmv_text[i].as_deref().unwrap_or(""),
-                    orders[i].as_deref().unwrap_or("")
+                    Style::Grouped.show(gmv_text[i].as_deref().unwrap_or("")),
+                    Style::Grouped.show(orders[i].as_deref().unwrap_or(""))
                 );
                 EmptyElement::at((*v, SegmentValue::CenterOf(slot(i))))
                     + Text::new(text, (6, 0), style.clone())

@@ -1,5 +1,6 @@
-//! The HTML format: one self-contained page (no script, no external file) with every query's
-//! table and, for the built-in reports, SVG charts ([`charts`]) next to their tables.
+//! The HTML format: one self-contained page (no script, no external file) that reads like a
+//! dashboard: the headline figures first ([`headline`]), then the SVG charts of the built-in
+//! reports ([`charts`]), then every query's table with numbers shown for people ([`pretty`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -8,10 +9,11 @@ use std::sync::Arc;
 use arrow::error::ArrowError;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 
-use super::{charts, QueryResult};
+use super::pretty::Style;
+use super::{charts, headline, QueryResult};
 use crate::error::Result;
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -22,7 +24,7 @@ fn escape(s: &str) -> String {
 /// Arrow's CSV writer uses in [`crate::output`] (nulls empty, Arrow's default date, time and
 /// timestamp formats, decimals with all their digits), formatted directly instead of written
 /// as CSV and parsed back.
-pub fn cells(r: &QueryResult) -> Result<Vec<Vec<String>>> {
+pub(crate) fn cells(r: &QueryResult) -> Result<Vec<Vec<String>>> {
     // The CSV writer's header is the first batch's schema (the result's when there is none).
     let schema = r
         .batches
@@ -65,50 +67,121 @@ pub fn cells(r: &QueryResult) -> Result<Vec<Vec<String>>> {
     Ok(rows)
 }
 
-/// The page for `report`.
-pub fn page(
+/// Tables with more rows than this start folded (a click on their summary opens them).
+const OPEN_ROWS: usize = 25;
+
+const STYLE: &str = "\
+body{font-family:sans-serif;margin:2em;color:#222;max-width:90em}\
+h1{margin-bottom:.2em}.params{color:#666;margin-top:0}\
+.band{display:flex;flex-wrap:wrap;gap:1em;margin:1.5em 0}\
+.card{border:1px solid #ddd;border-radius:8px;padding:.7em 1.2em;min-width:12em;background:#fafafa}\
+.card .k{color:#666;font-size:.85em;text-transform:uppercase;letter-spacing:.04em}\
+.card .v{font-size:1.9em;font-weight:bold;margin:.15em 0;color:#c62828}\
+.card .d{color:#444;font-size:.9em}\
+.charts{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}\
+.charts figure{margin:0}figcaption{font-size:.85em;color:#666}\
+svg.chart{display:block;border:1px solid #ddd}\
+details{margin:.5em 0 1.5em}summary{cursor:pointer;color:#1565c0}\
+table{border-collapse:collapse;margin:.5em 0}\
+td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}th{background:#eee}\
+td.n{text-align:right;font-variant-numeric:tabular-nums}\
+.scroll{max-height:30em;overflow:auto}";
+
+/// The page for `report`: a headline band ([`headline`]), the charts ([`charts`]), then every
+/// query's table, its numbers shown for people ([`pretty`]) with the raw value on hover.
+pub(crate) fn page(
     report: &str,
     results: &[QueryResult],
     values: &BTreeMap<String, String>,
 ) -> Result<String> {
     let mut html = String::new();
-    let title = format!("double11 report {report}");
+    let mut title = format!("double11 report {report}");
+    if let Some(day) = values.get("day") {
+        let _ = write!(title, " · {day}");
+    }
     let _ = write!(
         html,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\n<style>\
-body{{font-family:sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:1em 0}}\
-td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}}th{{background:#eee}}\
-.scroll{{max-height:30em;overflow:auto}}\
-.query{{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}}\
-.query figure{{margin:1em 0}}svg.chart{{display:block;border:1px solid #ddd}}</style></head><body>\n<h1>{}</h1>\n",
-        escape(&title),
-        escape(&title)
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\n\
+         <style>{STYLE}</style></head><body>\n<h1>{t}</h1>\n",
+        t = escape(&title)
     );
     let shown: Vec<String> = values
         .iter()
         .map(|(k, v)| format!("${k} = {}", escape(v)))
         .collect();
-    let _ = writeln!(html, "<p>Parameters: {}</p>", shown.join(", "));
+    let _ = writeln!(
+        html,
+        "<p class=\"params\">Parameters: {}</p>",
+        shown.join(", ")
+    );
+    html.push_str(&headline::band(results)?);
+    let mut figures = String::new();
     for r in results {
-        let _ = writeln!(html, "<h2 id=\"{0}\">{0}</h2>", escape(&r.query.name));
-        let rows = cells(r)?;
-        let _ = writeln!(html, "<div class=\"query\">");
         for svg in charts::for_query(r, results, values)? {
-            let _ = writeln!(html, "<figure>{svg}</figure>");
+            let _ = writeln!(
+                figures,
+                "<figure>{svg}<figcaption>from <a href=\"#{0}\">{0}</a></figcaption></figure>",
+                escape(&r.query.name)
+            );
         }
-        let _ = writeln!(html, "<div class=\"scroll\"><table>");
-        for (i, row) in rows.iter().enumerate() {
-            let tag = if i == 0 { "th" } else { "td" };
-            let _ = write!(html, "<tr>");
-            for c in row {
-                let _ = write!(html, "<{tag}>{}</{tag}>", escape(c));
-            }
-            let _ = writeln!(html, "</tr>");
-        }
-        let _ = writeln!(html, "</table></div></div>");
+    }
+    if !figures.is_empty() {
+        let _ = writeln!(html, "<section class=\"charts\">\n{figures}</section>");
+    }
+    for r in results {
+        table(&mut html, r)?;
     }
     html.push_str("</body></html>\n");
     Ok(html)
+}
+
+/// The table of one query, folded when it is long; cells shown in their column's [`Style`]
+/// with the raw text (as the CSV output has it) in a `title`.
+fn table(html: &mut String, r: &QueryResult) -> Result<()> {
+    let rows = cells(r)?;
+    let styles: Vec<Style> = r
+        .schema
+        .fields()
+        .iter()
+        .map(|f| Style::of(f.name(), f.data_type()))
+        .collect();
+    let data_rows = rows.len().saturating_sub(1);
+    let _ = writeln!(html, "<h2 id=\"{0}\">{0}</h2>", escape(&r.query.name));
+    let open = if data_rows <= OPEN_ROWS { " open" } else { "" };
+    let plural = if data_rows == 1 { "" } else { "s" };
+    let _ = writeln!(
+        html,
+        "<details{open}><summary>{data_rows} row{plural}</summary><div class=\"scroll\"><table>"
+    );
+    for (i, row) in rows.iter().enumerate() {
+        let _ = write!(html, "<tr>");
+        for (c, raw) in row.iter().enumerate() {
+            let style = styles.get(c).copied().unwrap_or(Style::Raw);
+            let class = if style == Style::Raw {
+                ""
+            } else {
+                " class=\"n\""
+            };
+            if i == 0 {
+                let _ = write!(html, "<th{class}>{}</th>", escape(raw));
+                continue;
+            }
+            let shown = style.show(raw);
+            if shown == *raw {
+                let _ = write!(html, "<td{class}>{}</td>", escape(raw));
+            } else {
+                let _ = write!(
+                    html,
+                    "<td{class} title=\"{}\">{}</td>",
+                    escape(raw),
+                    escape(&shown)
+                );
+            }
+        }
+        let _ = writeln!(html, "</tr>");
+    }
+    let _ = writeln!(html, "</table></div></details>");
+    Ok(())
 }
 
 #[cfg(test)]

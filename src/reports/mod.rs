@@ -10,7 +10,9 @@
 pub(crate) mod catalog;
 pub(crate) mod charts;
 pub(crate) mod display;
+pub(crate) mod headline;
 pub(crate) mod html;
+pub(crate) mod pretty;
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
