@@ -17,6 +17,7 @@
 //! `cargo test`, `target/debug/double11` is that test build; `cargo build` replaces it.)
 
 /// The environment variable naming the point to die at.
+#[cfg(feature = "fault-injection")]
 pub const CRASH_AT: &str = "DOUBLE11_CRASH_AT";
 
 /// Whether this build has the crash points (the `fault-injection` feature: test builds only).

@@ -106,7 +106,7 @@ async fn ingest(g: &Globals, args: IngestArgs) -> Result<()> {
 }
 
 async fn sql(g: &Globals, args: SqlArgs) -> Result<()> {
-    let wh = Warehouse::open(&g.warehouse)?;
+    let wh = Warehouse::open_for_reading(&g.warehouse).await?;
     let ctx = sql::session(&wh, &g.settings).await?;
     let opts = ShellOptions {
         format: args.format.into(),
@@ -156,7 +156,7 @@ async fn generate(g: &Globals, args: GenerateArgs) -> Result<()> {
 }
 
 async fn report(g: &Globals, args: ReportArgs) -> Result<()> {
-    let wh = Warehouse::open(&g.warehouse)?;
+    let wh = Warehouse::open_for_reading(&g.warehouse).await?;
     let ctx = sql::session(&wh, &g.settings).await?;
     let request = args.request()?;
     double11::reports::run(&ctx, &request)
@@ -194,7 +194,7 @@ fn runs(g: &Globals, args: RunsArgs) -> Result<()> {
 }
 
 async fn export(g: &Globals, args: ExportArgs) -> Result<()> {
-    let wh = Warehouse::open(&g.warehouse)?;
+    let wh = Warehouse::open_for_reading(&g.warehouse).await?;
     let ctx = sql::session(&wh, &g.settings).await?;
     let opts = args.options()?;
     let rows = export::export(&ctx, &opts)

@@ -20,6 +20,7 @@ mod properties;
 mod report_html;
 mod reports;
 mod rollups;
+mod s3;
 mod sample_data;
 mod shell_export;
 mod shell_interactive;

@@ -338,13 +338,27 @@ impl Loader<'_> {
     /// `warehouse`, `runs_dir` and `queries`: the file's, else `default_warehouse`, its
     /// `runs/` and `./queries`.
     fn places(&self, file: &JobFile, default_warehouse: &Path) -> Result<Places> {
-        let warehouse = match &file.warehouse {
-            Some(w) => self.resolve(&self.fill(w, "warehouse")?),
-            None => normalize(
-                &std::path::absolute(default_warehouse)
-                    .unwrap_or_else(|_| default_warehouse.to_path_buf()),
-            ),
-        };
+        let warehouse =
+            match &file.warehouse {
+                Some(w) if w.get_ref().starts_with("s3://") => return Err(self.src.error(
+                    w.span(),
+                    "warehouse",
+                    "a job writes its warehouse on local disk (S3 warehouses are read-only for \
+                     now): name a local folder",
+                )),
+                Some(w) => self.resolve(&self.fill(w, "warehouse")?),
+                None if default_warehouse.to_string_lossy().starts_with("s3://") => {
+                    return Err(Error::Usage(format!(
+                    "--warehouse {}: a job writes its warehouse on local disk (S3 warehouses are \
+                     read-only for now): name a local folder",
+                    default_warehouse.display()
+                )))
+                }
+                None => normalize(
+                    &std::path::absolute(default_warehouse)
+                        .unwrap_or_else(|_| default_warehouse.to_path_buf()),
+                ),
+            };
         let runs_dir = match &file.runs_dir {
             Some(r) => self.resolve(&self.fill(r, "runs_dir")?),
             None => warehouse.join(crate::warehouse::RUNS_DIR),

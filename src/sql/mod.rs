@@ -71,8 +71,15 @@ pub async fn session(wh: &Warehouse, settings: &Settings) -> Result<SessionConte
         .options_mut()
         .execution
         .skip_partial_aggregation_probe_ratio_threshold = SKIP_PARTIAL_AGGREGATION_RATIO;
-    config.set_extension(Arc::new(WarehouseRoot(wh.root().to_path_buf())));
+    if wh.remote().is_none() {
+        config.set_extension(Arc::new(WarehouseRoot(wh.root().to_path_buf())));
+    }
     let ctx = SessionContext::new_with_config_rt(config, runtime);
+    if let Some(remote) = wh.remote() {
+        let url = url::Url::parse(&remote.prefix.bucket_url())
+            .map_err(|e| Error::Usage(format!("{}: {e}", remote.prefix.display())))?;
+        ctx.register_object_store(&url, Arc::clone(&remote.store));
+    }
     for table in tables::ALL {
         register(&ctx, wh, table)?;
     }
@@ -92,9 +99,15 @@ fn register(ctx: &SessionContext, wh: &Warehouse, table: &Table) -> Result<()> {
         let order = declared.iter().map(|c| col(*c).sort(true, false)).collect();
         options = options.with_file_sort_order(vec![order]);
     }
-    let dir = wh.table_dir(table.name);
-    let dir = std::path::absolute(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
-    let url = ListingTableUrl::parse(format!("{}/", dir.display()))?;
+    let url = match wh.remote() {
+        Some(remote) => ListingTableUrl::parse(remote.prefix.url_of(&format!("{}/", table.name)))?,
+        None => {
+            let dir = wh.table_dir(table.name);
+            let dir =
+                std::path::absolute(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+            ListingTableUrl::parse(format!("{}/", dir.display()))?
+        }
+    };
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
         .with_schema(Arc::clone(table.schema()));

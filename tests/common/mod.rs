@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod polars_oracle;
+pub mod s3;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
