@@ -27,6 +27,9 @@ pub struct S3 {
     pub access_key: &'static str,
     pub secret_key: &'static str,
     store: Arc<dyn ObjectStore>,
+    /// The runtime the store's connections live on, for the life of the process (a client
+    /// used from a second runtime finds its pooled connections' tasks gone).
+    runtime: tokio::runtime::Runtime,
     /// The watchdog shell that runs `weed` and kills it when this process ends.
     _watchdog: std::process::Child,
 }
@@ -100,7 +103,11 @@ fn start(weed: PathBuf) -> S3 {
     );
     // Up when the bucket answers a listing.
     let start = Instant::now();
-    let runtime = runtime();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
     loop {
         let listed = runtime.block_on(store.list_with_delimiter(None));
         if listed.is_ok() {
@@ -119,15 +126,9 @@ fn start(weed: PathBuf) -> S3 {
         access_key,
         secret_key,
         store,
+        runtime,
         _watchdog: watchdog,
     }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
 }
 
 impl S3 {
@@ -138,7 +139,6 @@ impl S3 {
 
     /// Copies every file under `dir` to `prefix/` in the bucket (as `aws s3 sync` would).
     pub fn upload(&self, dir: &Path, prefix: &str) {
-        let runtime = runtime();
         for entry in walkdir::WalkDir::new(dir) {
             let entry = entry.expect("walk");
             if !entry.file_type().is_file() {
@@ -147,7 +147,7 @@ impl S3 {
             let rel = entry.path().strip_prefix(dir).expect("inside");
             let key = ObjectPath::from(format!("{prefix}/{}", rel.display()));
             let bytes = std::fs::read(entry.path()).expect("read");
-            runtime
+            self.runtime
                 .block_on(self.store.put(&key, bytes.into()))
                 .expect("upload");
         }
