@@ -1,4 +1,5 @@
 """Helpers shared by the benchmark scripts (host Python 3, standard library only)."""
+import json
 import os
 import platform
 import subprocess
@@ -145,3 +146,12 @@ def tool_command_line(handlers):
         p.add_argument("--device", required=True)
     args = ap.parse_args()
     handlers[args.cmd](args)
+
+
+def latest_manifest(warehouse):
+    """The latest warehouse version of a double11 warehouse (`_double11/versions/<N>.json`):
+    its committed `files` and its `runs`."""
+    folder = os.path.join(warehouse, "_double11", "versions")
+    name = max(n for n in os.listdir(folder) if n.endswith(".json"))
+    with open(os.path.join(folder, name), encoding="utf-8") as f:
+        return json.load(f)

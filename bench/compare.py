@@ -69,7 +69,7 @@ from decimal import Decimal
 
 sys.dont_write_bytecode = True  # no __pycache__ in bench/
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import ROOT, double11_binary, machine, measure, run_checked, venv_python  # noqa: E402
+from common import ROOT, double11_binary, latest_manifest, machine, measure, run_checked, venv_python  # noqa: E402
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 TOOLS = ["double11", "duckdb", "polars"]
@@ -474,7 +474,7 @@ def run(args, binary, py, ver, work):
         folders = {table_of(t, o): t for o, t in outs.items()}
         verified = run_checked([py, os.path.join(BENCH, "compare_duckdb.py"), "verify"] + list(folders),
                                "verify (DuckDB reading every tool's Parquet)")
-        manifest = json.load(open(os.path.join(work, f"ingest-double11-{rep}", "manifest.json")))
+        manifest = latest_manifest(os.path.join(work, f"ingest-double11-{rep}"))
         rows = check_ingest(json.loads(verified.stdout), truth, manifest, folders)
         for o in [os.path.join(work, f"ingest-{t}-{rep}") for t in ran]:
             if o.endswith(f"ingest-double11-{rep}") and warehouse is None:

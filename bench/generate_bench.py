@@ -15,6 +15,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import latest_manifest  # noqa: E402
 
 
 def run(cmd, stdout):
@@ -51,7 +53,7 @@ def main():
         wh = os.path.join(work, "wh")
         pipe = " ".join(gen + ["--format", "csv"]) + f" | {binary} -q ingest - --warehouse {wh}"
         t = run(pipe, None)
-        m = json.load(open(os.path.join(wh, "manifest.json")))
+        m = latest_manifest(wh)
         n = m["runs"][-1]["totals"]["records"]
         if n != rows:
             sys.exit(f"ingested {n} records, generated {rows}")

@@ -23,7 +23,7 @@ from decimal import Decimal
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import double11_binary, machine, run_checked  # noqa: E402
+from common import double11_binary, latest_manifest, machine, run_checked  # noqa: E402
 
 DAY = "2019-11-11"
 
@@ -79,7 +79,7 @@ def run(args, binary, work):
 
     # The figures first.
     truth = json.load(open(truth_file))
-    manifest = json.load(open(os.path.join(wh, "manifest.json")))
+    manifest = latest_manifest(wh)
     totals = manifest["runs"][-1]["totals"]
     for k in ("records", "accepted", "duplicates", "rejected"):
         if totals[k] != truth[k]:

@@ -9,10 +9,11 @@ equal to the fen. This module keeps that plumbing in one place instead of a copy
 - The warehouse: the notebook's `WAREHOUSE` parameter, else `$DOUBLE11_WAREHOUSE_NB` (a relative
   path is relative to the repository root), else a fresh one built from `sample-data/logs` into
   a temporary folder (the README's first command).
-- Only committed files are read: `manifest.json` lists every data file a finished ingest
-  committed (a crashed run may leave others in the folders), and exactly those paths go to
-  `pl.scan_parquet` (Hive partition `cst_date` typed as `pl.Date`). Until the warehouse moves to
-  Delta Lake this is how Polars must read it.
+- Only committed files are read: the latest warehouse version (`_double11/versions/<N>.json`)
+  lists every data file the tables hold at the Delta Lake versions it pins (the folders also
+  keep replaced files, for time travel, and a crashed run's), and exactly those paths go to
+  `pl.scan_parquet` (Hive partition `cst_date` typed as `pl.Date`): the same files, the same
+  types (+08:00 timestamps) as double11 reads.
 - Money stays exact: `amount` / `amount_cny` are Decimal128 and are summed as decimals; report
   CSV is read as text and compared as `decimal.Decimal`. Floats are for chart geometry only.
 """
@@ -112,9 +113,9 @@ def warehouse(param=None) -> Path:
         return wh
     wh = Path(chosen).expanduser()
     wh = (wh if wh.is_absolute() else REPO / wh).resolve()   # relative: to the repository root
-    if not (wh / "manifest.json").is_file():
+    if not (wh / "_double11" / "versions").is_dir():
         raise FileNotFoundError(
-            f"{wh} has no manifest.json, so it is not a double11 warehouse (or nothing was ever "
+            f"{wh} has no _double11/versions, so it is not a double11 warehouse (or nothing was ever "
             "committed to it): point WAREHOUSE / DOUBLE11_WAREHOUSE_NB at the folder given to "
             "`double11 ingest --warehouse`, or leave both unset to build one from sample-data/")
     print(f"warehouse: {wh}")
@@ -131,8 +132,10 @@ def from_sample(wh) -> bool:
 
 
 def manifest(wh) -> dict:
-    """The warehouse's manifest.json: `files` (every committed data file) and `runs`."""
-    with open(Path(wh) / "manifest.json", encoding="utf-8") as f:
+    """The warehouse's latest version: `files` (every committed data file) and `runs`."""
+    versions = Path(wh) / "_double11" / "versions"
+    latest = max(versions.glob("*.json"))
+    with open(latest, encoding="utf-8") as f:
         return json.load(f)
 
 

@@ -10,7 +10,8 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use double11::cli::{
-    Cli, Command, ExportArgs, GenerateArgs, IngestArgs, ReportArgs, RunArgs, RunsArgs, SqlArgs,
+    Cli, Command, ExportArgs, GenerateArgs, HistoryArgs, IngestArgs, OptimizeArgs, ReportArgs,
+    RunArgs, RunsArgs, SqlArgs, VacuumArgs,
 };
 use double11::error::{exit, Error, Result};
 use double11::export;
@@ -68,6 +69,7 @@ fn init_tracing(verbose: u8) {
 struct Globals {
     quiet: bool,
     warehouse: PathBuf,
+    as_of: Option<u64>,
     settings: Settings,
 }
 
@@ -76,6 +78,7 @@ async fn run(cli: Cli) -> Result<()> {
         quiet: cli.quiet,
         settings: cli.settings(),
         warehouse: cli.warehouse,
+        as_of: cli.as_of,
     };
     match cli.command {
         Command::Ingest(args) => ingest(&g, args).await,
@@ -85,6 +88,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Run(args) => run_job(&g, args).await,
         Command::Runs(args) => runs(&g, args),
         Command::Export(args) => export(&g, args).await,
+        Command::History(args) => history(&g, args).await,
+        Command::Optimize(args) => optimize(&g, args).await,
+        Command::Vacuum(args) => vacuum(&g, args).await,
     }
 }
 
@@ -106,7 +112,7 @@ async fn ingest(g: &Globals, args: IngestArgs) -> Result<()> {
 }
 
 async fn sql(g: &Globals, args: SqlArgs) -> Result<()> {
-    let wh = Warehouse::open_for_reading(&g.warehouse).await?;
+    let wh = Warehouse::open_for_reading(&g.warehouse, g.as_of).await?;
     let ctx = sql::session(&wh, &g.settings).await?;
     let opts = ShellOptions {
         format: args.format.into(),
@@ -156,7 +162,7 @@ async fn generate(g: &Globals, args: GenerateArgs) -> Result<()> {
 }
 
 async fn report(g: &Globals, args: ReportArgs) -> Result<()> {
-    let wh = Warehouse::open_for_reading(&g.warehouse).await?;
+    let wh = Warehouse::open_for_reading(&g.warehouse, g.as_of).await?;
     let ctx = sql::session(&wh, &g.settings).await?;
     let request = args.request()?;
     double11::reports::run(&ctx, &request)
@@ -193,8 +199,53 @@ fn runs(g: &Globals, args: RunsArgs) -> Result<()> {
     double11::jobs::history::print(&runs_dir, args.format.into(), args.last)
 }
 
+async fn history(g: &Globals, args: HistoryArgs) -> Result<()> {
+    let wh = Warehouse::open_for_reading(&g.warehouse, None).await?;
+    double11::warehouse::history::print(&wh, args.format.into(), args.last).await
+}
+
+async fn optimize(g: &Globals, args: OptimizeArgs) -> Result<()> {
+    let report =
+        double11::warehouse::optimize::optimize(&g.warehouse, args.day.as_deref(), &g.settings)
+            .await?;
+    if !g.quiet {
+        for c in &report.compacted {
+            println!(
+                "{} {}: {} files -> {} ({} rows)",
+                c.table, c.day, c.files_before, c.files_after, c.rows
+            );
+        }
+        match report.version {
+            Some(v) => println!("committed warehouse version {v}"),
+            None => println!("nothing to compact: every day of every table is one file"),
+        }
+    }
+    Ok(())
+}
+
+async fn vacuum(g: &Globals, args: VacuumArgs) -> Result<()> {
+    let root = g.warehouse.clone();
+    let (older_than, dry_run) = (args.older_than, args.dry_run);
+    let report = tokio::task::spawn_blocking(move || {
+        double11::warehouse::vacuum::vacuum(&root, older_than, dry_run)
+    })
+    .await
+    .map_err(|e| Error::Other(anyhow::anyhow!("vacuum stopped: {e}")))??;
+    if !g.quiet {
+        let verb = if dry_run { "would delete" } else { "deleted" };
+        for f in &report.files {
+            println!("{verb} {f}");
+        }
+        println!("{verb} {} file(s)", report.files.len());
+        if let Some(v) = report.version {
+            println!("committed warehouse version {v}");
+        }
+    }
+    Ok(())
+}
+
 async fn export(g: &Globals, args: ExportArgs) -> Result<()> {
-    let wh = Warehouse::open_for_reading(&g.warehouse).await?;
+    let wh = Warehouse::open_for_reading(&g.warehouse, g.as_of).await?;
     let ctx = sql::session(&wh, &g.settings).await?;
     let opts = args.options()?;
     let rows = export::export(&ctx, &opts)

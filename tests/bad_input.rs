@@ -97,7 +97,7 @@ fn empty_and_mislabelled_compressed_files() {
 fn a_warehouse_from_a_newer_double11_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let wh = warehouse_with_sample(dir.path());
-    let path = wh.join("manifest.json");
+    let path = common::latest_version_path(&wh);
     let mut manifest = common::manifest(&wh);
     manifest["format_version"] = 99.into();
     manifest["written_by"] = "9.9.9".into();
@@ -115,7 +115,9 @@ fn a_warehouse_from_a_newer_double11_is_refused() {
     ] {
         let err = common::fails(&args, 65);
         assert!(
-            err.contains("manifest.json") && err.contains("9.9.9") && err.contains("Upgrade"),
+            err.contains(&path.display().to_string())
+                && err.contains("9.9.9")
+                && err.contains("Upgrade"),
             "{err}"
         );
     }
@@ -283,7 +285,7 @@ fn a_path_that_is_not_a_warehouse_is_explained() {
         ],
         2,
     );
-    assert!(err.contains("no warehouse manifest"), "{err}");
+    assert!(err.contains("files but no warehouse"), "{err}");
     let file = dir.path().join("a-file");
     std::fs::write(&file, "x").expect("write");
     let err = common::fails(

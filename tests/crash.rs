@@ -72,7 +72,16 @@ fn a_killed_ingest_leaves_before_or_after_and_a_rerun_completes_it() {
         ));
     }
     // Killed by its own crash points, between the durable steps of the commit.
-    for step in ["commit:0", "move:0", "move:3", "manifest:0", "cleanup:0"] {
+    for step in [
+        "commit:0",
+        "move:0",
+        "move:3",
+        "delta:0",
+        "delta:1",
+        "delta:2",
+        "pin:0",
+        "cleanup:0",
+    ] {
         kills.push((format!("crash at {step}"), Kill::CrashAt(step)));
     }
     for (i, (label, kill)) in kills.into_iter().enumerate() {

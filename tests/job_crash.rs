@@ -1,4 +1,4 @@
-//! A job run killed with SIGKILL at any of 24 points spread over its ingest, reports, exports,
+//! A job run killed with SIGKILL at any of 27 points spread over its ingest, reports, exports,
 //! publishing and pruning, then run again, ends exactly as a run that was never killed: the
 //! same warehouse files, report bytes, exports and published copies; no duplicate, no loss.
 
@@ -10,17 +10,20 @@ use std::path::{Path, PathBuf};
 use common::{path, snapshot};
 
 /// Every point (see `src/faults.rs`) in the order a run reaches them.
-const KILL_POINTS: [&str; 24] = [
+const KILL_POINTS: [&str; 27] = [
     "job:0",            // lock taken
     "job:1",            // earlier leftovers cleaned
     "input:0",          // before the first input
     "input:2",          // mid-ingest: two inputs read, staged files on disk
     "input:4",          // before the grown file
-    "commit:0",         // staging complete, before the commit record
-    "move:0",           // commit record written, before the first move
+    "commit:0",         // staging complete, before the first move into a table folder
+    "move:0",           // before the first move
     "move:2",           // some files moved, others not
-    "manifest:0",       // every file moved, before the manifest
-    "cleanup:0",        // manifest written, staging not yet removed
+    "delta:0",          // every file moved, before the first table's Delta commit
+    "delta:1",          // one table committed to Delta, the others not
+    "delta:2",          // two tables committed
+    "pin:0",            // every table committed, before the warehouse version
+    "cleanup:0",        // warehouse version written, staging not yet removed
     "report:0",         // ingest committed, before the first report
     "report-written:0", // first report written
     "report:1",

@@ -195,24 +195,15 @@ fn assert_upgrade_from(format: u32, dropped: &[&str]) {
     let hours = "SELECT * FROM per_hour ORDER BY 1, 2, 3, 4, 8";
     let (seconds_before, hours_before) = (common::sql(&wh, seconds), common::sql(&wh, hours));
 
-    let mut manifest = common::manifest(&wh);
-    manifest["format_version"] = format.into();
-    let files = manifest["files"].as_array_mut().expect("files");
-    files.retain(|f| !dropped.iter().any(|t| f["table"] == *t));
-    std::fs::write(
-        wh.join("manifest.json"),
-        serde_json::to_vec_pretty(&manifest).expect("json"),
-    )
-    .expect("write manifest");
-    for table in dropped {
-        std::fs::remove_dir_all(wh.join(table)).expect("remove a rollup");
-    }
+    common::make_old_format(&wh, format, dropped);
 
     assert_eq!(report_all(&wh), before, "reports after the upgrade");
     assert_eq!(common::sql(&wh, seconds), seconds_before);
     assert_eq!(common::sql(&wh, hours), hours_before);
     let manifest = common::manifest(&wh);
-    assert_eq!(manifest["format_version"], 3);
+    assert_eq!(manifest["format_version"], 4);
+    assert_eq!(manifest["operation"], "upgrade");
+    assert_eq!(manifest["version"], 2, "1: the conversion, 2: the rollups");
     assert_rollup_is_exact(&wh);
 }
 

@@ -1,6 +1,6 @@
 //! The command line: the `Cli` parser, its global flags, the `Command` enum and the exit codes
 //! in `--help`. Each command's flags live in the file of its family ([`ingest`], [`sql`],
-//! [`export`], [`report`], [`generate`], [`jobs`]), which also turns them into the library's own request
+//! [`export`], [`report`], [`generate`], [`jobs`], [`warehouse`]), which also turns them into the library's own request
 //! types, so no library type depends on clap.
 
 pub(crate) mod export;
@@ -9,6 +9,7 @@ pub(crate) mod ingest;
 pub(crate) mod jobs;
 pub(crate) mod report;
 pub(crate) mod sql;
+pub(crate) mod warehouse;
 
 use std::path::PathBuf;
 
@@ -22,6 +23,7 @@ pub use ingest::{IngestArgs, StdinFormat};
 pub use jobs::{RunArgs, RunsArgs};
 pub use report::ReportArgs;
 pub use sql::SqlArgs;
+pub use warehouse::{HistoryArgs, OptimizeArgs, VacuumArgs};
 
 const EXIT_CODES: &str = "\
 Exit codes: 0 success (rejected lines are reported, not failures), 1 unexpected failure,
@@ -59,6 +61,10 @@ pub struct Cli {
     #[arg(long, global = true, env = THREADS_ENV, value_name = "N",
           value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
+    /// Read the warehouse as of this earlier version (`double11 history` lists them), for
+    /// sql, report and export.
+    #[arg(long, global = true, value_name = "VERSION")]
+    pub as_of: Option<u64>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -129,6 +135,24 @@ Exit codes: 0 ok, 3 ok but some lines were rejected, 75 another run holds the lo
   double11 runs --job jobs/nightly.toml --last 10
   double11 runs --format json | jq '.[-1].status'")]
     Runs(RunsArgs),
+    /// The warehouse's versions, newest first: when, what made each (ingest, upgrade, …),
+    /// the run's counts, the tables changed. Read an earlier one with --as-of.
+    #[command(after_help = "Examples:
+  double11 history --last 10
+  double11 history --format json | jq '.[0].version'
+  double11 --as-of 3 report summary --day 2019-11-11     # the figures as of version 3")]
+    History(HistoryArgs),
+    /// Compact a day's small files (one per run) into a few large sorted ones, in one
+    /// warehouse version; figures are unchanged.
+    #[command(after_help = "Examples:
+  double11 optimize --day 2019-11-11
+  double11 optimize                          # every day with more than one file")]
+    Optimize(OptimizeArgs),
+    /// Delete the files no recent warehouse version needs (replaced by optimize or newer rates).
+    #[command(after_help = "Examples:
+  double11 vacuum                            # files removed more than 7 days ago
+  double11 vacuum --older-than 0s --dry-run  # what would go now")]
+    Vacuum(VacuumArgs),
 }
 
 #[cfg(test)]

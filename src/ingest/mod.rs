@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::warehouse::manifest::{Counts, InputRecord, Manifest, RunRecord, TextPosition};
-use crate::warehouse::txn::WriteTxn;
+use crate::warehouse::txn::{now_rfc3339, WriteTxn};
 use crate::warehouse::Warehouse;
 use accept::{Accept, Accepted};
 use input::Input;
@@ -269,7 +269,7 @@ fn commit(
         if rates_changed {
             rates.stage(txn, &manifest)?;
         }
-        txn.commit(manifest, Some(run.clone()))?;
+        txn.commit(manifest, Some(run.clone()), "ingest")?;
     } else {
         txn.discard();
     }
@@ -287,8 +287,4 @@ fn absolute_name(path: &Path) -> String {
         .unwrap_or_else(|_| path.to_path_buf())
         .display()
         .to_string()
-}
-
-fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

@@ -33,6 +33,7 @@ use crate::ingest::{self, input, IngestOptions};
 use crate::reports::{self, ReportRequest};
 use crate::settings::Settings;
 use crate::warehouse::commit::{sync_dir, write_atomic};
+use crate::warehouse::txn::now_rfc3339;
 use crate::warehouse::Warehouse;
 use config::{ExportJob, Job, ReportJob};
 use lock::{LockNote, RunLock};
@@ -507,8 +508,4 @@ fn steps_bar(len: usize, wanted: bool) -> Option<indicatif::ProgressBar> {
 /// Today's date in China Standard Time, the day every report is about.
 pub fn today_cst() -> NaiveDate {
     crate::cst::cst_date(chrono::Utc::now().timestamp_millis())
-}
-
-fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

@@ -3,11 +3,14 @@
 //! Tables (`transactions`, `per_second`, `per_hour`, `rejects`, `duplicates`, `fx_rates`) are
 //! plain Parquet listing tables over the warehouse folders, with the schema from
 //! [`crate::schema`] and `cst_date` as a Hive partition column, so a date filter prunes
-//! folders and the Parquet statistics prune row groups and pages. Nothing custom is
-//! registered (no UDF, no bespoke table provider): the same SQL runs on a Ballista cluster.
+//! folders and the Parquet statistics prune row groups and pages. The folders are seen
+//! through [`pinned_store`]: only the files of the warehouse version the session opened (the
+//! Delta versions it pins). No UDF and no bespoke table provider: the same SQL runs on a
+//! Ballista cluster.
 
 pub(crate) mod literals;
 pub(crate) mod params;
+pub(crate) mod pinned_store;
 
 use std::sync::Arc;
 
@@ -72,23 +75,62 @@ pub async fn session(wh: &Warehouse, settings: &Settings) -> Result<SessionConte
         .execution
         .skip_partial_aggregation_probe_ratio_threshold = SKIP_PARTIAL_AGGREGATION_RATIO;
     if wh.remote().is_none() {
-        config.set_extension(Arc::new(WarehouseRoot(wh.root().to_path_buf())));
+        config.set_extension(Arc::new(WarehouseRoot(
+            wh.root().to_path_buf(),
+            wh.pinned().clone(),
+        )));
     }
     let ctx = SessionContext::new_with_config_rt(config, runtime);
-    if let Some(remote) = wh.remote() {
-        let url = url::Url::parse(&remote.prefix.bucket_url())
-            .map_err(|e| Error::Usage(format!("{}: {e}", remote.prefix.display())))?;
-        ctx.register_object_store(&url, Arc::clone(&remote.store));
-    }
-    for table in tables::ALL {
-        register(&ctx, wh, table)?;
+    let urls = tables::ALL
+        .iter()
+        .map(|table| Ok((*table, table_url(wh, table)?)))
+        .collect::<Result<Vec<_>>>()?;
+    // Each table folder shows the files of the pinned version only.
+    let (store_url, inner): (url::Url, Arc<dyn object_store::ObjectStore>) = match wh.remote() {
+        Some(remote) => (
+            url::Url::parse(&remote.prefix.bucket_url())
+                .map_err(|e| Error::Usage(format!("{}: {e}", remote.prefix.display())))?,
+            Arc::clone(&remote.store),
+        ),
+        None => (
+            url::Url::parse("file://").map_err(|e| Error::Other(e.into()))?,
+            Arc::new(object_store::local::LocalFileSystem::new()),
+        ),
+    };
+    let folders: Vec<_> = urls.iter().map(|(_, u)| u.prefix().clone()).collect();
+    let files = wh.pinned().files.iter().filter_map(|f| {
+        let (table, rel) = f.path.split_once('/')?;
+        let (_, url) = urls.iter().find(|(t, _)| t.name == table)?;
+        let mut key = url.prefix().clone();
+        for part in rel.split('/') {
+            key = key.join(part);
+        }
+        Some(key)
+    });
+    let view = pinned_store::PinnedStore::new(inner, folders, files);
+    ctx.register_object_store(&store_url, Arc::new(view));
+    for (table, url) in urls {
+        register(&ctx, table, url)?;
     }
     Ok(ctx)
 }
 
-/// Registers `table` as a Parquet listing table over its folder, with the partition column
-/// and the file order its descriptor gives.
-fn register(ctx: &SessionContext, wh: &Warehouse, table: &Table) -> Result<()> {
+/// The URL of `table`'s folder.
+fn table_url(wh: &Warehouse, table: &Table) -> Result<ListingTableUrl> {
+    Ok(match wh.remote() {
+        Some(remote) => ListingTableUrl::parse(remote.prefix.url_of(&format!("{}/", table.name)))?,
+        None => {
+            let dir = wh.table_dir(table.name);
+            let dir =
+                std::path::absolute(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+            ListingTableUrl::parse(format!("{}/", dir.display()))?
+        }
+    })
+}
+
+/// Registers `table` as a Parquet listing table over its folder `url`, with the partition
+/// column and the file order its descriptor gives.
+fn register(ctx: &SessionContext, table: &Table, url: ListingTableUrl) -> Result<()> {
     let mut options =
         ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
     if let Some(column) = table.partition {
@@ -99,15 +141,6 @@ fn register(ctx: &SessionContext, wh: &Warehouse, table: &Table) -> Result<()> {
         let order = declared.iter().map(|c| col(*c).sort(true, false)).collect();
         options = options.with_file_sort_order(vec![order]);
     }
-    let url = match wh.remote() {
-        Some(remote) => ListingTableUrl::parse(remote.prefix.url_of(&format!("{}/", table.name)))?,
-        None => {
-            let dir = wh.table_dir(table.name);
-            let dir =
-                std::path::absolute(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
-            ListingTableUrl::parse(format!("{}/", dir.display()))?
-        }
-    };
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
         .with_schema(Arc::clone(table.schema()));
@@ -117,7 +150,7 @@ fn register(ctx: &SessionContext, wh: &Warehouse, table: &Table) -> Result<()> {
 
 /// The warehouse a session reads, kept in its configuration so that [`diagnose`] can find
 /// the damaged file behind a failed query wherever the query ran.
-struct WarehouseRoot(std::path::PathBuf);
+struct WarehouseRoot(std::path::PathBuf, Manifest);
 
 /// Names the damaged file(s) behind a query that failed because a Parquet file could not be
 /// read ([`Error::DamagedWarehouse`]): checks the footers of the session's warehouse (see
@@ -131,15 +164,8 @@ pub fn diagnose(ctx: &SessionContext, e: Error) -> Error {
     let Some(root) = ctx.state().config().get_extension::<WarehouseRoot>() else {
         return e;
     };
-    let root = &root.0;
-    let path = root.join(crate::warehouse::commit::MANIFEST_FILE);
-    let manifest = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|text| Manifest::parse(&text, &path.display().to_string()).ok());
-    let Some(manifest) = manifest else {
-        return e;
-    };
-    let found = crate::warehouse::parquet_files::find_damage(root, &manifest);
+    let (root, manifest) = (&root.0, &root.1);
+    let found = crate::warehouse::parquet_files::find_damage(root, manifest);
     if found.is_empty() {
         return Error::Data(format!(
             "{cause}: a Parquet file of the warehouse {} is damaged where its footer is intact; \
@@ -164,7 +190,7 @@ pub fn diagnose(ctx: &SessionContext, e: Error) -> Error {
         ));
     }
     msg.push_str(&format!(
-        "\nFor each committed file: {}. A file not listed in manifest.json can be removed.",
+        "\nFor each file: {}.",
         crate::warehouse::parquet_files::DAMAGED_ADVICE
     ));
     Error::Data(msg)

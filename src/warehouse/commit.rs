@@ -1,11 +1,11 @@
-//! Atomic commits: a run's files become visible all together, or not at all.
+//! Durable local writes ([`write_atomic`], [`sync_dir`]), and finishing the commit of a run
+//! that a double11 older than format 4 was killed in.
 //!
-//! A run writes its Parquet files under `_staging/<run>/`, outside every table folder, so no
-//! reader sees them. To commit it writes `_staging/<run>/COMMIT.json` (by rename: the commit
-//! point), then moves each file into its table folder, deletes replaced files, writes the new
-//! `manifest.json` (by rename) and removes the staging folder. Every step is idempotent: after
-//! a crash, [`recover`] finishes a run that reached its commit point and deletes one that did
-//! not, so the warehouse is always as before the run or as after it.
+//! Up to format 3 a run committed by writing `_staging/<run>/COMMIT.json` (the commit point),
+//! moving its files into the table folders and rewriting `manifest.json`. A warehouse of that
+//! format may have been left mid-commit: [`recover`] finishes such a run (or discards one that
+//! had not reached its commit point) before the warehouse is upgraded to Delta Lake tables.
+//! Runs of format 4 commit through [`crate::warehouse::txn`].
 
 use std::fs;
 use std::io::Write;
@@ -14,10 +14,10 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::faults;
 use crate::warehouse::manifest::Manifest;
 
 pub const STAGING_DIR: &str = "_staging";
+/// The manifest of formats 1 to 3; in format 4, a marker that an older double11 refuses.
 pub const MANIFEST_FILE: &str = "manifest.json";
 const COMMIT_FILE: &str = "COMMIT.json";
 
@@ -57,18 +57,8 @@ pub fn sync_dir(dir: &Path) {
     }
 }
 
-/// Commits a staged run: the commit point, then the moves, then the manifest.
-pub fn commit(root: &Path, run_id: &str, plan: &CommitPlan) -> Result<()> {
-    let staging = root.join(STAGING_DIR).join(run_id);
-    let text = serde_json::to_vec_pretty(plan).map_err(|e| Error::Other(e.into()))?;
-    faults::point("commit", 0);
-    write_atomic(&staging.join(COMMIT_FILE), &text)?;
-    apply(root, &staging, plan)
-}
-
 fn apply(root: &Path, staging: &Path, plan: &CommitPlan) -> Result<()> {
-    for (done, (from, to)) in plan.moves.iter().enumerate() {
-        faults::point("move", done);
+    for (from, to) in &plan.moves {
         let (from, to) = (root.join(from), root.join(to));
         if from.exists() {
             if let Some(parent) = to.parent() {
@@ -91,20 +81,10 @@ fn apply(root: &Path, staging: &Path, plan: &CommitPlan) -> Result<()> {
             Err(e) => return Err(Error::io(path.display().to_string(), e)),
         }
     }
-    faults::point("manifest", 0);
     let manifest = serde_json::to_vec_pretty(&plan.manifest).map_err(|e| Error::Other(e.into()))?;
     write_atomic(&root.join(MANIFEST_FILE), &manifest)?;
-    faults::point("cleanup", 0);
     fs::remove_dir_all(staging).map_err(|e| Error::io(staging.display().to_string(), e))?;
     Ok(())
-}
-
-/// Removes the staging folder of a run that failed before its commit point. A run that got
-/// past it is left for [`recover`] to finish: its commit record is the truth now.
-pub fn discard_uncommitted(staging: &Path) {
-    if !staging.join(COMMIT_FILE).exists() {
-        let _ = fs::remove_dir_all(staging);
-    }
 }
 
 /// Finishes or discards whatever a crashed run left in `_staging/`. Returns whether there was

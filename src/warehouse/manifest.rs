@@ -1,8 +1,12 @@
-//! The manifest: what the warehouse holds and how it got there.
+//! The manifest: what one version of the warehouse holds and how it got there.
 //!
-//! `manifest.json` lists every committed data file and every ingest run with its inputs
-//! (path, size, checksum, counts). It is written last in a commit, by rename, so it always
-//! describes a complete warehouse. A manifest from a newer double11 is refused, not guessed at.
+//! A manifest pins each table's Delta Lake version and lists every committed data file and
+//! every ingest run with its inputs (path, size, checksum, counts: the ledger that keeps
+//! ingest exactly once). Each warehouse version is one manifest, written last in a commit, put
+//! only if absent (see [`pins`](crate::warehouse::pins)), so it always describes a complete
+//! warehouse. Before format 4 the one manifest was `manifest.json`, rewritten by rename; it
+//! now only tells an older double11 that the warehouse is newer than it. A manifest from a
+//! newer double11 is refused, not guessed at.
 
 use serde::{Deserialize, Serialize};
 
@@ -11,9 +15,9 @@ use crate::error::{Error, Result};
 /// Identifies a double11 warehouse manifest.
 pub const FORMAT: &str = "double11-warehouse";
 /// Bumped when the layout or schema changes incompatibly. 2: the `per_second` table; 3: the
-/// `per_hour` table (an older warehouse is upgraded in place by
-/// [`crate::warehouse::upgrade::upgrade`]).
-pub const FORMAT_VERSION: u32 = 3;
+/// `per_hour` table; 4: Delta Lake tables and warehouse versions (an older warehouse is
+/// upgraded in place by [`crate::warehouse::upgrade`]).
+pub const FORMAT_VERSION: u32 = 4;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Manifest {
@@ -21,6 +25,18 @@ pub struct Manifest {
     pub format_version: u32,
     /// The double11 version that wrote this manifest.
     pub written_by: String,
+    /// The warehouse version (format 4): 1, 2, … in commit order.
+    #[serde(default)]
+    pub version: u64,
+    /// What made this version: `create`, `upgrade`, `ingest`, `recover`, `optimize`, `vacuum`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub operation: String,
+    /// When it was committed (UTC, RFC 3339).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub committed_at: String,
+    /// The Delta version of each table in this warehouse version.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tables: std::collections::BTreeMap<String, u64>,
     /// Sequence number of the next run; run ids are `r000001`, `r000002`, …
     pub next_run: u64,
     pub files: Vec<DataFile>,
@@ -138,6 +154,10 @@ impl Manifest {
             format: FORMAT.into(),
             format_version: FORMAT_VERSION,
             written_by: env!("CARGO_PKG_VERSION").into(),
+            version: 0,
+            operation: String::new(),
+            committed_at: String::new(),
+            tables: std::collections::BTreeMap::new(),
             next_run: 1,
             files: Vec::new(),
             runs: Vec::new(),

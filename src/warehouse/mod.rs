@@ -1,31 +1,42 @@
-//! The warehouse: plain Parquet files in Hive-style folders, plus a manifest.
+//! The warehouse: Delta Lake tables of Parquet files in Hive-style folders, and warehouse
+//! versions that pin them.
 //!
 //! ```text
 //! warehouse/
-//!   manifest.json                                  what is committed (written last)
+//!   _double11/versions/00000000000000000007.json    warehouse version 7: each table's Delta
+//!                                                    version, its files, the ingest ledger
+//!   transactions/_delta_log/…                        each table is a Delta Lake table
 //!   transactions/cst_date=2019-11-11/part-r000001-0000.parquet
 //!   rejects/rejects-r000001-0000.parquet
 //!   duplicates/duplicates-r000001-0000.parquet       re-deliveries that lost
 //!   fx_rates/fx_rates-r000001.parquet
 //!   per_second/cst_date=2019-11-11/per_second-r000001-0000.parquet   sums per second (reports)
 //!   per_hour/cst_date=2019-11-11/per_hour-r000001-0000.parquet       sums per hour and category, … (reports)
-//!   _staging/<run>/                                a run in progress; never read
+//!   manifest.json                                    tells an older double11 this is format 4
+//!   _staging/<run>/                                  a run in progress; never read
 //! ```
-//! Every table is a plain Parquet listing table, so the same folders can be registered on a
-//! DataFusion Ballista cluster unchanged.
+//! A reader opens one warehouse version (the latest, or `--as-of N`) and reads each table's
+//! files at the Delta version it pins (see [`pins`] and `sql::pinned_store`), so it sees every
+//! run whole or not at all. Any Delta Lake reader can read the tables too.
 //!
 //! A warehouse is written on local disk; a copy of one in an S3 bucket
 //! (`--warehouse s3://bucket/prefix`, see [`location`]) can be read by `sql`, `report` and
 //! `export` through object_store's S3 client.
 
 pub(crate) mod commit;
+pub(crate) mod delta;
+pub mod history;
 pub(crate) mod location;
 pub(crate) mod manifest;
+pub mod optimize;
 pub(crate) mod parquet_files;
+pub(crate) mod pins;
+pub(crate) mod recover;
 pub(crate) mod rollups;
 pub(crate) mod tables;
 pub(crate) mod txn;
 pub(crate) mod upgrade;
+pub mod vacuum;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -34,6 +45,7 @@ use crate::error::{Error, Result};
 use location::{Location, S3Prefix};
 use manifest::Manifest;
 use object_store::ObjectStoreExt;
+use pins::Pins;
 
 /// Where the warehouse lives when `--warehouse` is not given (clap applies it, and reads
 /// [`WAREHOUSE_ENV`] first).
@@ -54,6 +66,8 @@ pub struct Warehouse {
     remote: Option<Remote>,
     /// The writer lock, for a warehouse opened for writing.
     _lock: Option<std::sync::Arc<fs::File>>,
+    /// The warehouse version this handle reads (or the one a writer started from).
+    pinned: Manifest,
 }
 
 /// Takes the writer lock without waiting; `None` when another process holds it.
@@ -102,83 +116,146 @@ fn local(root: &Path) -> Result<&Path> {
 }
 
 impl Warehouse {
-    /// Opens a warehouse for reading, wherever it is: a local folder ([`Self::open`]) or an
-    /// S3 prefix, whose manifest is read through the bucket's client. An S3 copy must be of the
-    /// current format (a local warehouse is upgraded when it is opened).
-    pub async fn open_for_reading(given: &Path) -> Result<Self> {
+    /// Opens a warehouse for reading, wherever it is: a local folder ([`Self::open_at`]) or an
+    /// S3 prefix, whose versions are read through the bucket's client. Reads the latest
+    /// warehouse version, or `as_of`. An S3 copy must be of the current format (a local
+    /// warehouse is upgraded when it is opened).
+    pub async fn open_for_reading(given: &Path, as_of: Option<u64>) -> Result<Self> {
         let prefix = match Location::parse(given)? {
-            Location::Local(_) => return Self::open(given),
+            Location::Local(_) => return Self::open_at(given, as_of),
             Location::S3(prefix) => prefix,
         };
         let store = prefix.store()?;
         let place = prefix.display();
-        let bytes = match store.get(&prefix.key(commit::MANIFEST_FILE)).await {
-            Ok(found) => found.bytes().await.map_err(|e| prefix.error(&e))?,
-            Err(object_store::Error::NotFound { .. }) => {
-                return Err(Error::Usage(format!(
-                    "{place}: no warehouse here (no manifest.json); copy a local warehouse there \
-                     first (e.g. `aws s3 sync DIR {place}`)"
-                )))
-            }
-            Err(e) => return Err(prefix.error(&e)),
+        let pins = Pins::remote(&prefix, std::sync::Arc::clone(&store));
+        let version = match as_of {
+            Some(v) => v,
+            None => match pins.latest().await {
+                Ok(Some(v)) => v,
+                Ok(None) => return Err(Self::no_s3_versions(&prefix, &store).await),
+                Err(_) => {
+                    // The listing failed: say why (credentials, bucket) in the S3 words.
+                    let probe = store.head(&prefix.key(commit::MANIFEST_FILE)).await;
+                    return Err(match probe {
+                        Err(e) if !matches!(e, object_store::Error::NotFound { .. }) => {
+                            prefix.error(&e)
+                        }
+                        _ => Error::Data(format!("{place}: cannot list its warehouse versions")),
+                    });
+                }
+            },
         };
-        let name = format!("{place}/{}", commit::MANIFEST_FILE);
-        let text = String::from_utf8(bytes.to_vec())
-            .map_err(|_| Error::Data(format!("{name}: not UTF-8 text")))?;
-        let manifest = Manifest::parse(&text, &name)?;
-        if manifest.format_version < manifest::FORMAT_VERSION {
-            return Err(Error::Usage(format!(
-                "{place}: a warehouse of an older double11 (format {}): open the local warehouse \
-                 once with this double11 (e.g. `double11 sql --warehouse DIR -c 'SELECT 1'`) to \
-                 upgrade it, then copy it again",
-                manifest.format_version
-            )));
-        }
+        let pinned = pins.read(version).await?;
         Ok(Warehouse {
             root: given.to_path_buf(),
             remote: Some(Remote { prefix, store }),
             _lock: None,
+            pinned,
         })
     }
 
-    /// Opens an existing local warehouse for reading. A crashed run is finished or discarded
-    /// first, so readers never see a half-committed state.
+    /// Why an S3 prefix without warehouse versions cannot be read.
+    async fn no_s3_versions(
+        prefix: &S3Prefix,
+        store: &std::sync::Arc<dyn object_store::ObjectStore>,
+    ) -> Error {
+        let place = prefix.display();
+        match store.head(&prefix.key(commit::MANIFEST_FILE)).await {
+            Ok(_) => Error::Usage(format!(
+                "{place}: a warehouse of an older double11: open the local warehouse once with \
+                 this double11 (e.g. `double11 sql --warehouse DIR -c 'SELECT 1'`) to upgrade \
+                 it, then copy it again"
+            )),
+            Err(object_store::Error::NotFound { .. }) => Error::Usage(format!(
+                "{place}: no warehouse here (no {}); copy a local warehouse there first \
+                 (e.g. `aws s3 sync DIR {place}`)",
+                pins::VERSIONS_DIR
+            )),
+            Err(e) => prefix.error(&e),
+        }
+    }
+
+    /// Opens an existing local warehouse for reading, at its latest version. A crashed run is
+    /// undone first, and an older warehouse upgraded, when no ingest is writing.
     pub fn open(root: &Path) -> Result<Self> {
+        Self::open_at(root, None)
+    }
+
+    /// Opens an existing local warehouse for reading, at version `as_of` (or the latest).
+    pub fn open_at(root: &Path, as_of: Option<u64>) -> Result<Self> {
         let root = local(root)?;
-        if !root.join(commit::MANIFEST_FILE).exists() {
+        if !root.join(pins::VERSIONS_DIR).exists() && !root.join(commit::MANIFEST_FILE).exists() {
             return Err(Error::Usage(format!(
-                "{}: no warehouse here (no manifest.json); run `double11 ingest <logs> --warehouse {}` first",
+                "{}: no warehouse here; run `double11 ingest <logs> --warehouse {}` first",
                 root.display(),
                 root.display()
             )));
         }
-        let wh = Warehouse {
+        let pins = Pins::local(root)?;
+        // Undoing a crashed run or upgrading needs the writer lock; when an ingest holds it,
+        // its staged files and table versions are work in progress and must be left alone.
+        let latest = match try_lock(root)? {
+            Some(lock) => {
+                let latest = prepare(root, &pins)?;
+                drop(lock);
+                Some(latest)
+            }
+            None => None,
+        };
+        let pinned = match (as_of, latest) {
+            (None, Some(latest)) => latest,
+            (Some(v), Some(latest)) if v == latest.version => latest,
+            (wanted, _) => {
+                let version = match wanted {
+                    Some(v) => v,
+                    None => delta::block_on(pins.latest())?.ok_or_else(|| {
+                        Error::Busy(format!(
+                            "{}: an older warehouse that a running double11 ingest is upgrading; \
+                             run again when it has finished",
+                            root.display()
+                        ))
+                    })?,
+                };
+                delta::block_on(pins.read(version))?
+            }
+        };
+        if as_of.is_some() {
+            if let Some(gone) = pinned.files.iter().find(|f| !root.join(&f.path).exists()) {
+                return Err(Error::Usage(format!(
+                    "{}: warehouse version {} can no longer be read: its file {} was deleted by \
+                     `double11 vacuum` (`double11 history` lists the versions); read a later one",
+                    root.display(),
+                    pinned.version,
+                    gone.path
+                )));
+            }
+        }
+        Ok(Warehouse {
             root: root.to_path_buf(),
             remote: None,
             _lock: None,
-        };
-        // Finishing or discarding a crashed run needs the writer lock; when an ingest holds
-        // it, `_staging/` is that ingest's work in progress and must be left alone.
-        let current = match try_lock(root)? {
-            Some(lock) => {
-                commit::recover(root)?;
-                let upgraded = upgrade::upgrade(root, wh.manifest()?)?;
-                drop(lock);
-                upgraded
-            }
-            None => wh.manifest()?,
-        };
-        if current.format_version < manifest::FORMAT_VERSION {
-            return Err(Error::Busy(format!(
-                "{}: an older warehouse that a running double11 ingest is upgrading; run again when it has finished",
-                root.display()
+            pinned,
+        })
+    }
+
+    /// Opens an existing local warehouse for writing (`optimize`, `vacuum`); returns it with its
+    /// latest version.
+    pub fn open_existing_for_writing(root: &Path) -> Result<(Self, Manifest)> {
+        let local_root = local(root)?;
+        if !local_root.join(pins::VERSIONS_DIR).exists()
+            && !local_root.join(commit::MANIFEST_FILE).exists()
+        {
+            return Err(Error::Usage(format!(
+                "{}: no warehouse here; run `double11 ingest <logs> --warehouse {}` first",
+                local_root.display(),
+                local_root.display()
             )));
         }
-        Ok(wh)
+        Self::open_or_create(root)
     }
 
     /// Opens a warehouse for writing, creating it when the folder is new or empty; returns it
-    /// with its manifest (read once, upgraded if it was older).
+    /// with its latest version (upgraded if it was older).
     pub fn open_or_create(root: &Path) -> Result<(Self, Manifest)> {
         let root = local(root)?;
         let name = root.display().to_string();
@@ -188,36 +265,33 @@ impl Warehouse {
                 "{name}: another double11 ingest is writing to this warehouse; run again when it has finished"
             ))
         })?;
+        let pins = Pins::local(root)?;
+        let manifest = if root.join(pins::VERSIONS_DIR).exists()
+            || root.join(commit::MANIFEST_FILE).exists()
+        {
+            prepare(root, &pins)?
+        } else {
+            let ours = |n: &str| {
+                [commit::STAGING_DIR, LOCK_FILE, RUNS_DIR, "_double11"].contains(&n)
+                    || tables::ALL.iter().any(|t| t.name == n)
+            };
+            let non_empty = fs::read_dir(root)
+                .map_err(|e| Error::io(&name, e))?
+                .filter_map(|e| e.ok())
+                .any(|e| !ours(&e.file_name().to_string_lossy()));
+            if non_empty {
+                return Err(Error::Usage(format!(
+                    "{name}: this folder has files but no warehouse; choose an empty folder for a new warehouse"
+                )));
+            }
+            upgrade::create(root, &pins)?
+        };
         let wh = Warehouse {
             root: root.to_path_buf(),
             remote: None,
             _lock: Some(std::sync::Arc::new(lock)),
+            pinned: manifest.clone(),
         };
-        commit::recover(root)?;
-        let manifest = if root.join(commit::MANIFEST_FILE).exists() {
-            upgrade::upgrade(root, wh.manifest()?)?
-        } else {
-            let non_empty = fs::read_dir(root)
-                .map_err(|e| Error::io(&name, e))?
-                .filter_map(|e| e.ok())
-                .any(|e| {
-                    ![commit::STAGING_DIR, LOCK_FILE, RUNS_DIR]
-                        .contains(&&*e.file_name().to_string_lossy())
-                });
-            if non_empty {
-                return Err(Error::Usage(format!(
-                    "{name}: this folder has files but no warehouse manifest; choose an empty folder for a new warehouse"
-                )));
-            }
-            let manifest = Manifest::empty();
-            let text = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Other(e.into()))?;
-            commit::write_atomic(&root.join(commit::MANIFEST_FILE), &text)?;
-            manifest
-        };
-        for table in tables::ALL {
-            let dir = root.join(table.name);
-            fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
-        }
         Ok((wh, manifest))
     }
 
@@ -234,10 +308,37 @@ impl Warehouse {
         self.remote.as_ref()
     }
 
+    /// The warehouse version this handle reads.
     pub fn manifest(&self) -> Result<Manifest> {
-        let path = self.root.join(commit::MANIFEST_FILE);
-        let name = path.display().to_string();
-        let text = fs::read_to_string(&path).map_err(|e| Error::io(&name, e))?;
-        Manifest::parse(&text, &name)
+        Ok(self.pinned.clone())
+    }
+
+    /// The warehouse versions of this warehouse.
+    pub(crate) fn pins(&self) -> Result<Pins> {
+        match &self.remote {
+            Some(remote) => Ok(Pins::remote(
+                &remote.prefix,
+                std::sync::Arc::clone(&remote.store),
+            )),
+            None => Pins::local(&self.root),
+        }
+    }
+
+    /// The warehouse version this handle reads, by reference.
+    pub(crate) fn pinned(&self) -> &Manifest {
+        &self.pinned
+    }
+}
+
+/// Brings the local warehouse at `root` to a readable latest version (the writer lock held):
+/// undoes a crashed run, or converts an older warehouse; returns that version.
+fn prepare(root: &Path, pins: &Pins) -> Result<Manifest> {
+    match delta::block_on(pins.latest())? {
+        Some(v) => {
+            let latest = delta::block_on(pins.read(v))?;
+            recover::recover(root, pins, latest)
+        }
+        None if root.join(commit::MANIFEST_FILE).exists() => upgrade::upgrade(root, pins),
+        None => upgrade::create(root, pins),
     }
 }

@@ -373,19 +373,16 @@ pub struct Damage {
     /// Relative to the warehouse root.
     pub path: String,
     pub reason: String,
-    /// The run that committed it; `None` for a file the manifest does not list.
+    /// The run that committed it.
     pub run_id: Option<String>,
 }
 
-/// Finds the Parquet files under the table folders that queries would fail on: a committed
-/// file that is missing, has another size than the manifest recorded (truncated or
-/// overwritten), or whose footer does not parse; and any `.parquet` file the manifest does not
-/// list, which the listing tables would read all the same. Reads footers only (a few KiB per
-/// file), so it is quick enough to run when a query has failed.
+/// Finds the committed files (those the warehouse version `manifest` lists; queries read no
+/// other) that queries would fail on: missing, of another size than the version recorded
+/// (truncated or overwritten), or with a footer that does not parse. Reads footers only (a few
+/// KiB per file), so it is quick enough to run when a query has failed.
 pub fn find_damage(root: &Path, manifest: &Manifest) -> Vec<Damage> {
-    use std::collections::HashSet;
     let mut found = Vec::new();
-    let listed: HashSet<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
     for file in &manifest.files {
         if let Err(reason) = check_footer(&root.join(&file.path), Some(file.bytes)) {
             found.push(Damage {
@@ -393,42 +390,6 @@ pub fn find_damage(root: &Path, manifest: &Manifest) -> Vec<Damage> {
                 reason,
                 run_id: Some(file.run_id.clone()),
             });
-        }
-    }
-    use crate::schema::{DUPLICATES, FX_RATES, PER_HOUR, PER_SECOND, REJECTS, TRANSACTIONS};
-    for table in [
-        TRANSACTIONS,
-        PER_SECOND,
-        PER_HOUR,
-        REJECTS,
-        FX_RATES,
-        DUPLICATES,
-    ] {
-        for entry in walkdir::WalkDir::new(root.join(table))
-            .into_iter()
-            .filter_map(|e| e.ok())
-        {
-            let path = entry.path();
-            if !entry.file_type().is_file()
-                || path.extension().and_then(|e| e.to_str()) != Some("parquet")
-            {
-                continue;
-            }
-            let Ok(rel) = path.strip_prefix(root) else {
-                continue;
-            };
-            let rel = rel.to_string_lossy().replace('\\', "/");
-            if !listed.contains(rel.as_str()) {
-                let reason = match check_footer(path, None) {
-                    Ok(()) => "not listed in manifest.json, yet queries read it".to_string(),
-                    Err(e) => format!("not listed in manifest.json, and {e}"),
-                };
-                found.push(Damage {
-                    path: rel,
-                    reason,
-                    run_id: None,
-                });
-            }
         }
     }
     found
@@ -445,7 +406,7 @@ fn check_footer(path: &Path, bytes: Option<u64>) -> std::result::Result<(), Stri
     if let Some(bytes) = bytes {
         if size != bytes {
             return Err(format!(
-                "has {size} bytes where manifest.json recorded {bytes} (truncated or overwritten)"
+                "has {size} bytes where the warehouse version recorded {bytes} (truncated or overwritten)"
             ));
         }
     }

@@ -115,7 +115,31 @@ pub static ALL: [&Table; 6] = [
     &DUPLICATES_TABLE,
 ];
 
+/// The order a write transaction commits changed tables in: `transactions`, the table users
+/// query, last, right before the warehouse version that makes the run visible.
+pub static COMMIT_ORDER: [&Table; 6] = [
+    &REJECTS_TABLE,
+    &DUPLICATES_TABLE,
+    &FX_RATES_TABLE,
+    &PER_SECOND_TABLE,
+    &PER_HOUR_TABLE,
+    &TRANSACTIONS_TABLE,
+];
+
 impl Table {
+    /// Whether the file called `file_name` (in this table's folders) was written by the run
+    /// `run_id` (see [`Self::file_path`]).
+    pub fn written_by(&self, file_name: &str, run_id: &str) -> bool {
+        let prefix = match self.naming {
+            FileNaming::Numbered(p) | FileNaming::OnePerRun(p) => p,
+        };
+        file_name
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .and_then(|rest| rest.strip_prefix(run_id))
+            .is_some_and(|rest| rest.starts_with('-') || rest == ".parquet")
+    }
+
     /// The table's file schema.
     pub fn schema(&self) -> &SchemaRef {
         self.schema
@@ -181,6 +205,19 @@ mod tests {
         assert!(REJECTS_TABLE.sort_columns().unwrap().is_empty());
         assert_eq!(TRANSACTIONS_TABLE.declared_order(), ["event_time"]);
         assert!(PER_SECOND_TABLE.declared_order().is_empty());
+    }
+
+    #[test]
+    fn a_file_name_tells_its_run() {
+        assert!(TRANSACTIONS_TABLE.written_by("part-r000007-0003.parquet", "r000007"));
+        assert!(!TRANSACTIONS_TABLE.written_by("part-r0000070-0003.parquet", "r000007"));
+        assert!(!TRANSACTIONS_TABLE.written_by("part-r000008-0003.parquet", "r000007"));
+        assert!(FX_RATES_TABLE.written_by("fx_rates-r000007.parquet", "r000007"));
+        assert!(PER_HOUR_TABLE.written_by("per_hour-upgrade-0000.parquet", "upgrade"));
+        assert!(!PER_HOUR_TABLE.written_by("00000000000000000000.json", "r000007"));
+        for table in ALL {
+            assert!(COMMIT_ORDER.iter().any(|t| t.name == table.name));
+        }
     }
 
     #[test]

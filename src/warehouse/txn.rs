@@ -1,22 +1,34 @@
-//! The warehouse's one write path: a transaction that names, stages, records and commits
-//! files, all or nothing.
+//! The warehouse's one write path: a transaction that names, stages and records files, then
+//! commits them to the tables' Delta logs and as the next warehouse version, all or nothing.
 //!
-//! Ingest and the format upgrade both write through a [`WriteTxn`]: it hands out the staged
-//! path of each new file, records each file written there (a [`DataFile`] of the manifest) and
-//! the committed files the run replaces, and commits them with the protocol of
-//! [`commit`](crate::warehouse::commit) (staging under `_staging/<run>/`, `COMMIT.json` as the
-//! commit point, moves, manifest). Nothing outside this file and `commit.rs` knows where
-//! staging lives or how a commit is laid out, so the storage behind it can change alone.
+//! Ingest, the format upgrade and `optimize` write through a [`WriteTxn`]: it hands out the
+//! staged path of each new file (under `_staging/<run>/`, outside every table folder), records
+//! each file written there (a [`DataFile`] of the manifest) and the committed files the run
+//! replaces. [`WriteTxn::commit`] then
+//! 1. moves the staged files into their table folders (no table lists them yet: invisible);
+//! 2. commits each changed table as one Delta version (`add`s, `remove`s), fixed order,
+//!    `transactions` last;
+//! 3. puts the next warehouse version, pinning those Delta versions (the commit point, see
+//!    [`pins`](crate::warehouse::pins));
+//! 4. removes the staging folder.
+//!
+//! A kill before step 3 leaves the previous version in force; the next writer undoes the
+//! table versions and files the run left (see [`crate::warehouse::recover`]), and a re-run
+//! writes the same files again. Replaced files stay on disk for time travel until
+//! `double11 vacuum`. Nothing outside this file knows where staging lives.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::warehouse::commit::{self, CommitPlan, STAGING_DIR};
+use crate::faults;
+use crate::warehouse::commit::STAGING_DIR;
+use crate::warehouse::delta::{self, CommitInfo};
 use crate::warehouse::manifest::{DataFile, Manifest, RunRecord, FORMAT_VERSION};
-use crate::warehouse::tables::Table;
+use crate::warehouse::pins::Pins;
+use crate::warehouse::tables::{self, Table};
 
-/// The files of one run (or upgrade) between its first write and its commit.
+/// The files of one run (or upgrade, or optimize) between its first write and its commit.
 #[derive(Debug)]
 pub struct WriteTxn {
     root: PathBuf,
@@ -24,8 +36,8 @@ pub struct WriteTxn {
     /// (staged path, final path), relative to the root.
     moves: Vec<(String, String)>,
     new_files: Vec<DataFile>,
-    /// Committed files this transaction replaces, relative to the root.
-    deletes: Vec<String>,
+    /// Committed files this transaction replaces.
+    deletes: Vec<DataFile>,
     /// Files named so far per table and CST day, for the next file's number.
     named: HashMap<(&'static str, Option<String>), usize>,
 }
@@ -104,9 +116,9 @@ impl WriteTxn {
         });
     }
 
-    /// Deletes a committed file when the transaction commits (its rows are replaced).
+    /// Replaces a committed file when the transaction commits (a `remove` in its table's log).
     pub fn delete(&mut self, file: &DataFile) {
-        self.deletes.push(file.path.clone());
+        self.deletes.push(file.clone());
     }
 
     /// Whether any file was recorded.
@@ -114,33 +126,102 @@ impl WriteTxn {
         !self.new_files.is_empty()
     }
 
-    /// Commits every recorded file and delete, all or nothing, over `manifest` (the one the
-    /// transaction started from), adding `run` to its runs (and counting it) when given.
-    /// Returns the manifest now committed.
-    pub fn commit(&mut self, mut manifest: Manifest, run: Option<RunRecord>) -> Result<Manifest> {
-        let deletes = std::mem::take(&mut self.deletes);
-        manifest.files.retain(|f| !deletes.contains(&f.path));
-        manifest.files.append(&mut self.new_files);
-        if let Some(run) = run {
-            manifest.next_run += 1;
-            manifest.runs.push(run);
+    /// Commits every recorded file and delete, all or nothing, as the warehouse version after
+    /// `manifest` (the one the transaction started from), made by `operation`, adding `run` to
+    /// its runs (and counting it) when given. Returns the manifest now committed.
+    pub fn commit(
+        &mut self,
+        manifest: Manifest,
+        run: Option<RunRecord>,
+        operation: &'static str,
+    ) -> Result<Manifest> {
+        faults::point("commit", 0);
+        for (done, (from, to)) in self.moves.iter().enumerate() {
+            faults::point("move", done);
+            let (from, to) = (self.root.join(from), self.root.join(to));
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| Error::io(parent.display().to_string(), e))?;
+            }
+            std::fs::rename(&from, &to).map_err(|e| Error::io(to.display().to_string(), e))?;
         }
-        manifest.format_version = FORMAT_VERSION;
-        manifest.written_by = env!("CARGO_PKG_VERSION").into();
-        let plan = CommitPlan {
-            moves: std::mem::take(&mut self.moves),
-            deletes,
-            manifest,
+        crate::warehouse::commit::sync_dir(&self.root);
+
+        let mut next = manifest;
+        next.version += 1;
+        next.operation = operation.to_string();
+        let deletes = std::mem::take(&mut self.deletes);
+        let adds = std::mem::take(&mut self.new_files);
+        let info = CommitInfo {
+            warehouse_version: next.version,
+            operation,
+            run_id: self.run_id.clone(),
         };
-        commit::commit(&self.root, &self.run_id, &plan)?;
-        Ok(plan.manifest)
+        let mut committed = 0;
+        for table in tables::COMMIT_ORDER {
+            let of = |files: &[DataFile]| -> Vec<DataFile> {
+                files
+                    .iter()
+                    .filter(|f| f.table == table.name)
+                    .cloned()
+                    .collect()
+            };
+            let (table_adds, table_removes) = (of(&adds), of(&deletes));
+            if table_adds.is_empty() && table_removes.is_empty() {
+                continue;
+            }
+            faults::point("delta", committed);
+            committed += 1;
+            let url = delta::table_url(&self.root, table)?;
+            let from = next.tables.get(table.name).copied().ok_or_else(|| {
+                Error::Data(format!(
+                    "{}: the warehouse version pins no {} table; restore it from a copy",
+                    self.root.display(),
+                    table.name
+                ))
+            })?;
+            let version = delta::block_on(delta::commit(
+                &url,
+                table,
+                from,
+                &table_adds,
+                &table_removes,
+                &info,
+            ))?;
+            next.tables.insert(table.name.to_string(), version);
+        }
+        next.files
+            .retain(|f| !deletes.iter().any(|d| d.path == f.path));
+        next.files.extend(adds);
+        // A transaction named by the next run id (an ingest's, an optimize's) uses it up.
+        if self.run_id == Manifest::run_id(next.next_run) {
+            next.next_run += 1;
+        }
+        if let Some(run) = run {
+            next.runs.push(run);
+        }
+        next.format_version = FORMAT_VERSION;
+        next.written_by = env!("CARGO_PKG_VERSION").into();
+        next.committed_at = now_rfc3339();
+        faults::point("pin", 0);
+        let pins = Pins::local(&self.root)?;
+        delta::block_on(pins.put(&next))?;
+        faults::point("cleanup", 0);
+        self.discard();
+        Ok(next)
     }
 
-    /// Drops everything staged, unless the commit point was reached (then the commit record
-    /// is the truth, and the next open finishes it).
+    /// Drops everything staged, and `_staging/` itself once no run is left in it (its presence
+    /// is what tells the next open to look for an interrupted run).
     pub fn discard(&self) {
-        commit::discard_uncommitted(&self.staging());
+        let _ = std::fs::remove_dir_all(self.staging());
+        let _ = std::fs::remove_dir(self.root.join(STAGING_DIR));
     }
+}
+
+/// Now, as the manifests record times.
+pub(crate) fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 #[cfg(test)]

@@ -106,16 +106,63 @@ pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// The manifest of a warehouse, as JSON.
+/// The file of the warehouse's latest version (`_double11/versions/<N>.json`).
+pub fn latest_version_path(wh: &Path) -> PathBuf {
+    let dir = wh.join("_double11/versions");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    names.sort();
+    names.pop().expect("a warehouse version")
+}
+
+/// Turns the warehouse at `wh` into what a double11 of manifest format `format` (1 to 3) wrote:
+/// one `manifest.json`, no warehouse versions, no Delta logs, and none of the `dropped`
+/// tables (the rollups that format lacked).
+pub fn make_old_format(wh: &Path, format: u32, dropped: &[&str]) {
+    let mut manifest = manifest(wh);
+    let object = manifest.as_object_mut().expect("an object");
+    for key in ["version", "operation", "committed_at", "tables"] {
+        object.remove(key);
+    }
+    manifest["format_version"] = format.into();
+    let files = manifest["files"].as_array_mut().expect("files");
+    files.retain(|f| !dropped.iter().any(|t| f["table"] == *t));
+    std::fs::remove_dir_all(wh.join("_double11")).expect("remove the versions");
+    for entry in std::fs::read_dir(wh).expect("list") {
+        let log = entry.expect("entry").path().join("_delta_log");
+        if log.exists() {
+            std::fs::remove_dir_all(&log).expect("remove a Delta log");
+        }
+    }
+    std::fs::write(
+        wh.join("manifest.json"),
+        serde_json::to_vec_pretty(&manifest).expect("json"),
+    )
+    .expect("write manifest");
+    for table in dropped {
+        std::fs::remove_dir_all(wh.join(table)).expect("remove a rollup");
+    }
+}
+
+/// The latest warehouse version's manifest, as JSON.
 pub fn manifest(wh: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(wh.join("manifest.json")).expect("manifest");
+    let text = std::fs::read_to_string(latest_version_path(wh)).expect("manifest");
     serde_json::from_str(&text).expect("manifest JSON")
 }
 
-/// Every file under `dir` with its bytes, sorted, for before/after comparisons.
+/// Every file under `dir` with its bytes, sorted, for before/after comparisons; not the
+/// tables' Delta logs, whose commits carry times (a warehouse that changes gets a new
+/// warehouse version under `_double11/versions/`, which is compared).
 pub fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
-    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+    for entry in walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.file_name() != "_delta_log")
+    {
         let entry = entry.expect("walk");
         if entry.file_type().is_file() {
             let rel = entry.path().strip_prefix(dir).expect("prefix");
