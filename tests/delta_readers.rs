@@ -9,7 +9,7 @@ use crate::common;
 use std::path::{Path, PathBuf};
 
 /// Python with Polars and deltalake: `$DOUBLE11_VENV/bin/python`, else the CI venv's.
-fn python(test: &str) -> Option<PathBuf> {
+pub(crate) fn python(test: &str) -> Option<PathBuf> {
     let venv = std::env::var_os("DOUBLE11_VENV")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/double11-venv")))?;
@@ -50,7 +50,11 @@ out["gmv_by_day"] = [[str(d), n, str(g)] for d, n, g in by_day.iter_rows()]
 print(json.dumps(out, sort_keys=True))
 "#;
 
-fn python_view(python: &Path, wh: &Path, manifest: &serde_json::Value) -> serde_json::Value {
+pub(crate) fn python_view(
+    python: &Path,
+    wh: &Path,
+    manifest: &serde_json::Value,
+) -> serde_json::Value {
     let pins = manifest["tables"].to_string();
     let out = std::process::Command::new(python)
         .args(["-c", READ, common::path(wh), &pins])
@@ -65,7 +69,11 @@ fn python_view(python: &Path, wh: &Path, manifest: &serde_json::Value) -> serde_
 }
 
 /// The same figures from double11 (at warehouse version `as_of`, or the latest).
-fn double11_view(wh: &Path, manifest: &serde_json::Value, as_of: Option<u64>) -> serde_json::Value {
+pub(crate) fn double11_view(
+    wh: &Path,
+    manifest: &serde_json::Value,
+    as_of: Option<u64>,
+) -> serde_json::Value {
     let as_of = as_of.map(|v| v.to_string());
     let sql = |query: &str| {
         let mut args = vec![

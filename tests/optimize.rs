@@ -4,6 +4,7 @@
 //! the version before the optimize can no longer be read, with an error that says why.
 
 use crate::common;
+use crate::delta_readers::{double11_view, python, python_view};
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -72,6 +73,19 @@ fn data(wh: &Path) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn optimize_compacts_each_day_and_changes_no_figure_then_vacuum_removes_the_old_files() {
+    let test = "optimize_compacts_each_day_and_changes_no_figure_then_vacuum_removes_the_old_files";
+    let python = python(test);
+    // A Delta reader no one here wrote sees what double11 reports, at the pinned versions.
+    let agree = |wh: &Path, when: &str| {
+        if let Some(python) = &python {
+            let m = common::manifest(wh);
+            assert_eq!(
+                python_view(python, wh, &m),
+                double11_view(wh, &m, None),
+                "Python deltalake / Polars scan_delta {when}"
+            );
+        }
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     let wh = dir.path().join("wh");
     many_runs(&wh);
@@ -81,6 +95,7 @@ fn optimize_compacts_each_day_and_changes_no_figure_then_vacuum_removes_the_old_
         assert!(files_on(&before, table, DAY) > 1, "{table}: several files");
     }
     let figures = report_all(&wh, None);
+    agree(&wh, "after the ingests");
 
     let out = common::ok(&["optimize", "--warehouse", common::path(&wh), "--day", DAY]);
     assert!(out.contains("transactions 2019-11-11:"), "{out}");
