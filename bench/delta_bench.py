@@ -120,7 +120,7 @@ def scheduled(args, binary, work):
     r_after, figs_after, q_after = measure()
     if figs_before != figs_after or any(q_before[k][1] != q_after[k][1] for k in QUERIES):
         sys.exit("optimize changed a figure")
-    print(f"\n2. {len(names)} scheduled runs of one day (scale {args.scale}; {args.repeat} runs each, median s)")
+    print(f"\n2. {len(names)} scheduled runs ({args.runs} a day, the day and its base year; scale {args.scale}; {args.repeat} runs each, median s)")
     print(f"ingest per run: median {median(took_ingest):.2f} s, total {sum(took_ingest):.1f} s")
     print(f"optimize --day {DAY}: {took_optimize:.2f} s")
     print(f"{'files of the day':<30}{'before':>10}{'after':>10}")
