@@ -39,6 +39,7 @@ double11 and DuckDB run) with a lazy Polars query of the same columns, order and
 import csv
 import datetime
 import gzip
+import os
 import sys
 from decimal import Decimal
 
@@ -169,10 +170,18 @@ def fen(money):
     return (money * 100).cast(pl.Int128)
 
 
+def scan_transactions(path):
+    """The `transactions` Parquet files under `path` (Hive folders `cst_date=…`); only the data
+    files, so that a Delta table's `_delta_log/` beside them is not read as data."""
+    if os.path.isdir(path):
+        path = os.path.join(path, "cst_date=*", "*.parquet")
+    return pl.scan_parquet(path, hive_partitioning=True)
+
+
 def report(args):
     day = datetime.date.fromisoformat(args.day)
     compare = datetime.date.fromisoformat(args.compare)
-    lf = pl.scan_parquet(args.transactions, hive_partitioning=True)
+    lf = scan_transactions(args.transactions)
     paid = pl.col("event_type") == "paid"
     refunded = pl.col("event_type") == "refunded"
     if args.name == "summary":
@@ -231,7 +240,7 @@ def report(args):
 def adhoc(args):
     day = datetime.date.fromisoformat(args.day)
     # Times shown in CST, as double11 and DuckDB (session time zone) show them.
-    lf = (pl.scan_parquet(args.transactions, hive_partitioning=True)
+    lf = (scan_transactions(args.transactions)
           .with_columns(pl.col("event_time").dt.convert_time_zone("Asia/Shanghai")))
     paid_today = (pl.col("cst_date") == day) & (pl.col("event_type") == "paid")
     if args.name == "lookup":

@@ -20,6 +20,7 @@ use std::path::Path;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Add, DataType as DeltaType, Remove, StructField, Transaction};
 use deltalake::operations::create::CreateBuilder;
+use deltalake::operations::vacuum::VacuumMode;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::{DeltaTableBuilder, DeltaTableError, TableProperty};
 use url::Url;
@@ -139,6 +140,15 @@ pub(crate) async fn create(url: &Url, table: &Table, files: &[DataFile]) -> Resu
     Ok(created.version().unwrap_or(0))
 }
 
+/// The Delta table at `url`, at `version` (the latest when `None`).
+async fn load(url: &Url, version: Option<Version>) -> Result<deltalake::DeltaTable> {
+    let mut builder = DeltaTableBuilder::from_url(url.clone()).map_err(|e| error(url, e))?;
+    if let Some(v) = version {
+        builder = builder.with_version(v);
+    }
+    builder.load().await.map_err(|e| error(url, e))
+}
+
 /// The latest version of the Delta table at `url`; `None` when there is no table there.
 pub(crate) async fn latest_version(url: &Url) -> Result<Option<Version>> {
     let table = DeltaTableBuilder::from_url(url.clone())
@@ -181,12 +191,7 @@ pub(crate) async fn commit(
     removes: &[DataFile],
     info: &CommitInfo,
 ) -> Result<Version> {
-    let loaded = DeltaTableBuilder::from_url(url.clone())
-        .map_err(|e| error(url, e))?
-        .with_version(from)
-        .load()
-        .await
-        .map_err(|e| error(url, e))?;
+    let loaded = load(url, Some(from)).await?;
     let now = chrono::Utc::now().timestamp_millis();
     let data_change = info.operation != "optimize";
     let mut actions = Vec::with_capacity(adds.len() + removes.len());
@@ -248,12 +253,8 @@ pub(crate) async fn commit(
 /// Undoes the versions after `to` of the Delta table at `url` (a crashed run's commits) with
 /// one `restore` commit; returns the new latest version.
 pub(crate) async fn restore(url: &Url, to: Version) -> Result<Version> {
-    let latest = DeltaTableBuilder::from_url(url.clone())
-        .map_err(|e| error(url, e))?
-        .load()
-        .await
-        .map_err(|e| error(url, e))?;
-    let (restored, _) = latest
+    let (restored, _) = load(url, None)
+        .await?
         .restore()
         .with_version_to_restore(to)
         .with_commit_properties(
@@ -269,6 +270,26 @@ pub(crate) async fn restore(url: &Url, to: Version) -> Result<Version> {
     restored
         .version()
         .ok_or_else(|| Error::Data(format!("{url}: no version after a restore")))
+}
+
+/// Deletes the files of the Delta table at `url` that its latest version removed more than
+/// `retention` ago (Delta's `VACUUM`, lite mode: only removed files); with `dry_run`, only
+/// lists them. Returns their paths in the table and the table's version after it.
+pub(crate) async fn vacuum(
+    url: &Url,
+    retention: chrono::Duration,
+    dry_run: bool,
+) -> Result<(Vec<String>, Option<Version>)> {
+    let (after, metrics) = load(url, None)
+        .await?
+        .vacuum()
+        .with_retention_period(retention)
+        .with_enforce_retention_duration(false)
+        .with_mode(VacuumMode::Lite)
+        .with_dry_run(dry_run)
+        .await
+        .map_err(|e| error(url, e))?;
+    Ok((metrics.files_deleted, after.version()))
 }
 
 /// `path` relative to the table's folder (a [`DataFile`]'s path is relative to the warehouse).

@@ -184,13 +184,7 @@ impl Warehouse {
     /// Opens an existing local warehouse for reading, at version `as_of` (or the latest).
     pub fn open_at(root: &Path, as_of: Option<u64>) -> Result<Self> {
         let root = local(root)?;
-        if !root.join(pins::VERSIONS_DIR).exists() && !root.join(commit::MANIFEST_FILE).exists() {
-            return Err(Error::Usage(format!(
-                "{}: no warehouse here; run `double11 ingest <logs> --warehouse {}` first",
-                root.display(),
-                root.display()
-            )));
-        }
+        must_exist(root)?;
         let pins = Pins::local(root)?;
         // Undoing a crashed run or upgrading needs the writer lock; when an ingest holds it,
         // its staged files and table versions are work in progress and must be left alone.
@@ -241,16 +235,7 @@ impl Warehouse {
     /// Opens an existing local warehouse for writing (`optimize`, `vacuum`); returns it with its
     /// latest version.
     pub fn open_existing_for_writing(root: &Path) -> Result<(Self, Manifest)> {
-        let local_root = local(root)?;
-        if !local_root.join(pins::VERSIONS_DIR).exists()
-            && !local_root.join(commit::MANIFEST_FILE).exists()
-        {
-            return Err(Error::Usage(format!(
-                "{}: no warehouse here; run `double11 ingest <logs> --warehouse {}` first",
-                local_root.display(),
-                local_root.display()
-            )));
-        }
+        must_exist(local(root)?)?;
         Self::open_or_create(root)
     }
 
@@ -328,6 +313,18 @@ impl Warehouse {
     pub(crate) fn pinned(&self) -> &Manifest {
         &self.pinned
     }
+}
+
+/// Whether `root` holds a warehouse (of any format): a usage error saying what to do if not.
+fn must_exist(root: &Path) -> Result<()> {
+    if root.join(pins::VERSIONS_DIR).exists() || root.join(commit::MANIFEST_FILE).exists() {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "{}: no warehouse here; run `double11 ingest <logs> --warehouse {}` first",
+        root.display(),
+        root.display()
+    )))
 }
 
 /// Brings the local warehouse at `root` to a readable latest version (the writer lock held):

@@ -11,9 +11,6 @@
 
 use std::path::Path;
 
-use deltalake::operations::vacuum::VacuumMode;
-use deltalake::DeltaTableBuilder;
-
 use crate::error::{Error, Result};
 use crate::warehouse::commit::STAGING_DIR;
 use crate::warehouse::delta;
@@ -44,25 +41,7 @@ pub fn vacuum(root: &Path, older_than: std::time::Duration, dry_run: bool) -> Re
     let mut next = manifest.clone();
     for table in tables::ALL {
         let url = delta::table_url(wh.root(), table)?;
-        let (deleted, version) = delta::block_on(async {
-            let loaded = DeltaTableBuilder::from_url(url.clone())
-                .and_then(|b| b.build())
-                .map_err(|e| Error::Data(format!("{url}: {e}")))?;
-            let mut loaded = loaded;
-            loaded
-                .load()
-                .await
-                .map_err(|e| Error::Data(format!("{url}: {e}")))?;
-            let (after, metrics) = loaded
-                .vacuum()
-                .with_retention_period(retention)
-                .with_enforce_retention_duration(false)
-                .with_mode(VacuumMode::Lite)
-                .with_dry_run(dry_run)
-                .await
-                .map_err(|e| Error::Data(format!("{url}: vacuum: {e}")))?;
-            Ok((metrics.files_deleted, after.version()))
-        })?;
+        let (deleted, version) = delta::block_on(delta::vacuum(&url, retention, dry_run))?;
         files.extend(deleted.into_iter().map(|f| format!("{}/{f}", table.name)));
         if let Some(v) = version {
             next.tables.insert(table.name.to_string(), v);
