@@ -11,26 +11,6 @@ use std::path::{Path, PathBuf};
 
 const DAY: &str = "2019-11-11";
 
-fn report_all(wh: &Path, as_of: Option<u64>) -> String {
-    let as_of = as_of.map(|v| v.to_string());
-    let mut args = vec![
-        "report",
-        "all",
-        "--warehouse",
-        common::path(wh),
-        "--day",
-        DAY,
-        "--compare",
-        "2018-11-11",
-        "--format",
-        "csv",
-    ];
-    if let Some(v) = &as_of {
-        args.extend(["--as-of", v.as_str()]);
-    }
-    common::ok(&args)
-}
-
 /// The sample, ingested one log file per run: several files a day in every table.
 fn many_runs(wh: &Path) {
     let mut logs: Vec<PathBuf> = std::fs::read_dir(common::sample_logs())
@@ -94,7 +74,7 @@ fn optimize_compacts_each_day_and_changes_no_figure_then_vacuum_removes_the_old_
     for table in ["transactions", "per_second", "per_hour"] {
         assert!(files_on(&before, table, DAY) > 1, "{table}: several files");
     }
-    let figures = report_all(&wh, None);
+    let figures = common::report_all(&wh, None);
     agree(&wh, "after the ingests");
 
     let out = common::ok(&["optimize", "--warehouse", common::path(&wh), "--day", DAY]);
@@ -115,12 +95,12 @@ fn optimize_compacts_each_day_and_changes_no_figure_then_vacuum_removes_the_old_
         );
     }
     assert_eq!(
-        report_all(&wh, None),
+        common::report_all(&wh, None),
         figures,
         "the same figures after optimize"
     );
     assert_eq!(
-        report_all(&wh, Some(before_version)),
+        common::report_all(&wh, Some(before_version)),
         figures,
         "--as-of before it"
     );
@@ -180,7 +160,7 @@ fn optimize_compacts_each_day_and_changes_no_figure_then_vacuum_removes_the_old_
     assert!(replaced.iter().all(|p| !wh.join(p).exists()), "{done}");
     assert_eq!(common::manifest(&wh)["operation"], "vacuum");
     assert_eq!(
-        report_all(&wh, None),
+        common::report_all(&wh, None),
         figures,
         "the same figures after vacuum"
     );
@@ -205,7 +185,7 @@ fn an_optimize_killed_anywhere_leaves_before_or_after_and_its_rerun_writes_the_s
     let dir = tempfile::tempdir().expect("tempdir");
     let base = dir.path().join("base");
     many_runs(&base);
-    let figures = report_all(&base, None);
+    let figures = common::report_all(&base, None);
     let pristine = dir.path().join("pristine");
     common::copy_tree(&base, &pristine);
     common::ok(&["optimize", "--warehouse", common::path(&base), "--day", DAY]);
@@ -235,7 +215,7 @@ fn an_optimize_killed_anywhere_leaves_before_or_after_and_its_rerun_writes_the_s
             .expect("optimize");
         assert_eq!(status.signal(), Some(9), "{point}: killed ({status:?})");
         assert_eq!(
-            report_all(&wh, None),
+            common::report_all(&wh, None),
             figures,
             "{point}: the figures right after the kill"
         );
@@ -245,6 +225,6 @@ fn an_optimize_killed_anywhere_leaves_before_or_after_and_its_rerun_writes_the_s
             want,
             "{point}: the same files as an optimize never killed"
         );
-        assert_eq!(report_all(&wh, None), figures, "{point}");
+        assert_eq!(common::report_all(&wh, None), figures, "{point}");
     }
 }

@@ -92,20 +92,6 @@ fn assert_rollup_is_exact(wh: &Path) {
     );
 }
 
-/// `report all` for 2019-11-11 as CSV.
-fn report_all(wh: &Path) -> String {
-    common::ok(&[
-        "report",
-        "all",
-        "--warehouse",
-        common::path(wh),
-        "--day",
-        "2019-11-11",
-        "--format",
-        "csv",
-    ])
-}
-
 fn ingest(wh: &Path, inputs: &[PathBuf], rates: &Path, rows_per_file: &str) {
     let mut args = vec![
         "-q",
@@ -180,7 +166,10 @@ fn per_second_equals_the_raw_transactions_over_files_and_runs() {
     let once = dir.path().join("once");
     ingest(&once, &files, &rates, "1000000");
     assert_rollup_is_exact(&once);
-    assert_eq!(report_all(&wh), report_all(&once));
+    assert_eq!(
+        common::report_all(&wh, None),
+        common::report_all(&once, None)
+    );
 }
 
 /// Turns the sample warehouse at `wh` into what double11 wrote at manifest format `format`
@@ -190,14 +179,18 @@ fn assert_upgrade_from(format: u32, dropped: &[&str]) {
     let dir = tempfile::tempdir().expect("tempdir");
     let wh = dir.path().join("wh");
     common::ingest(&wh, &[&common::sample_logs()]);
-    let before = report_all(&wh);
+    let before = common::report_all(&wh, None);
     let seconds = "SELECT * FROM per_second ORDER BY 1, 2, 3, 6";
     let hours = "SELECT * FROM per_hour ORDER BY 1, 2, 3, 4, 8";
     let (seconds_before, hours_before) = (common::sql(&wh, seconds), common::sql(&wh, hours));
 
     common::make_old_format(&wh, format, dropped);
 
-    assert_eq!(report_all(&wh), before, "reports after the upgrade");
+    assert_eq!(
+        common::report_all(&wh, None),
+        before,
+        "reports after the upgrade"
+    );
     assert_eq!(common::sql(&wh, seconds), seconds_before);
     assert_eq!(common::sql(&wh, hours), hours_before);
     let manifest = common::manifest(&wh);

@@ -23,21 +23,6 @@ fn fixture() -> PathBuf {
     common::repo().join("tests/fixtures/format3-warehouse")
 }
 
-fn report_all(wh: &Path) -> String {
-    common::ok(&[
-        "report",
-        "all",
-        "--warehouse",
-        common::path(wh),
-        "--day",
-        "2019-11-11",
-        "--compare",
-        "2018-11-11",
-        "--format",
-        "csv",
-    ])
-}
-
 #[test]
 fn a_format_3_warehouse_is_converted_on_first_open_and_loses_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -76,7 +61,11 @@ fn a_format_3_warehouse_is_converted_on_first_open_and_loses_nothing() {
         .expect("ingest");
     assert!(status.success());
 
-    assert_eq!(report_all(&old), report_all(&fresh), "the same reports");
+    assert_eq!(
+        common::report_all(&old, None),
+        common::report_all(&fresh, None),
+        "the same reports"
+    );
     let converted = common::manifest(&old);
     assert_eq!(converted["format_version"], 4);
     assert_eq!(converted["version"], 1);
@@ -124,9 +113,9 @@ fn a_format_3_warehouse_is_converted_on_first_open_and_loses_nothing() {
     assert_eq!(data_after, data_before, "no data file copied or changed");
 
     // Exactly once across the conversion: the same logs again add nothing.
-    let figures = report_all(&old);
+    let figures = common::report_all(&old, None);
     common::ingest(&old, &logs);
-    assert_eq!(report_all(&old), figures);
+    assert_eq!(common::report_all(&old, None), figures);
     let runs = common::manifest(&old)["runs"]
         .as_array()
         .expect("runs")

@@ -106,6 +106,28 @@ pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// `report all` of 2019-11-11 against 2018-11-11 as CSV, at warehouse version `as_of` (the
+/// latest when `None`).
+pub fn report_all(wh: &Path, as_of: Option<u64>) -> String {
+    let as_of = as_of.map(|v| v.to_string());
+    let mut args = vec![
+        "report",
+        "all",
+        "--warehouse",
+        path(wh),
+        "--day",
+        "2019-11-11",
+        "--compare",
+        "2018-11-11",
+        "--format",
+        "csv",
+    ];
+    if let Some(v) = &as_of {
+        args.extend(["--as-of", v.as_str()]);
+    }
+    ok(&args)
+}
+
 /// The file of the warehouse's latest version (`_double11/versions/<N>.json`).
 pub fn latest_version_path(wh: &Path) -> PathBuf {
     let dir = wh.join("_double11/versions");
