@@ -55,9 +55,19 @@ pub(crate) fn python_view(
     wh: &Path,
     manifest: &serde_json::Value,
 ) -> serde_json::Value {
-    let pins = manifest["tables"].to_string();
+    python_json(python, READ, wh, &manifest["tables"])
+}
+
+/// Runs the Python `script` with the warehouse `wh` and `pins` (JSON) as arguments; what it
+/// prints, as JSON.
+fn python_json(
+    python: &Path,
+    script: &str,
+    wh: &Path,
+    pins: &serde_json::Value,
+) -> serde_json::Value {
     let out = std::process::Command::new(python)
-        .args(["-c", READ, common::path(wh), &pins])
+        .args(["-c", script, common::path(wh), &pins.to_string()])
         .output()
         .expect("python");
     assert!(
@@ -154,24 +164,13 @@ fn polars_and_deltalake_see_what_double11_reports_at_every_version() {
         "after the second ingest"
     );
     // Every table at its latest Delta version is the pinned one (nothing beyond a pin).
-    let latest: serde_json::Value = {
-        let out = std::process::Command::new(&python)
-            .args([
-                "-c",
-                "import json,sys\nfrom deltalake import DeltaTable\n\
-                 print(json.dumps({t: DeltaTable(f'{sys.argv[1]}/{t}').version() for t in json.loads(sys.argv[2])}))",
-                common::path(&wh),
-                &v2["tables"].to_string(),
-            ])
-            .output()
-            .expect("python");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("JSON")
-    };
+    let latest = python_json(
+        &python,
+        "import json,sys\nfrom deltalake import DeltaTable\n\
+         print(json.dumps({t: DeltaTable(f'{sys.argv[1]}/{t}').version() for t in json.loads(sys.argv[2])}))",
+        &wh,
+        &v2["tables"],
+    );
     assert_eq!(latest, v2["tables"]);
 
     // Time travel: double11 --as-of the first version gives the first figures.
