@@ -71,7 +71,7 @@ pub fn ingest(root: &Path, opts: &IngestOptions) -> Result<IngestReport> {
     let given = rates::given(opts)?;
     let (wh, manifest) = Warehouse::open_or_create(root)?;
     let rates = RunRates::reconcile(&wh, &manifest, given, opts)?;
-    let mut txn = WriteTxn::open(root, &Manifest::run_id(manifest.next_run))?;
+    let mut txn = WriteTxn::open(&wh.storage(), &Manifest::run_id(manifest.next_run))?;
     let result = run(&wh, manifest, &mut txn, &rates, &inputs, opts);
     if result.is_err() {
         // Nothing of a failed run may linger: the warehouse stays exactly as it was.

@@ -93,8 +93,7 @@ impl RunRates {
 fn load_stored(wh: &Warehouse, manifest: &Manifest) -> Result<FxRates> {
     let mut rates = FxRates::default();
     for file in manifest.files_of(FX_RATES) {
-        let path = wh.root().join(&file.path);
-        for batch in read_all(&path)? {
+        for batch in read_all(&wh.storage().source(&file.path))? {
             rates.merge(&FxRates::from_batch(&batch, &file.path)?);
         }
     }

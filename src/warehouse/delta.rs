@@ -22,7 +22,11 @@ use deltalake::kernel::{Action, Add, DataType as DeltaType, Remove, StructField,
 use deltalake::operations::create::CreateBuilder;
 use deltalake::operations::vacuum::VacuumMode;
 use deltalake::protocol::{DeltaOperation, SaveMode};
-use deltalake::{DeltaTableBuilder, DeltaTableError, TableProperty};
+use deltalake::logstore::{
+    default_logstore, logstore_factories, object_store_factories, LogStore, LogStoreFactory,
+    ObjectStoreFactory, ObjectStoreRef, StorageConfig,
+};
+use deltalake::{DeltaResult, DeltaTableBuilder, DeltaTableError, TableProperty};
 use url::Url;
 
 use crate::error::{Error, Result};
@@ -59,6 +63,59 @@ where
                 )))
             })
     })
+}
+
+/// What `s3://` URLs mean to deltalake: our own object_store S3 client (settings from the
+/// `AWS_*` variables, see [`location`](crate::warehouse::location)) and Delta's default log
+/// store, whose commits are put-if-absent (`If-None-Match: *`). deltalake's `s3` feature would
+/// bring the AWS SDK instead.
+#[derive(Debug)]
+struct S3Factory;
+
+impl ObjectStoreFactory for S3Factory {
+    fn parse_url_opts(
+        &self,
+        url: &Url,
+        _config: &StorageConfig,
+    ) -> DeltaResult<(ObjectStoreRef, object_store::path::Path)> {
+        let bucket = url.host_str().unwrap_or_default().to_string();
+        let at = crate::warehouse::location::S3Prefix {
+            bucket,
+            prefix: String::new(),
+        };
+        let store = at
+            .store()
+            .map_err(|e| DeltaTableError::Generic(e.to_string()))?;
+        Ok((store, object_store::path::Path::parse(url.path())?))
+    }
+}
+
+impl LogStoreFactory for S3Factory {
+    fn with_options(
+        &self,
+        prefixed_store: ObjectStoreRef,
+        root_store: ObjectStoreRef,
+        location: &Url,
+        options: &StorageConfig,
+    ) -> DeltaResult<std::sync::Arc<dyn LogStore>> {
+        Ok(default_logstore(
+            prefixed_store,
+            root_store,
+            location,
+            options,
+        ))
+    }
+}
+
+/// Registers [`S3Factory`] for `s3://`, once.
+fn register_s3() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if let Ok(s3) = Url::parse("s3://") {
+            object_store_factories().insert(s3.clone(), std::sync::Arc::new(S3Factory));
+            logstore_factories().insert(s3, std::sync::Arc::new(S3Factory));
+        }
+    });
 }
 
 /// The URL of `table`'s Delta table in the local warehouse at `root`.
@@ -122,6 +179,7 @@ fn columns(table: &Table) -> Result<Vec<StructField>> {
 /// folder) as its first files. Log clean-up is left to `double11 vacuum`, so that every
 /// warehouse version stays readable until then.
 pub(crate) async fn create(url: &Url, table: &Table, files: &[DataFile]) -> Result<Version> {
+    register_s3();
     let adds = files
         .iter()
         .map(|f| add_action(table, f, true).map(Action::Add))
@@ -142,6 +200,7 @@ pub(crate) async fn create(url: &Url, table: &Table, files: &[DataFile]) -> Resu
 
 /// The Delta table at `url`, at `version` (the latest when `None`).
 async fn load(url: &Url, version: Option<Version>) -> Result<deltalake::DeltaTable> {
+    register_s3();
     let mut builder = DeltaTableBuilder::from_url(url.clone()).map_err(|e| error(url, e))?;
     if let Some(v) = version {
         builder = builder.with_version(v);
@@ -151,6 +210,7 @@ async fn load(url: &Url, version: Option<Version>) -> Result<deltalake::DeltaTab
 
 /// The latest version of the Delta table at `url`; `None` when there is no table there.
 pub(crate) async fn latest_version(url: &Url) -> Result<Option<Version>> {
+    register_s3();
     let table = DeltaTableBuilder::from_url(url.clone())
         .map_err(|e| error(url, e))?
         .build()

@@ -19,13 +19,15 @@
 //! files at the Delta version it pins (see [`pins`] and `sql::pinned_store`), so it sees every
 //! run whole or not at all. Any Delta Lake reader can read the tables too.
 //!
-//! A warehouse is written on local disk; a copy of one in an S3 bucket
-//! (`--warehouse s3://bucket/prefix`, see [`location`]) can be read by `sql`, `report` and
-//! `export` through object_store's S3 client.
+//! A warehouse lives on local disk or in an S3 bucket (`--warehouse s3://bucket/prefix`, see
+//! [`location`]), reached through object_store's S3 client; every command reads and writes
+//! both the same way (see [`storage`]). A writer holds the OS lock `_writer.lock` on local
+//! disk, the lease `_double11/writer.lease` on S3 (see [`lease`]).
 
 pub(crate) mod commit;
 pub(crate) mod delta;
 pub mod history;
+pub(crate) mod lease;
 pub(crate) mod location;
 pub(crate) mod manifest;
 pub mod optimize;
@@ -33,6 +35,7 @@ pub(crate) mod parquet_files;
 pub(crate) mod pins;
 pub(crate) mod recover;
 pub(crate) mod rollups;
+pub(crate) mod storage;
 pub(crate) mod tables;
 pub(crate) mod txn;
 pub(crate) mod upgrade;
@@ -46,6 +49,7 @@ use location::{Location, S3Prefix};
 use manifest::Manifest;
 use object_store::ObjectStoreExt;
 use pins::Pins;
+use storage::Storage;
 
 /// Where the warehouse lives when `--warehouse` is not given (clap applies it, and reads
 /// [`WAREHOUSE_ENV`] first).
@@ -65,9 +69,16 @@ pub struct Warehouse {
     /// For a warehouse read from S3: where it is and the bucket's client.
     remote: Option<Remote>,
     /// The writer lock, for a warehouse opened for writing.
-    _lock: Option<std::sync::Arc<fs::File>>,
+    _lock: Option<std::sync::Arc<WriterLock>>,
     /// The warehouse version this handle reads (or the one a writer started from).
     pinned: Manifest,
+}
+
+/// What keeps a second writer out: an OS file lock (local), a lease (S3).
+#[derive(Debug)]
+enum WriterLock {
+    File(#[allow(dead_code)] fs::File),
+    Lease(#[allow(dead_code)] lease::Lease),
 }
 
 /// Takes the writer lock without waiting; `None` when another process holds it.
@@ -100,16 +111,12 @@ impl std::fmt::Debug for Remote {
     }
 }
 
-/// `root` as a local folder; an S3 URL is refused for writing, with what to do instead.
+/// `root` as a local folder (an S3 URL is read with [`Warehouse::open_for_reading`]).
 fn local(root: &Path) -> Result<&Path> {
     match Location::parse(root)? {
         Location::Local(_) => Ok(root),
         Location::S3(p) => Err(Error::Usage(format!(
-            "{}: double11 writes a warehouse on local disk (S3 warehouses are read-only for \
-             now): ingest into a local folder, copy it to the bucket (e.g. `aws s3 sync DIR {}`), \
-             then read it with `--warehouse {}`",
-            p.display(),
-            p.display(),
+            "{}: this command reads a local warehouse only",
             p.display()
         ))),
     }
@@ -126,23 +133,12 @@ impl Warehouse {
             Location::S3(prefix) => prefix,
         };
         let store = prefix.store()?;
-        let place = prefix.display();
         let pins = Pins::remote(&prefix, std::sync::Arc::clone(&store));
         let version = match as_of {
             Some(v) => v,
-            None => match pins.latest().await {
-                Ok(Some(v)) => v,
-                Ok(None) => return Err(Self::no_s3_versions(&prefix, &store).await),
-                Err(_) => {
-                    // The listing failed: say why (credentials, bucket) in the S3 words.
-                    let probe = store.head(&prefix.key(commit::MANIFEST_FILE)).await;
-                    return Err(match probe {
-                        Err(e) if !matches!(e, object_store::Error::NotFound { .. }) => {
-                            prefix.error(&e)
-                        }
-                        _ => Error::Data(format!("{place}: cannot list its warehouse versions")),
-                    });
-                }
+            None => match s3_latest(&prefix, &store, &pins).await? {
+                Some(v) => v,
+                None => return Err(Self::no_s3_versions(&prefix, &store).await),
             },
         };
         let pinned = pins.read(version).await?;
@@ -167,8 +163,8 @@ impl Warehouse {
                  it, then copy it again"
             )),
             Err(object_store::Error::NotFound { .. }) => Error::Usage(format!(
-                "{place}: no warehouse here (no {}); copy a local warehouse there first \
-                 (e.g. `aws s3 sync DIR {place}`)",
+                "{place}: no warehouse here (no {}); run `double11 ingest <logs> --warehouse \
+                 {place}` first",
                 pins::VERSIONS_DIR
             )),
             Err(e) => prefix.error(&e),
@@ -190,7 +186,7 @@ impl Warehouse {
         // its staged files and table versions are work in progress and must be left alone.
         let latest = match try_lock(root)? {
             Some(lock) => {
-                let latest = prepare(root, &pins)?;
+                let latest = prepare(&Storage::Local(root.to_path_buf()), &pins)?;
                 drop(lock);
                 Some(latest)
             }
@@ -232,17 +228,24 @@ impl Warehouse {
         })
     }
 
-    /// Opens an existing local warehouse for writing (`optimize`, `vacuum`); returns it with its
+    /// Opens an existing warehouse for writing (`optimize`, `vacuum`); returns it with its
     /// latest version.
     pub fn open_existing_for_writing(root: &Path) -> Result<(Self, Manifest)> {
-        must_exist(local(root)?)?;
-        Self::open_or_create(root)
+        match Location::parse(root)? {
+            Location::Local(_) => {
+                must_exist(root)?;
+                Self::open_or_create(root)
+            }
+            Location::S3(prefix) => Self::open_s3_for_writing(root, prefix, false),
+        }
     }
 
-    /// Opens a warehouse for writing, creating it when the folder is new or empty; returns it
-    /// with its latest version (upgraded if it was older).
+    /// Opens a warehouse for writing, creating it when the folder (or S3 prefix) is new or
+    /// empty; returns it with its latest version (upgraded if it was older).
     pub fn open_or_create(root: &Path) -> Result<(Self, Manifest)> {
-        let root = local(root)?;
+        if let Location::S3(prefix) = Location::parse(root)? {
+            return Self::open_s3_for_writing(root, prefix, true);
+        }
         let name = root.display().to_string();
         fs::create_dir_all(root).map_err(|e| Error::io(&name, e))?;
         let lock = try_lock(root)?.ok_or_else(|| {
@@ -254,7 +257,7 @@ impl Warehouse {
         let manifest = if root.join(pins::VERSIONS_DIR).exists()
             || root.join(commit::MANIFEST_FILE).exists()
         {
-            prepare(root, &pins)?
+            prepare(&Storage::Local(root.to_path_buf()), &pins)?
         } else {
             let ours = |n: &str| {
                 [commit::STAGING_DIR, LOCK_FILE, RUNS_DIR, "_double11"].contains(&n)
@@ -269,15 +272,78 @@ impl Warehouse {
                     "{name}: this folder has files but no warehouse; choose an empty folder for a new warehouse"
                 )));
             }
-            upgrade::create(root, &pins)?
+            upgrade::create(&Storage::Local(root.to_path_buf()), &pins)?
         };
         let wh = Warehouse {
             root: root.to_path_buf(),
             remote: None,
-            _lock: Some(std::sync::Arc::new(lock)),
+            _lock: Some(std::sync::Arc::new(WriterLock::File(lock))),
             pinned: manifest.clone(),
         };
         Ok((wh, manifest))
+    }
+
+    /// Opens the warehouse at the S3 prefix `prefix` for writing, under its lease; creates it
+    /// when `create` and the prefix is empty.
+    fn open_s3_for_writing(
+        given: &Path,
+        prefix: S3Prefix,
+        create: bool,
+    ) -> Result<(Self, Manifest)> {
+        let store = prefix.store()?;
+        let remote = Remote {
+            prefix: prefix.clone(),
+            store: std::sync::Arc::clone(&store),
+        };
+        let storage = Storage::S3(remote.clone());
+        let pins = storage.pins()?;
+        let place = prefix.display();
+        let latest = {
+            let (prefix, store, pins) = (&prefix, &store, &pins);
+            delta::block_on(async move { s3_latest(prefix, store, pins).await })?
+        };
+        if latest.is_none() {
+            let (prefix, store) = (&prefix, &store);
+            if !create {
+                return Err(delta::block_on(async move {
+                    Ok(Self::no_s3_versions(prefix, store).await)
+                })?);
+            }
+            if storage.exists(commit::MANIFEST_FILE)? {
+                return Err(delta::block_on(async move {
+                    Ok(Self::no_s3_versions(prefix, store).await)
+                })?);
+            }
+            let ours = |rel: &str| {
+                let top = rel.split('/').next().unwrap_or(rel);
+                [commit::STAGING_DIR, RUNS_DIR, "_double11"].contains(&top)
+                    || tables::ALL.iter().any(|t| t.name == top)
+            };
+            if storage.list("")?.iter().any(|rel| !ours(rel)) {
+                return Err(Error::Usage(format!(
+                    "{place}: this prefix has objects but no warehouse; choose an empty prefix \
+                     for a new warehouse"
+                )));
+            }
+        }
+        let lease = lease::Lease::take(&prefix, std::sync::Arc::clone(&store))?;
+        // Read again under the lease: another writer may have committed meanwhile.
+        let manifest = prepare(&storage, &pins)?;
+        let wh = Warehouse {
+            root: given.to_path_buf(),
+            remote: Some(remote),
+            _lock: Some(std::sync::Arc::new(WriterLock::Lease(lease))),
+            pinned: manifest.clone(),
+        };
+        Ok((wh, manifest))
+    }
+
+    /// The warehouse's files, for a writer.
+    pub(crate) fn storage(&self) -> Storage {
+        match &self.remote {
+            Some(remote) => Storage::S3(remote.clone()),
+            None => Storage::Local(self.root.clone()),
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -327,15 +393,41 @@ fn must_exist(root: &Path) -> Result<()> {
     )))
 }
 
-/// Brings the local warehouse at `root` to a readable latest version (the writer lock held):
-/// undoes a crashed run, or converts an older warehouse; returns that version.
-fn prepare(root: &Path, pins: &Pins) -> Result<Manifest> {
+/// Brings the warehouse to a readable latest version (the writer lock held): undoes a crashed
+/// run, or converts an older (local) warehouse; returns that version.
+fn prepare(storage: &Storage, pins: &Pins) -> Result<Manifest> {
     match delta::block_on(pins.latest())? {
         Some(v) => {
             let latest = delta::block_on(pins.read(v))?;
-            recover::recover(root, pins, latest)
+            recover::recover(storage, pins, latest)
         }
-        None if root.join(commit::MANIFEST_FILE).exists() => upgrade::upgrade(root, pins),
-        None => upgrade::create(root, pins),
+        None => match storage {
+            Storage::Local(root) if root.join(commit::MANIFEST_FILE).exists() => {
+                upgrade::upgrade(root, pins)
+            }
+            _ => upgrade::create(storage, pins),
+        },
+    }
+}
+
+/// The latest warehouse version at an S3 prefix; when it cannot be listed, why (credentials,
+/// bucket) in S3's words.
+async fn s3_latest(
+    prefix: &S3Prefix,
+    store: &std::sync::Arc<dyn object_store::ObjectStore>,
+    pins: &Pins,
+) -> Result<Option<u64>> {
+    match pins.latest().await {
+        Ok(latest) => Ok(latest),
+        Err(_) => {
+            let probe = store.head(&prefix.key(commit::MANIFEST_FILE)).await;
+            Err(match probe {
+                Err(e) if !matches!(e, object_store::Error::NotFound { .. }) => prefix.error(&e),
+                _ => Error::Data(format!(
+                    "{}: cannot list its warehouse versions",
+                    prefix.display()
+                )),
+            })
+        }
     }
 }

@@ -29,6 +29,7 @@ use crate::settings::Settings;
 use crate::warehouse::manifest::{DataFile, Manifest};
 use crate::warehouse::parquet_files::write_sorted_file;
 use crate::warehouse::tables::{Table, PER_HOUR_TABLE, PER_SECOND_TABLE, TRANSACTIONS_TABLE};
+use crate::warehouse::storage::Storage;
 use crate::warehouse::txn::WriteTxn;
 use crate::warehouse::Warehouse;
 
@@ -59,7 +60,8 @@ pub async fn optimize(
     day: Option<&str>,
     settings: &Settings,
 ) -> Result<OptimizeReport> {
-    let (_wh, manifest) = Warehouse::open_existing_for_writing(root)?;
+    let (wh, manifest) = Warehouse::open_existing_for_writing(root)?;
+    let storage = wh.storage();
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(FairSpillPool::new(settings.memory_limit()?)))
         .build_arc()?;
@@ -67,7 +69,8 @@ pub async fn optimize(
         SessionConfig::new().with_target_partitions(settings.threads()),
         runtime,
     );
-    let mut txn = WriteTxn::open(root, &Manifest::run_id(manifest.next_run))?;
+    storage.register(&ctx)?;
+    let mut txn = WriteTxn::open(&storage, &Manifest::run_id(manifest.next_run))?;
     let mut compacted = Vec::new();
     let result = async {
         for table in COMPACTED {
@@ -84,7 +87,7 @@ pub async fn optimize(
                     continue;
                 }
                 let (written, rows) =
-                    compact(&ctx, root, table, d, &files, &mut txn, settings).await?;
+                    compact(&ctx, &storage, table, d, &files, &mut txn, settings).await?;
                 for f in &files {
                     txn.delete(f);
                 }
@@ -122,7 +125,7 @@ pub async fn optimize(
 /// rows; returns how many files and rows.
 async fn compact(
     ctx: &SessionContext,
-    root: &Path,
+    storage: &Storage,
     table: &'static Table,
     day: &str,
     files: &[&DataFile],
@@ -131,12 +134,7 @@ async fn compact(
 ) -> Result<(usize, u64)> {
     let paths: Vec<String> = files
         .iter()
-        .map(|f| {
-            let path = root.join(&f.path);
-            std::path::absolute(&path)
-                .map(|p| p.display().to_string())
-                .map_err(|e| Error::io(path.display().to_string(), e))
-        })
+        .map(|f| storage.file_url(&f.path))
         .collect::<Result<_>>()?;
     let schema = table.schema();
     let options = ParquetReadOptions::default().schema(schema.as_ref());

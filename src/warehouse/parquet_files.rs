@@ -23,6 +23,7 @@ use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, Result};
 use crate::warehouse::manifest::Manifest;
+use crate::warehouse::storage::Source;
 
 /// Rows per row group: small enough to prune an hour of a busy day, large enough to
 /// compress well and give each core a few groups to scan.
@@ -286,9 +287,22 @@ fn parquet_io(name: &str, e: parquet::errors::ParquetError) -> Error {
     }
 }
 
-/// Calls `f` with every batch of the Parquet file at `path`, reading only the named columns
-/// (an error names the file when one is missing).
-pub fn read_columns(
+/// Calls `f` with each batch of `columns` of the committed file `source` (a local file, or an
+/// object of the bucket, read in ranges: only those columns' bytes are fetched).
+pub(crate) fn read_columns(
+    source: &Source,
+    columns: &[&str],
+    f: impl FnMut(&RecordBatch) -> Result<()> + Send,
+) -> Result<()> {
+    match source {
+        Source::Local(path) => read_local_columns(path, columns, f),
+        Source::S3 { store, name, .. } => crate::warehouse::delta::block_on(
+            read_remote_columns(Arc::clone(store), name, columns, f),
+        ),
+    }
+}
+
+fn read_local_columns(
     path: &Path,
     columns: &[&str],
     mut f: impl FnMut(&RecordBatch) -> Result<()>,
@@ -296,15 +310,7 @@ pub fn read_columns(
     let name = path.display().to_string();
     let file = File::open(path).map_err(|e| Error::io(&name, e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| damaged(&name, e))?;
-    let mut roots = Vec::with_capacity(columns.len());
-    for column in columns {
-        roots.push(
-            builder
-                .schema()
-                .index_of(column)
-                .map_err(|_| Error::Data(format!("{name}: no column {column}")))?,
-        );
-    }
+    let roots = column_roots(builder.schema(), &name, columns)?;
     let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
     let reader = builder
         .with_projection(mask)
@@ -317,16 +323,69 @@ pub fn read_columns(
     Ok(())
 }
 
+/// Reads through DataFusion's Parquet reader over the bucket's store: ranged reads of the
+/// footer and of the wanted columns only.
+async fn read_remote_columns(
+    store: Arc<dyn object_store::ObjectStore>,
+    name: &str,
+    columns: &[&str],
+    mut f: impl FnMut(&RecordBatch) -> Result<()> + Send,
+) -> Result<()> {
+    use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+    use futures::StreamExt;
+    let url = url::Url::parse(name).map_err(|e| Error::Data(format!("{name}: {e}")))?;
+    let bucket = url::Url::parse(&format!("{}://{}", url.scheme(), url.host_str().unwrap_or("")))
+        .map_err(|e| Error::Data(format!("{name}: {e}")))?;
+    // The file's own types (strings as Utf8, not the views DataFusion reads them as).
+    let config = SessionConfig::new()
+        .with_target_partitions(1)
+        .set_bool("datafusion.execution.parquet.schema_force_view_types", false);
+    let ctx = SessionContext::new_with_config(config);
+    ctx.register_object_store(&bucket, store);
+    let mut frame = ctx
+        .read_parquet(name, ParquetReadOptions::default())
+        .await
+        .map_err(|e| damaged(name, e))?;
+    if !columns.is_empty() {
+        frame = frame
+            .select_columns(columns)
+            .map_err(|_| Error::Data(format!("{name}: no column {}", columns.join(" or "))))?;
+    }
+    let mut stream = frame.execute_stream().await.map_err(|e| damaged(name, e))?;
+    while let Some(batch) = stream.next().await {
+        f(&batch.map_err(|e| damaged(name, e))?)?;
+    }
+    Ok(())
+}
+
+/// The indexes of `columns` in a file's `schema` (all of them when `columns` is empty).
+fn column_roots(
+    schema: &arrow::datatypes::Schema,
+    name: &str,
+    columns: &[&str],
+) -> Result<Vec<usize>> {
+    if columns.is_empty() {
+        return Ok((0..schema.fields().len()).collect());
+    }
+    columns
+        .iter()
+        .map(|column| {
+            schema
+                .index_of(column)
+                .map_err(|_| Error::Data(format!("{name}: no column {column}")))
+        })
+        .collect()
+}
+
 /// Calls `f(event_time_ms, event_id)` for every row of a `transactions` file, reading only
 /// those two columns.
-pub fn for_each_event_id(path: &Path, mut f: impl FnMut(i64, &str) -> Result<()>) -> Result<()> {
-    let wrong = || {
-        Error::Data(format!(
-            "{}: event_id or event_time has the wrong type",
-            path.display()
-        ))
-    };
-    read_columns(path, &["event_id", "event_time"], |batch| {
+pub(crate) fn for_each_event_id(
+    source: &Source,
+    mut f: impl FnMut(i64, &str) -> Result<()> + Send,
+) -> Result<()> {
+    let name = source.name();
+    let wrong = || Error::Data(format!("{name}: event_id or event_time has the wrong type"));
+    read_columns(source, &["event_id", "event_time"], |batch| {
         let ids = batch
             .column_by_name("event_id")
             .and_then(|c| c.as_any().downcast_ref::<StringArray>())
@@ -345,15 +404,13 @@ pub fn for_each_event_id(path: &Path, mut f: impl FnMut(i64, &str) -> Result<()>
 }
 
 /// Reads a whole (small) Parquet file, such as the rates table.
-pub fn read_all(path: &Path) -> Result<Vec<RecordBatch>> {
-    let name = path.display().to_string();
-    let file = File::open(path).map_err(|e| Error::io(&name, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.build())
-        .map_err(|e| damaged(&name, e))?;
-    reader
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| damaged(&name, e))
+pub(crate) fn read_all(source: &Source) -> Result<Vec<RecordBatch>> {
+    let mut batches = Vec::new();
+    read_columns(source, &[], |batch| {
+        batches.push(batch.clone());
+        Ok(())
+    })?;
+    Ok(batches)
 }
 
 /// What to do about a damaged file of the warehouse.

@@ -12,35 +12,32 @@
 //! consumed, so its re-run writes the very same files. Every step can be repeated after
 //! another kill.
 
-use std::path::Path;
-
 use crate::error::{Error, Result};
-use crate::warehouse::commit::STAGING_DIR;
 use crate::warehouse::delta;
 use crate::warehouse::manifest::Manifest;
 use crate::warehouse::pins::Pins;
+use crate::warehouse::storage::Storage;
 use crate::warehouse::tables;
 use crate::warehouse::txn::now_rfc3339;
 use crate::warehouse::upgrade::{mark_format, UPGRADE_ID};
 
-/// Undoes whatever an interrupted run left in the warehouse at `root`, whose latest version is
-/// `latest`; returns the warehouse version now in force. Needs the writer lock.
-pub(crate) fn recover(root: &Path, pins: &Pins, latest: Manifest) -> Result<Manifest> {
+/// Undoes whatever an interrupted run left in the warehouse in `storage`, whose latest
+/// version is `latest`; returns the warehouse version now in force. Needs the writer lock.
+pub(crate) fn recover(storage: &Storage, pins: &Pins, latest: Manifest) -> Result<Manifest> {
     // Every writer works inside `_staging/` until its warehouse version is put and removes it
     // after: without it, nothing was interrupted (and opening stays cheap).
-    let staging = root.join(STAGING_DIR);
-    if !staging.exists() {
-        mark_format(root)?;
+    if !storage.interrupted()? {
+        mark_format(storage)?;
         return Ok(latest);
     }
     let mut manifest = latest;
     let mut restored = Vec::new();
     for table in tables::ALL {
-        let url = delta::table_url(root, table)?;
+        let url = storage.table_url(table)?;
         let pinned = manifest.tables.get(table.name).copied().ok_or_else(|| {
             Error::Data(format!(
                 "{}: warehouse version {} pins no {} table; restore the warehouse from a copy",
-                root.display(),
+                storage.place(),
                 manifest.version,
                 table.name
             ))
@@ -56,7 +53,7 @@ pub(crate) fn recover(root: &Path, pins: &Pins, latest: Manifest) -> Result<Mani
             manifest.tables.insert(table.name.to_string(), version);
             restored.push(table.name);
         }
-        remove_orphans(root, table, &manifest)?;
+        remove_orphans(storage, table, &manifest)?;
     }
     if !restored.is_empty() {
         tracing::warn!(
@@ -69,40 +66,26 @@ pub(crate) fn recover(root: &Path, pins: &Pins, latest: Manifest) -> Result<Mani
         delta::block_on(pins.put(&manifest))?;
     }
     // Last, so that a kill during the recovery leaves it to do again.
-    match std::fs::remove_dir_all(&staging) {
-        Ok(()) => tracing::info!("discarded an interrupted run's staged files"),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io(staging.display().to_string(), e)),
-    }
-    mark_format(root)?;
+    storage.clear_staging()?;
+    tracing::info!("discarded an interrupted run's staged files");
+    mark_format(storage)?;
     Ok(manifest)
 }
 
 /// Deletes the files in `table`'s folders that a run which never committed wrote: the next
 /// run's (it reuses the id) and an interrupted upgrade's. Files a version removed stay (for
 /// time travel) until `double11 vacuum`.
-fn remove_orphans(root: &Path, table: &tables::Table, manifest: &Manifest) -> Result<()> {
+fn remove_orphans(storage: &Storage, table: &tables::Table, manifest: &Manifest) -> Result<()> {
     let crashed = Manifest::run_id(manifest.next_run);
-    let dir = root.join(table.name);
-    for entry in walkdir::WalkDir::new(&dir)
-        .into_iter()
-        .filter_entry(|e| e.file_name() != "_delta_log")
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_file())
-    {
-        let name = entry.file_name().to_string_lossy();
-        if !(table.written_by(&name, &crashed) || table.written_by(&name, UPGRADE_ID)) {
+    for rel in storage.table_files(table)? {
+        let name = rel.rsplit('/').next().unwrap_or(&rel);
+        if !(table.written_by(name, &crashed) || table.written_by(name, UPGRADE_ID)) {
             continue;
         }
-        let Ok(rel) = entry.path().strip_prefix(root) else {
-            continue;
-        };
-        let rel = rel.to_string_lossy().replace('\\', "/");
         if manifest.files.iter().any(|f| f.path == rel) {
             continue;
         }
-        std::fs::remove_file(entry.path())
-            .map_err(|e| Error::io(entry.path().display().to_string(), e))?;
+        storage.delete(&rel)?;
     }
     Ok(())
 }

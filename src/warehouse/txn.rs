@@ -2,10 +2,11 @@
 //! commits them to the tables' Delta logs and as the next warehouse version, all or nothing.
 //!
 //! Ingest, the format upgrade and `optimize` write through a [`WriteTxn`]: it hands out the
-//! staged path of each new file (under `_staging/<run>/`, outside every table folder), records
-//! each file written there (a [`DataFile`] of the manifest) and the committed files the run
-//! replaces. [`WriteTxn::commit`] then
-//! 1. moves the staged files into their table folders (no table lists them yet: invisible);
+//! staged path of each new file (on local disk, outside every table folder: see
+//! [`Storage`]), records each file written there (a [`DataFile`] of the manifest) and the
+//! committed files the run replaces. [`WriteTxn::commit`] then
+//! 1. moves (local) or uploads (S3) the staged files into their table folders (no table lists
+//!    them yet: invisible);
 //! 2. commits each changed table as one Delta version (`add`s, `remove`s), fixed order,
 //!    `transactions` last;
 //! 3. puts the next warehouse version, pinning those Delta versions (the commit point, see
@@ -15,26 +16,29 @@
 //! A kill before step 3 leaves the previous version in force; the next writer undoes the
 //! table versions and files the run left (see [`crate::warehouse::recover`]), and a re-run
 //! writes the same files again. Replaced files stay on disk for time travel until
-//! `double11 vacuum`. Nothing outside this file knows where staging lives.
+//! `double11 vacuum`. Nothing outside this file and [`Storage`] knows where staging lives.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 use crate::faults;
-use crate::warehouse::commit::STAGING_DIR;
 use crate::warehouse::delta::{self, CommitInfo};
 use crate::warehouse::manifest::{DataFile, Manifest, RunRecord, FORMAT_VERSION};
-use crate::warehouse::pins::Pins;
+use crate::warehouse::storage::Storage;
 use crate::warehouse::tables::{self, Table};
 
 /// The files of one run (or upgrade, or optimize) between its first write and its commit.
 #[derive(Debug)]
 pub struct WriteTxn {
-    root: PathBuf,
+    storage: Storage,
     run_id: String,
-    /// (staged path, final path), relative to the root.
-    moves: Vec<(String, String)>,
+    /// Where its files are staged.
+    staging: PathBuf,
+    /// (staged path, final path relative to the warehouse).
+    moves: Vec<(PathBuf, String)>,
+    /// Whether a table commit was made: a failure after it leaves the run open for recovery.
+    committed_tables: bool,
     new_files: Vec<DataFile>,
     /// Committed files this transaction replaces.
     deletes: Vec<DataFile>,
@@ -54,21 +58,20 @@ pub struct NewFile {
 }
 
 impl WriteTxn {
-    /// Opens a transaction for the run `run_id` of the warehouse at `root` (the caller holds
-    /// the writer lock).
-    pub fn open(root: &Path, run_id: &str) -> Result<Self> {
-        let txn = WriteTxn {
-            root: root.to_path_buf(),
+    /// Opens a transaction for the run `run_id` of the warehouse in `storage` (the caller
+    /// holds the writer lock).
+    pub(crate) fn open(storage: &Storage, run_id: &str) -> Result<Self> {
+        let staging = storage.begin(run_id)?;
+        Ok(WriteTxn {
+            storage: storage.clone(),
             run_id: run_id.to_string(),
+            staging,
             moves: Vec::new(),
+            committed_tables: false,
             new_files: Vec::new(),
             deletes: Vec::new(),
             named: HashMap::new(),
-        };
-        let staging = txn.staging();
-        std::fs::create_dir_all(&staging)
-            .map_err(|e| Error::io(staging.display().to_string(), e))?;
-        Ok(txn)
+        })
     }
 
     pub fn run_id(&self) -> &str {
@@ -76,7 +79,7 @@ impl WriteTxn {
     }
 
     fn staging(&self) -> PathBuf {
-        self.root.join(STAGING_DIR).join(&self.run_id)
+        self.staging.clone()
     }
 
     /// A private folder of the transaction for temporary files (spilled state), removed with
@@ -104,8 +107,7 @@ impl WriteTxn {
 
     /// Records a file written at its staged path, with its rows and size in bytes.
     pub fn record(&mut self, file: NewFile, rows: u64, bytes: u64) {
-        let staged = format!("{STAGING_DIR}/{}/{}", self.run_id, file.rel);
-        self.moves.push((staged, file.rel.clone()));
+        self.moves.push((file.path, file.rel.clone()));
         self.new_files.push(DataFile {
             table: file.table.name.into(),
             path: file.rel,
@@ -138,14 +140,9 @@ impl WriteTxn {
         faults::point("commit", 0);
         for (done, (from, to)) in self.moves.iter().enumerate() {
             faults::point("move", done);
-            let (from, to) = (self.root.join(from), self.root.join(to));
-            if let Some(parent) = to.parent() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| Error::io(parent.display().to_string(), e))?;
-            }
-            std::fs::rename(&from, &to).map_err(|e| Error::io(to.display().to_string(), e))?;
+            self.storage.publish(from, to)?;
         }
-        crate::warehouse::commit::sync_dir(&self.root);
+        self.storage.settle();
 
         let mut next = manifest;
         next.version += 1;
@@ -172,14 +169,15 @@ impl WriteTxn {
             }
             faults::point("delta", committed);
             committed += 1;
-            let url = delta::table_url(&self.root, table)?;
+            let url = self.storage.table_url(table)?;
             let from = next.tables.get(table.name).copied().ok_or_else(|| {
                 Error::Data(format!(
                     "{}: the warehouse version pins no {} table; restore it from a copy",
-                    self.root.display(),
+                    self.storage.place(),
                     table.name
                 ))
             })?;
+            self.committed_tables = true;
             let version = delta::block_on(delta::commit(
                 &url,
                 table,
@@ -204,18 +202,22 @@ impl WriteTxn {
         next.written_by = env!("CARGO_PKG_VERSION").into();
         next.committed_at = now_rfc3339();
         faults::point("pin", 0);
-        let pins = Pins::local(&self.root)?;
+        let pins = self.storage.pins()?;
         delta::block_on(pins.put(&next))?;
         faults::point("cleanup", 0);
+        self.committed_tables = false;
         self.discard();
         Ok(next)
     }
 
-    /// Drops everything staged, and `_staging/` itself once no run is left in it (its presence
-    /// is what tells the next open to look for an interrupted run).
+    /// Drops everything staged and closes the run (its staging marker is what tells the next
+    /// open to look for an interrupted run). A run that failed after committing a table
+    /// version but before its warehouse version stays open, for the next writer to undo.
     pub fn discard(&self) {
-        let _ = std::fs::remove_dir_all(self.staging());
-        let _ = std::fs::remove_dir(self.root.join(STAGING_DIR));
+        if self.committed_tables {
+            return;
+        }
+        self.storage.end(&self.run_id);
     }
 }
 
@@ -232,7 +234,7 @@ mod tests {
     #[test]
     fn files_are_numbered_per_table_and_day() {
         let dir = std::env::temp_dir().join(format!("d11-txn-{}", std::process::id()));
-        let mut txn = WriteTxn::open(&dir, "r000007").unwrap();
+        let mut txn = WriteTxn::open(&Storage::Local(dir.clone()), "r000007").unwrap();
         let a = txn.new_file(&PER_SECOND_TABLE, Some("2019-11-11"));
         let b = txn.new_file(&PER_SECOND_TABLE, Some("2019-11-12"));
         let c = txn.new_file(&PER_SECOND_TABLE, Some("2019-11-11"));
@@ -261,7 +263,7 @@ mod tests {
         assert_eq!(
             txn.moves,
             [(
-                "_staging/r000007/rejects/rejects-r000007-0000.parquet".to_string(),
+                dir.join("_staging/r000007/rejects/rejects-r000007-0000.parquet"),
                 "rejects/rejects-r000007-0000.parquet".to_string()
             )]
         );

@@ -26,6 +26,7 @@ use crate::warehouse::manifest::{Manifest, FORMAT, FORMAT_VERSION};
 use crate::warehouse::parquet_files::{read_columns, write_sorted_file};
 use crate::warehouse::pins::Pins;
 use crate::warehouse::rollups::{self, Rollup};
+use crate::warehouse::storage::Storage;
 use crate::warehouse::tables;
 use crate::warehouse::txn::{now_rfc3339, WriteTxn};
 
@@ -45,30 +46,35 @@ pub(crate) fn upgrade(root: &Path, pins: &Pins) -> Result<Manifest> {
         "converting a warehouse written by double11 {} (format {old_format}) to Delta Lake tables",
         old.written_by
     );
-    let manifest = to_delta(root, pins, old, "upgrade")?;
-    add_rollups(root, manifest, old_format)
+    let storage = Storage::Local(root.to_path_buf());
+    let manifest = to_delta(&storage, pins, old, "upgrade")?;
+    add_rollups(&storage, manifest, old_format)
 }
 
-/// Creates a new, empty warehouse in the folder `root` (the writer lock held): its tables,
-/// and warehouse version 1.
-pub(crate) fn create(root: &Path, pins: &Pins) -> Result<Manifest> {
-    to_delta(root, pins, Manifest::empty(), "create")
+/// Creates a new, empty warehouse in `storage` (the writer lock held): its tables, and
+/// warehouse version 1.
+pub(crate) fn create(storage: &Storage, pins: &Pins) -> Result<Manifest> {
+    to_delta(storage, pins, Manifest::empty(), "create")
 }
 
 /// Gives every table a Delta log whose first version holds its files in `manifest`, then
 /// commits warehouse version 1 over them, then marks `manifest.json`.
-fn to_delta(root: &Path, pins: &Pins, mut manifest: Manifest, operation: &str) -> Result<Manifest> {
+fn to_delta(
+    storage: &Storage,
+    pins: &Pins,
+    mut manifest: Manifest,
+    operation: &str,
+) -> Result<Manifest> {
     manifest.tables.clear();
     for table in tables::ALL {
-        let dir = root.join(table.name);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
-        // A log that no warehouse version refers to yet: a conversion that was killed.
-        let log = dir.join("_delta_log");
-        if log.exists() {
-            std::fs::remove_dir_all(&log).map_err(|e| Error::io(log.display().to_string(), e))?;
+        if let Storage::Local(root) = storage {
+            let dir = root.join(table.name);
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
         }
+        // A log that no warehouse version refers to yet: a conversion that was killed.
+        storage.delete_all(&format!("{}/_delta_log", table.name))?;
         let files: Vec<_> = manifest.files_of(table.name).cloned().collect();
-        let url = delta::table_url(root, table)?;
+        let url = storage.table_url(table)?;
         let version = delta::block_on(delta::create(&url, table, &files))?;
         manifest.tables.insert(table.name.to_string(), version);
     }
@@ -80,13 +86,17 @@ fn to_delta(root: &Path, pins: &Pins, mut manifest: Manifest, operation: &str) -
     manifest.committed_at = now_rfc3339();
     crate::faults::point("first-version", 0);
     delta::block_on(pins.put(&manifest))?;
-    mark_format(root)?;
+    mark_format(storage)?;
     Ok(manifest)
 }
 
 /// Makes `manifest.json` say that the warehouse is of format 4, so that an older double11
 /// refuses it rather than write its own manifest beside the Delta tables.
-pub(crate) fn mark_format(root: &Path) -> Result<()> {
+pub(crate) fn mark_format(storage: &Storage) -> Result<()> {
+    // An S3 warehouse was never of an older format: there is nothing to mark.
+    let Storage::Local(root) = storage else {
+        return Ok(());
+    };
     let path = root.join(MANIFEST_FILE);
     let current = std::fs::read_to_string(&path).ok().and_then(|text| {
         serde_json::from_str::<serde_json::Value>(&text)
@@ -110,7 +120,7 @@ pub(crate) fn mark_format(root: &Path) -> Result<()> {
 
 /// Adds the rollups a warehouse of `old_format` lacks, summed from its `transactions` files,
 /// as the warehouse version after `manifest`.
-fn add_rollups(root: &Path, manifest: Manifest, old_format: u32) -> Result<Manifest> {
+fn add_rollups(storage: &Storage, manifest: Manifest, old_format: u32) -> Result<Manifest> {
     let missing = || -> Vec<Box<dyn Rollup>> {
         rollups::all()
             .into_iter()
@@ -138,12 +148,12 @@ fn add_rollups(root: &Path, manifest: Manifest, old_format: u32) -> Result<Manif
     for file in manifest.files_of(TRANSACTIONS) {
         let Some(date) = &file.cst_date else { continue };
         let day = days.entry(date.clone()).or_insert_with(missing);
-        read_columns(&root.join(&file.path), &columns, |batch| {
+        read_columns(&storage.source(&file.path), &columns, |batch| {
             day.iter_mut().try_for_each(|r| r.add_transactions(batch))
         })?;
     }
 
-    let mut txn = WriteTxn::open(root, UPGRADE_ID)?;
+    let mut txn = WriteTxn::open(storage, UPGRADE_ID)?;
     for (date, day) in days {
         for mut rollup in day {
             // A day's rollup is already in its table's order.

@@ -12,7 +12,6 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::warehouse::commit::STAGING_DIR;
 use crate::warehouse::delta;
 use crate::warehouse::tables;
 use crate::warehouse::txn::now_rfc3339;
@@ -35,12 +34,12 @@ pub fn vacuum(root: &Path, older_than: std::time::Duration, dry_run: bool) -> Re
         .map_err(|_| Error::Usage(format!("--older-than {older_than:?} is too long")))?;
     // Vacuum commits to the tables' Delta logs before its warehouse version: working inside
     // `_staging/` tells the next open to undo them if it is killed before that.
-    let staging = wh.root().join(STAGING_DIR).join("vacuum");
-    std::fs::create_dir_all(&staging).map_err(|e| Error::io(staging.display().to_string(), e))?;
+    let storage = wh.storage();
+    storage.begin("vacuum")?;
     let mut files = Vec::new();
     let mut next = manifest.clone();
     for table in tables::ALL {
-        let url = delta::table_url(wh.root(), table)?;
+        let url = storage.table_url(table)?;
         let (deleted, version) = delta::block_on(delta::vacuum(&url, retention, dry_run))?;
         files.extend(deleted.into_iter().map(|f| format!("{}/{f}", table.name)));
         if let Some(v) = version {
@@ -57,6 +56,6 @@ pub fn vacuum(root: &Path, older_than: std::time::Duration, dry_run: bool) -> Re
         delta::block_on(wh.pins()?.put(&next))?;
         Some(next.version)
     };
-    let _ = std::fs::remove_dir_all(wh.root().join(STAGING_DIR));
+    storage.end("vacuum");
     Ok(VacuumReport { files, version })
 }

@@ -201,7 +201,7 @@ fn load_committed_ids(
     let date = date_from_days(day).to_string();
     for file in manifest.files_of(TRANSACTIONS) {
         if file.cst_date.as_deref() == Some(date.as_str()) {
-            for_each_event_id(&wh.root().join(&file.path), |ms, id| {
+            for_each_event_id(&wh.storage().source(&file.path), |ms, id| {
                 seen.add_committed(ms, id_hash(id))
             })?;
         }
