@@ -23,6 +23,7 @@ mod report_html;
 mod reports;
 mod rollups;
 mod s3;
+mod s3_write;
 mod sample_data;
 mod shell_export;
 mod shell_interactive;

@@ -338,29 +338,31 @@ impl Loader<'_> {
     /// `warehouse`, `runs_dir` and `queries`: the file's, else `default_warehouse`, its
     /// `runs/` and `./queries`.
     fn places(&self, file: &JobFile, default_warehouse: &Path) -> Result<Places> {
-        let warehouse =
-            match &file.warehouse {
-                Some(w) if w.get_ref().starts_with("s3://") => return Err(self.src.error(
-                    w.span(),
-                    "warehouse",
-                    "a job writes its warehouse on local disk (S3 warehouses are read-only for \
-                     now): name a local folder",
-                )),
-                Some(w) => self.resolve(&self.fill(w, "warehouse")?),
-                None if default_warehouse.to_string_lossy().starts_with("s3://") => {
-                    return Err(Error::Usage(format!(
-                    "--warehouse {}: a job writes its warehouse on local disk (S3 warehouses are \
-                     read-only for now): name a local folder",
-                    default_warehouse.display()
-                )))
-                }
-                None => normalize(
-                    &std::path::absolute(default_warehouse)
-                        .unwrap_or_else(|_| default_warehouse.to_path_buf()),
-                ),
-            };
+        let s3 = |w: &str| w.starts_with("s3://");
+        let warehouse = match &file.warehouse {
+            Some(w) if s3(w.get_ref()) => PathBuf::from(self.fill(w, "warehouse")?),
+            Some(w) => self.resolve(&self.fill(w, "warehouse")?),
+            None if s3(&default_warehouse.to_string_lossy()) => default_warehouse.to_path_buf(),
+            None => normalize(
+                &std::path::absolute(default_warehouse)
+                    .unwrap_or_else(|_| default_warehouse.to_path_buf()),
+            ),
+        };
         let runs_dir = match &file.runs_dir {
             Some(r) => self.resolve(&self.fill(r, "runs_dir")?),
+            // Run folders are local files (the run lock, reports, exports): beside a local
+            // warehouse by default, named by the job for an S3 one.
+            None if s3(&warehouse.to_string_lossy()) => {
+                let message = format!(
+                    "the warehouse {} is on S3 and a job keeps its run folders on local disk: \
+                     name a local folder with runs_dir = \"...\"",
+                    warehouse.display()
+                );
+                return Err(match &file.warehouse {
+                    Some(w) => self.src.error(w.span(), "warehouse", &message),
+                    None => Error::Usage(format!("--warehouse {}", message)),
+                });
+            }
             None => warehouse.join(crate::warehouse::RUNS_DIR),
         };
         let queries = match &file.queries {

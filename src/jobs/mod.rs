@@ -205,7 +205,7 @@ async fn steps(
     ingest_inbox(job, settings, m, progress).await?;
     m.ingest.duration_ms = clock.elapsed().as_millis() as u64;
 
-    let wh = Warehouse::open(&job.warehouse)?;
+    let wh = Warehouse::open_for_reading(&job.warehouse, None).await?;
     let ctx = crate::sql::session(&wh, settings).await?;
     let bar = steps_bar(job.reports.len() + job.exports.len(), progress);
     for (i, r) in job.reports.iter().enumerate() {
@@ -345,11 +345,7 @@ async fn ingest_inbox(
     }
     if input::resolve_inputs(&entries)?.is_empty() {
         tracing::info!("the inbox holds no log files");
-        if !job
-            .warehouse
-            .join(crate::warehouse::commit::MANIFEST_FILE)
-            .exists()
-        {
+        if !Warehouse::exists(&job.warehouse).await? {
             return Err(Error::MissingInput(format!(
                 "the inbox ({}) holds no log files and the warehouse {} is empty: nothing to report on",
                 job.inbox.join(", "),

@@ -19,13 +19,13 @@ use std::path::Path;
 
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Add, DataType as DeltaType, Remove, StructField, Transaction};
-use deltalake::operations::create::CreateBuilder;
-use deltalake::operations::vacuum::VacuumMode;
-use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::logstore::{
     default_logstore, logstore_factories, object_store_factories, LogStore, LogStoreFactory,
     ObjectStoreFactory, ObjectStoreRef, StorageConfig,
 };
+use deltalake::operations::create::CreateBuilder;
+use deltalake::operations::vacuum::VacuumMode;
+use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::{DeltaResult, DeltaTableBuilder, DeltaTableError, TableProperty};
 use url::Url;
 

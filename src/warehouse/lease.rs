@@ -17,9 +17,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use object_store::{
-    ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion,
-};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -133,9 +131,9 @@ impl Lease {
                     }
                 };
                 if !free {
-                    let b = current.as_ref().ok_or_else(|| {
-                        Error::Other(anyhow::anyhow!("a lease without a body"))
-                    })?;
+                    let b = current
+                        .as_ref()
+                        .ok_or_else(|| Error::Other(anyhow::anyhow!("a lease without a body")))?;
                     return Err(Error::Busy(format!(
                         "{place}: another double11 (process {} on {}) is writing to this \
                          warehouse (its lease {LEASE_FILE} is renewed while it runs); run again \
@@ -215,8 +213,9 @@ impl Drop for Lease {
             let _ = renewer.join();
         }
         let (store, key) = (Arc::clone(&self.store), self.key.clone());
-        let _ = delta::block_on(async move {
-            store.delete(&key).await.map_err(|e| Error::Other(e.into()))
-        });
+        let _ =
+            delta::block_on(
+                async move { store.delete(&key).await.map_err(|e| Error::Other(e.into())) },
+            );
     }
 }

@@ -142,12 +142,35 @@ impl Warehouse {
             },
         };
         let pinned = pins.read(version).await?;
+        if as_of.is_some() {
+            for f in &pinned.files {
+                match store.head(&prefix.key(&f.path)).await {
+                    Ok(_) => {}
+                    Err(object_store::Error::NotFound { .. }) => {
+                        return Err(vacuumed(&prefix.display(), &pinned, &f.path))
+                    }
+                    Err(e) => return Err(prefix.error(&e)),
+                }
+            }
+        }
         Ok(Warehouse {
             root: given.to_path_buf(),
             remote: Some(Remote { prefix, store }),
             _lock: None,
             pinned,
         })
+    }
+
+    /// Whether a warehouse (of any format) is at `given`, a folder or an S3 prefix.
+    pub async fn exists(given: &Path) -> Result<bool> {
+        match Location::parse(given)? {
+            Location::Local(_) => Ok(must_exist(given).is_ok()),
+            Location::S3(prefix) => {
+                let store = prefix.store()?;
+                let pins = Pins::remote(&prefix, std::sync::Arc::clone(&store));
+                Ok(s3_latest(&prefix, &store, &pins).await?.is_some())
+            }
+        }
     }
 
     /// Why an S3 prefix without warehouse versions cannot be read.
@@ -211,13 +234,7 @@ impl Warehouse {
         };
         if as_of.is_some() {
             if let Some(gone) = pinned.files.iter().find(|f| !root.join(&f.path).exists()) {
-                return Err(Error::Usage(format!(
-                    "{}: warehouse version {} can no longer be read: its file {} was deleted by \
-                     `double11 vacuum` (`double11 history` lists the versions); read a later one",
-                    root.display(),
-                    pinned.version,
-                    gone.path
-                )));
+                return Err(vacuumed(&root.display().to_string(), &pinned, &gone.path));
             }
         }
         Ok(Warehouse {
@@ -379,6 +396,15 @@ impl Warehouse {
     pub(crate) fn pinned(&self) -> &Manifest {
         &self.pinned
     }
+}
+
+/// Why warehouse version `pinned` of `place` cannot be read: its file `gone` was vacuumed.
+fn vacuumed(place: &str, pinned: &Manifest, gone: &str) -> Error {
+    Error::Usage(format!(
+        "{place}: warehouse version {} can no longer be read: its file {gone} was deleted by \
+         `double11 vacuum` (`double11 history` lists the versions); read a later one",
+        pinned.version
+    ))
 }
 
 /// Whether `root` holds a warehouse (of any format): a usage error saying what to do if not.

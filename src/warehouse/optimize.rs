@@ -28,8 +28,8 @@ use crate::error::{Error, Result};
 use crate::settings::Settings;
 use crate::warehouse::manifest::{DataFile, Manifest};
 use crate::warehouse::parquet_files::write_sorted_file;
-use crate::warehouse::tables::{Table, PER_HOUR_TABLE, PER_SECOND_TABLE, TRANSACTIONS_TABLE};
 use crate::warehouse::storage::Storage;
+use crate::warehouse::tables::{Table, PER_HOUR_TABLE, PER_SECOND_TABLE, TRANSACTIONS_TABLE};
 use crate::warehouse::txn::WriteTxn;
 use crate::warehouse::Warehouse;
 

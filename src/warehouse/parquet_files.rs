@@ -296,9 +296,12 @@ pub(crate) fn read_columns(
 ) -> Result<()> {
     match source {
         Source::Local(path) => read_local_columns(path, columns, f),
-        Source::S3 { store, name, .. } => crate::warehouse::delta::block_on(
-            read_remote_columns(Arc::clone(store), name, columns, f),
-        ),
+        Source::S3 { store, name, .. } => crate::warehouse::delta::block_on(read_remote_columns(
+            Arc::clone(store),
+            name,
+            columns,
+            f,
+        )),
     }
 }
 
@@ -334,12 +337,17 @@ async fn read_remote_columns(
     use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
     use futures::StreamExt;
     let url = url::Url::parse(name).map_err(|e| Error::Data(format!("{name}: {e}")))?;
-    let bucket = url::Url::parse(&format!("{}://{}", url.scheme(), url.host_str().unwrap_or("")))
-        .map_err(|e| Error::Data(format!("{name}: {e}")))?;
+    let bucket = url::Url::parse(&format!(
+        "{}://{}",
+        url.scheme(),
+        url.host_str().unwrap_or("")
+    ))
+    .map_err(|e| Error::Data(format!("{name}: {e}")))?;
     // The file's own types (strings as Utf8, not the views DataFusion reads them as).
-    let config = SessionConfig::new()
-        .with_target_partitions(1)
-        .set_bool("datafusion.execution.parquet.schema_force_view_types", false);
+    let config = SessionConfig::new().with_target_partitions(1).set_bool(
+        "datafusion.execution.parquet.schema_force_view_types",
+        false,
+    );
     let ctx = SessionContext::new_with_config(config);
     ctx.register_object_store(&bucket, store);
     let mut frame = ctx

@@ -125,7 +125,13 @@ impl Storage {
             Storage::S3(remote) => {
                 let place: String = format!("{}-{}", remote.prefix.bucket, remote.prefix.prefix)
                     .chars()
-                    .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '-' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
                     .collect();
                 std::env::temp_dir()
                     .join("double11-staging")

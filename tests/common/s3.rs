@@ -153,6 +153,41 @@ impl S3 {
         }
     }
 
+    /// Every object under `prefix/`, with its bytes, names relative to `prefix/`, sorted.
+    pub fn download(&self, prefix: &str) -> Vec<(String, Vec<u8>)> {
+        use futures::TryStreamExt;
+        let base = ObjectPath::from(prefix);
+        let listed: Vec<_> = self
+            .runtime
+            .block_on(self.store.list(Some(&base)).try_collect::<Vec<_>>())
+            .expect("list");
+        let mut out: Vec<_> = listed
+            .into_iter()
+            .map(|meta| {
+                let name = meta
+                    .location
+                    .as_ref()
+                    .strip_prefix(&format!("{prefix}/"))
+                    .expect("under the prefix")
+                    .to_string();
+                let bytes = self
+                    .runtime
+                    .block_on(async { self.store.get(&meta.location).await?.bytes().await })
+                    .expect("get");
+                (name, bytes.to_vec())
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Puts `bytes` at `key` (a key of the bucket).
+    pub fn put(&self, key: &str, bytes: Vec<u8>) {
+        self.runtime
+            .block_on(self.store.put(&ObjectPath::from(key), bytes.into()))
+            .expect("put");
+    }
+
     /// A `double11` command that reaches this server with the given secret key.
     pub fn double11_with_secret(&self, secret: &str) -> Command {
         let mut cmd = common::double11();
