@@ -373,3 +373,130 @@ fn a_killed_ingest_or_optimize_on_s3_leaves_before_or_after() {
         ],
     );
 }
+
+/// Ingest reads logs from an S3 prefix (names them by their `s3://` URL, fetches them whole),
+/// and a scheduled job runs with its inbox and its warehouse on S3 and its run folders local:
+/// the same figures and outputs as the same job on local disk; an idle re-run reads nothing.
+#[test]
+fn a_job_with_its_inbox_and_warehouse_on_s3_equals_the_local_job() {
+    let test = "a_job_with_its_inbox_and_warehouse_on_s3_equals_the_local_job";
+    let Some(s3) = common::s3::server(test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sample = common::sample_logs();
+    s3.upload(&sample, "inbox/logs");
+    // Plain ingest from a prefix: the figures of the local logs; rejects name the objects.
+    let local_wh = dir.path().join("plain-local");
+    common::ingest(&local_wh, &[&sample]);
+    let from_s3 = dir.path().join("plain-s3");
+    ok(s3.double11().args([
+        "-q",
+        "ingest",
+        &s3.url("inbox/logs/"),
+        "--warehouse",
+        common::path(&from_s3),
+    ]));
+    assert_eq!(common::day_totals(&from_s3), common::day_totals(&local_wh));
+    let files = common::sql(&from_s3, "SELECT DISTINCT file FROM rejects ORDER BY 1");
+    assert_eq!(files.len(), 11, "{files:?}");
+    assert!(
+        files[1..]
+            .iter()
+            .all(|r| r[0].starts_with(&s3.url("inbox/logs/"))),
+        "{files:?}"
+    );
+    let again = ok(s3.double11().args([
+        "ingest",
+        &s3.url("inbox/logs/"),
+        "--warehouse",
+        common::path(&from_s3),
+    ]));
+    assert!(again.contains("records read 0 "), "{again}");
+
+    let job = |inbox: &str, warehouse: &str, runs: &Path| {
+        format!(
+            "warehouse = \"{warehouse}\"\nruns_dir = \"{}\"\n[inbox]\npaths = [\"{inbox}\"]\n\
+             fx_rates = \"{}\"\nsettle_seconds = 0\n[[report]]\nname = \"summary\"\n\
+             day = \"2019-11-11\"\ncompare = \"2018-11-11\"\n[[report]]\nname = \"peak\"\n\
+             day = \"2019-11-11\"\ntop = 5\nformat = \"json\"\n[[export]]\n\
+             sql = \"SELECT event_id, event_time, amount_cny FROM transactions ORDER BY event_time, event_id\"\n\
+             file = \"all.parquet\"\n",
+            common::path(runs),
+            common::path(&common::sample_rates())
+        )
+    };
+    let run = |name: &str, text: String| -> std::path::PathBuf {
+        let file = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&file, text).expect("job file");
+        let out = s3
+            .double11()
+            .args(["-q", "run", common::path(&file), "--date", "2019-11-12"])
+            .output()
+            .expect("double11 runs");
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{name}: partial (the sample has rejects): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let folders = common::run_folders(&dir.path().join(format!("runs-{name}")));
+        folders.last().expect("a run folder").clone()
+    };
+    let local_folder = run(
+        "local",
+        job(
+            common::path(&sample),
+            common::path(&dir.path().join("job-wh")),
+            &dir.path().join("runs-local"),
+        ),
+    );
+    let s3_folder = run(
+        "s3",
+        job(
+            &s3.url("inbox/logs/"),
+            &s3.url("job/wh"),
+            &dir.path().join("runs-s3"),
+        ),
+    );
+    let outputs = |folder: &Path| -> Vec<(String, Vec<u8>)> {
+        common::snapshot(folder)
+            .into_iter()
+            // (summary.duplicates names the input files: paths here, URLs there.)
+            .filter(|(n, _)| {
+                (!n.ends_with(".json") || n.contains("peak")) && !n.contains("duplicates")
+            })
+            .collect()
+    };
+    let (want, got) = (outputs(&local_folder), outputs(&s3_folder));
+    assert!(want.len() >= 3, "{:?}", names(&want));
+    assert_eq!(names(&got), names(&want));
+    let differ: Vec<&str> = want
+        .iter()
+        .zip(&got)
+        .filter(|(w, g)| w != g)
+        .map(|(w, _)| w.0.as_str())
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "differ between the local and the S3 job: {differ:?}"
+    );
+    assert_eq!(
+        figures(s3, &s3.url("job/wh")),
+        figures(s3, common::path(&dir.path().join("job-wh")))
+    );
+    let duplicates = |place: &str| {
+        ok(s3.double11().args([
+            "-q",
+            "sql",
+            "--warehouse",
+            place,
+            "-c",
+            "SELECT count(*), count(DISTINCT event_id) FROM duplicates",
+        ]))
+    };
+    assert_eq!(
+        duplicates(&s3.url("job/wh")),
+        duplicates(common::path(&dir.path().join("job-wh")))
+    );
+}

@@ -51,6 +51,23 @@ pub struct Input {
     /// Why the input cannot be read, when that is known before reading it: it is then
     /// skipped, and listed with this reason.
     pub unreadable: Option<String>,
+    /// The S3 object this input is (read from its fetched copy at `path`).
+    pub remote: Option<crate::ingest::remote::RemoteObject>,
+}
+
+impl Input {
+    /// How the warehouse's ledger names the input: its `s3://` URL, or its absolute path.
+    pub fn ledger_name(&self) -> Option<String> {
+        if let Some(remote) = &self.remote {
+            return Some(remote.url.clone());
+        }
+        self.path.as_deref().map(|path| {
+            std::path::absolute(path)
+                .unwrap_or_else(|_| path.to_path_buf())
+                .display()
+                .to_string()
+        })
+    }
 }
 
 /// Encoding and compression from a file name, or `None` when it is not a log file.
@@ -88,7 +105,12 @@ pub fn resolve_inputs(args: &[String]) -> Result<Vec<Input>> {
                 encoding: None,
                 compression: None,
                 unreadable: None,
+                remote: None,
             });
+            continue;
+        }
+        if crate::ingest::remote::is_remote(arg) {
+            inputs.extend(crate::ingest::remote::list(arg)?);
             continue;
         }
         let path = Path::new(arg);
@@ -141,6 +163,7 @@ fn file_input(path: &Path) -> Result<Input> {
         encoding: Some(encoding),
         compression: Some(compression),
         unreadable,
+        remote: None,
     })
 }
 
@@ -153,6 +176,7 @@ fn unreadable_input(path: &Path, reason: String) -> Input {
         encoding: kind.map(|k| k.0),
         compression: kind.map(|k| k.1),
         unreadable: Some(reason),
+        remote: None,
     }
 }
 

@@ -25,6 +25,7 @@ pub(crate) mod options;
 pub(crate) mod plan;
 pub(crate) mod rates;
 pub(crate) mod read;
+pub(crate) mod remote;
 pub mod summary;
 pub(crate) mod write;
 
@@ -65,6 +66,8 @@ pub fn ingest(root: &Path, opts: &IngestOptions) -> Result<IngestReport> {
             "no log files among the inputs (expected *.csv, *.jsonl or *.ndjson, optionally .gz or .zst)".into(),
         ));
     }
+    // Inputs in a bucket are read from local copies, deleted when the ingest ends.
+    let _fetched = remote::fetch(&inputs)?;
     if !opts.mapping.is_identity() {
         read::check_mapping(&inputs, &opts.mapping, opts.max_record_bytes)?;
     }
@@ -188,7 +191,7 @@ fn checksums_ahead(manifest: &Manifest, inputs: &[Input]) -> input::ChecksumsAhe
             .filter(|(_, input)| input.unreadable.is_none())
             .filter_map(|(n, input)| {
                 let path = input.path.clone()?;
-                let prefix = plan::read_before(manifest, &absolute_name(&path));
+                let prefix = plan::read_before(manifest, &input.ledger_name()?);
                 Some((n, path, input.name.clone(), prefix))
             })
             .collect(),
@@ -199,7 +202,7 @@ fn checksums_ahead(manifest: &Manifest, inputs: &[Input]) -> input::ChecksumsAhe
 fn unread_record(input: &Input) -> InputRecord {
     InputRecord {
         name: input.name.clone(),
-        path: input.path.as_deref().map(absolute_name),
+        path: input.ledger_name(),
         size: None,
         blake3: None,
         skipped_as_ingested_by: None,
@@ -279,12 +282,4 @@ fn commit(
         rejects_by_kind,
         warehouse: wh.root().to_path_buf(),
     })
-}
-
-/// How the manifest names an input file: its absolute path.
-fn absolute_name(path: &Path) -> String {
-    std::path::absolute(path)
-        .unwrap_or_else(|_| path.to_path_buf())
-        .display()
-        .to_string()
 }

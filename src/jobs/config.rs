@@ -389,7 +389,13 @@ impl Loader<'_> {
             .paths
             .get_ref()
             .iter()
-            .map(|p| self.resolve(p).display().to_string())
+            .map(|p| {
+                if p.starts_with("s3://") {
+                    p.clone() // an S3 prefix, as it is
+                } else {
+                    self.resolve(p).display().to_string()
+                }
+            })
             .collect();
         let fx_rates = inbox.fx_rates.as_ref().map(|r| self.resolve(r.get_ref()));
         let max_record_bytes = match &inbox.max_record_bytes {
