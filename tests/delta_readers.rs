@@ -31,18 +31,20 @@ pub(crate) fn python(test: &str) -> Option<PathBuf> {
 
 /// What the Python readers see of each table at the versions `pins` (table -> Delta version).
 const READ: &str = r#"
-import json, sys
+import json, os, sys
 import polars as pl
 from deltalake import DeltaTable
 wh, pins = sys.argv[1], json.loads(sys.argv[2])
+# An S3 warehouse: the AWS_* settings this process was given.
+so = {k: v for k, v in os.environ.items() if k.startswith("AWS_")} if wh.startswith("s3://") else None
 out = {}
 for table, version in sorted(pins.items()):
     path = f"{wh}/{table}"
-    dt = DeltaTable(path, version=version)
+    dt = DeltaTable(path, version=version, storage_options=so)
     files = len(dt.file_uris())
-    rows = pl.scan_delta(path, version=version).select(pl.len()).collect().item()
+    rows = pl.scan_delta(path, version=version, storage_options=so).select(pl.len()).collect().item()
     out[table] = [rows, files]
-tx = pl.scan_delta(f"{wh}/transactions", version=pins["transactions"])
+tx = pl.scan_delta(f"{wh}/transactions", version=pins["transactions"], storage_options=so)
 orders = tx.filter(pl.col("event_type") == "paid")
 by_day = (orders.group_by("cst_date").agg(pl.len().alias("orders"), pl.col("amount_cny").sum().alias("gmv"))
           .sort("cst_date").collect())
@@ -55,7 +57,18 @@ pub(crate) fn python_view(
     wh: &Path,
     manifest: &serde_json::Value,
 ) -> serde_json::Value {
-    python_json(python, READ, wh, &manifest["tables"])
+    python_json(python, READ, common::path(wh), &manifest["tables"], &[])
+}
+
+/// [`python_view`] of the warehouse at `place` (a folder or an `s3://` URL), the Python
+/// process given `env` (the `AWS_*` settings of an S3 warehouse).
+pub(crate) fn python_view_at(
+    python: &Path,
+    place: &str,
+    manifest: &serde_json::Value,
+    env: &[(&str, &str)],
+) -> serde_json::Value {
+    python_json(python, READ, place, &manifest["tables"], env)
 }
 
 /// Runs the Python `script` with the warehouse `wh` and `pins` (JSON) as arguments; what it
@@ -63,11 +76,13 @@ pub(crate) fn python_view(
 fn python_json(
     python: &Path,
     script: &str,
-    wh: &Path,
+    wh: &str,
     pins: &serde_json::Value,
+    env: &[(&str, &str)],
 ) -> serde_json::Value {
     let out = std::process::Command::new(python)
-        .args(["-c", script, common::path(wh), &pins.to_string()])
+        .args(["-c", script, wh, &pins.to_string()])
+        .envs(env.iter().copied())
         .output()
         .expect("python");
     assert!(
@@ -84,22 +99,29 @@ pub(crate) fn double11_view(
     manifest: &serde_json::Value,
     as_of: Option<u64>,
 ) -> serde_json::Value {
+    double11_view_at(common::path(wh), manifest, as_of, &common::double11)
+}
+
+/// [`double11_view`] of the warehouse at `place`, run by the commands `double11` makes.
+pub(crate) fn double11_view_at(
+    place: &str,
+    manifest: &serde_json::Value,
+    as_of: Option<u64>,
+    double11: &dyn Fn() -> std::process::Command,
+) -> serde_json::Value {
     let as_of = as_of.map(|v| v.to_string());
     let sql = |query: &str| {
-        let mut args = vec![
-            "sql",
-            "--warehouse",
-            common::path(wh),
-            "--format",
-            "csv",
-            "-c",
-            query,
-        ];
+        let mut args = vec!["sql", "--warehouse", place, "--format", "csv", "-c", query];
         if let Some(v) = &as_of {
             args.extend(["--as-of", v.as_str()]);
         }
-        let text = common::ok(&args);
-        common::parse_csv(&text).split_off(1)
+        let out = double11().args(&args).output().expect("double11 runs");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        common::parse_csv(&String::from_utf8_lossy(&out.stdout)).split_off(1)
     };
     let mut out = serde_json::Map::new();
     for table in manifest["tables"].as_object().expect("tables").keys() {
@@ -168,8 +190,9 @@ fn polars_and_deltalake_see_what_double11_reports_at_every_version() {
         &python,
         "import json,sys\nfrom deltalake import DeltaTable\n\
          print(json.dumps({t: DeltaTable(f'{sys.argv[1]}/{t}').version() for t in json.loads(sys.argv[2])}))",
-        &wh,
+        common::path(&wh),
         &v2["tables"],
+        &[],
     );
     assert_eq!(latest, v2["tables"]);
 

@@ -169,6 +169,33 @@ fn an_s3_warehouse_is_written_exactly_like_a_local_one() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("vacuum"), "{err}");
+    // A Delta reader no one here wrote (Python deltalake, Polars scan_delta) reads the S3
+    // tables at the pinned versions: the rows, files and GMV double11 reports.
+    if let Some(python) = crate::delta_readers::python(test) {
+        let latest = s3
+            .download("write/wh")
+            .into_iter()
+            .filter(|(n, _)| n.starts_with("_double11/versions/"))
+            .last()
+            .expect("a version");
+        let manifest: serde_json::Value = serde_json::from_slice(&latest.1).expect("JSON");
+        let env = [
+            ("AWS_ACCESS_KEY_ID", s3.access_key),
+            ("AWS_SECRET_ACCESS_KEY", s3.secret_key),
+            ("AWS_ENDPOINT_URL", s3.endpoint.as_str()),
+            ("AWS_ALLOW_HTTP", "true"),
+            ("AWS_REGION", "us-east-1"),
+        ];
+        let theirs = crate::delta_readers::python_view_at(&python, &remote, &manifest, &env);
+        let ours =
+            crate::delta_readers::double11_view_at(&remote, &manifest, None, &|| s3.double11());
+        assert_eq!(theirs, ours, "Python deltalake and Polars on S3");
+        assert_eq!(
+            ours,
+            crate::delta_readers::double11_view(&local_wh, &common::manifest(&local_wh), None),
+            "the same figures as the local warehouse"
+        );
+    }
     // Nothing is left of the runs' staging.
     assert!(s3
         .download("write/wh")

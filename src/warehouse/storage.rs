@@ -31,7 +31,9 @@ use crate::warehouse::Remote;
 /// Files up to this size are uploaded with one PUT; bigger ones in parts of this size.
 const PART_BYTES: usize = 16 * 1024 * 1024;
 /// Parts of one file uploaded at once.
-const PARTS_IN_FLIGHT: usize = 4;
+const PARTS_IN_FLIGHT: usize = 2;
+/// Files uploaded at once (with the parts, at most 8 x 2 x 16 MiB in memory).
+const FILES_IN_FLIGHT: usize = 8;
 
 /// A warehouse's files, for a writer.
 #[derive(Clone, Debug)]
@@ -228,6 +230,40 @@ impl Storage {
                 delta::block_on(upload(store, key, staged, &remote.prefix, &name))
             }
         }
+    }
+
+    /// Publishes every staged file of a commit (`(staged, rel)`), in order on local disk; on
+    /// S3, [`FILES_IN_FLIGHT`] uploads at a time (a commit is bound by round trips, not bytes).
+    /// Crash point `move:i` before the i-th.
+    pub(crate) fn publish_all(&self, moves: &[(PathBuf, String)]) -> Result<()> {
+        use futures::StreamExt;
+        let Storage::S3(remote) = self else {
+            for (i, (from, to)) in moves.iter().enumerate() {
+                crate::faults::point("move", i);
+                self.publish(from, to)?;
+            }
+            return Ok(());
+        };
+        let uploads: Vec<_> = moves
+            .iter()
+            .enumerate()
+            .map(|(i, (from, to))| {
+                let store = Arc::clone(&remote.store);
+                let (key, name) = (remote.prefix.key(to), remote.prefix.url_of(to));
+                let (prefix, from) = (remote.prefix.clone(), from.clone());
+                async move {
+                    crate::faults::point("move", i);
+                    upload(store, key, &from, &prefix, &name).await
+                }
+            })
+            .collect();
+        delta::block_on(async move {
+            futures::stream::iter(uploads)
+                .buffer_unordered(FILES_IN_FLIGHT)
+                .try_collect::<Vec<()>>()
+                .await
+                .map(|_| ())
+        })
     }
 
     /// Makes the published files durable (local renames; S3 uploads are once they return).

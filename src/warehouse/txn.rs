@@ -138,10 +138,7 @@ impl WriteTxn {
         operation: &'static str,
     ) -> Result<Manifest> {
         faults::point("commit", 0);
-        for (done, (from, to)) in self.moves.iter().enumerate() {
-            faults::point("move", done);
-            self.storage.publish(from, to)?;
-        }
+        self.storage.publish_all(&self.moves)?;
         self.storage.settle();
 
         let mut next = manifest;
