@@ -175,8 +175,7 @@ fn an_s3_warehouse_is_written_exactly_like_a_local_one() {
         let latest = s3
             .download("write/wh")
             .into_iter()
-            .filter(|(n, _)| n.starts_with("_double11/versions/"))
-            .last()
+            .rfind(|(n, _)| n.starts_with("_double11/versions/"))
             .expect("a version");
         let manifest: serde_json::Value = serde_json::from_slice(&latest.1).expect("JSON");
         let env = [
