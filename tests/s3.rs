@@ -124,6 +124,21 @@ fn wrong_credentials_name_the_bucket_and_never_the_secret() {
         "no secret: {err}"
     );
 
+    // Writing with them: the same, and nothing is written.
+    let out = s3
+        .double11_with_secret(wrong)
+        .args(["-q", "ingest", common::path(&common::sample_logs())])
+        .args(["--warehouse", &s3.url("credentials/new")])
+        .output()
+        .expect("double11 runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(
+        err.contains(s3.bucket) && err.contains("AWS_SECRET_ACCESS_KEY") && !err.contains(wrong),
+        "{err}"
+    );
+    assert!(s3.download("credentials/new").is_empty());
+
     // A prefix with no warehouse says so.
     let out = s3
         .double11()
