@@ -195,6 +195,38 @@ fn polars_and_deltalake_see_what_double11_reports_at_every_version() {
         &[],
     );
     assert_eq!(latest, v2["tables"]);
+    // Each transactions file's event_time range is in its Delta statistics (engines skip files
+    // by it): their union is the table's range.
+    let ranges = python_json(
+        &python,
+        "import json,sys\nimport polars as pl\nfrom deltalake import DeltaTable\n\
+         t = pl.DataFrame(DeltaTable(f'{sys.argv[1]}/transactions').get_add_actions(flatten=True))\n\
+         print(json.dumps([t.height, t['min.event_time'].count(), \
+         str(t['min.event_time'].min()), str(t['max.event_time'].max())]))",
+        common::path(&wh),
+        &v2["tables"],
+        &[],
+    );
+    let files = ranges[0].as_u64().expect("files");
+    assert!(files >= 2, "{ranges}");
+    assert_eq!(
+        ranges[1].as_u64(),
+        Some(files),
+        "every file has a range: {ranges}"
+    );
+    let ours = common::sql(
+        &wh,
+        "SELECT to_char(min(event_time) AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S'), \
+         to_char(max(event_time) AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S') FROM transactions",
+    );
+    for (i, theirs) in [&ranges[2], &ranges[3]].iter().enumerate() {
+        let theirs = theirs.as_str().expect("text");
+        assert!(
+            theirs.starts_with(&ours[1][i]),
+            "Delta statistics {theirs} vs double11 {:?}",
+            ours[1]
+        );
+    }
 
     // Time travel: double11 --as-of the first version gives the first figures.
     let version = v1["version"].as_u64().expect("version");

@@ -242,7 +242,8 @@ pub(crate) struct CommitInfo {
 }
 
 /// Commits `adds` and `removes` to the Delta table at `url`, on top of its version `from`
-/// (which must still be its latest): returns the new version, `from + 1`.
+/// (which must still be its latest): returns the new version, `from + 1`. `stats` gives the
+/// Delta statistics of added files (by path), where known; else only their row count.
 pub(crate) async fn commit(
     url: &Url,
     table: &Table,
@@ -250,6 +251,7 @@ pub(crate) async fn commit(
     adds: &[DataFile],
     removes: &[DataFile],
     info: &CommitInfo,
+    stats: &HashMap<String, String>,
 ) -> Result<Version> {
     let loaded = load(url, Some(from)).await?;
     let now = chrono::Utc::now().timestamp_millis();
@@ -259,7 +261,11 @@ pub(crate) async fn commit(
         actions.push(Action::Remove(remove_action(table, f, now, data_change)?));
     }
     for f in adds {
-        actions.push(Action::Add(add_action(table, f, data_change)?));
+        let mut add = add_action(table, f, data_change)?;
+        if let Some(s) = stats.get(&f.path) {
+            add.stats = Some(s.clone());
+        }
+        actions.push(Action::Add(add));
     }
     let properties = CommitProperties::default()
         .with_metadata([(

@@ -421,6 +421,80 @@ pub(crate) fn read_all(source: &Source) -> Result<Vec<RecordBatch>> {
     Ok(batches)
 }
 
+/// Columns whose range a Delta commit records (Delta's per-file `minValues`/`maxValues`), so
+/// that Delta-aware engines skip files by time as double11's own reader does with the Parquet
+/// statistics: instants, stored as milliseconds.
+const DELTA_STATS_COLUMNS: [&str; 1] = ["event_time"];
+
+/// The Delta statistics of the Parquet file at `path` with `rows` rows: `numRecords`, and the
+/// minimum, maximum and null count of [`DELTA_STATS_COLUMNS`] it has, from its footer (no data
+/// is read). `None` when the footer cannot be read (the commit then records the count only).
+pub(crate) fn delta_stats(path: &Path, rows: u64) -> Option<String> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::file::statistics::Statistics;
+    let reader = SerializedFileReader::new(File::open(path).ok()?).ok()?;
+    let meta = reader.metadata();
+    let (mut mins, mut maxs, mut nulls) = (
+        serde_json::Map::new(),
+        serde_json::Map::new(),
+        serde_json::Map::new(),
+    );
+    for column in DELTA_STATS_COLUMNS {
+        let Some(index) = meta
+            .file_metadata()
+            .schema_descr()
+            .columns()
+            .iter()
+            .position(|c| c.name() == column)
+        else {
+            continue;
+        };
+        let mut range: Option<(i64, i64)> = None;
+        let mut null_count = 0u64;
+        let mut complete = true;
+        for group in meta.row_groups() {
+            match group.column(index).statistics() {
+                Some(Statistics::Int64(s)) => {
+                    null_count += s.null_count_opt().unwrap_or(0);
+                    match (s.min_opt(), s.max_opt()) {
+                        (Some(&lo), Some(&hi)) => {
+                            range = Some(match range {
+                                Some((a, b)) => (a.min(lo), b.max(hi)),
+                                None => (lo, hi),
+                            })
+                        }
+                        // A group of nulls only: no range to add.
+                        _ if s.null_count_opt() == Some(group.num_rows() as u64) => {}
+                        _ => complete = false,
+                    }
+                }
+                _ => complete = false,
+            }
+        }
+        if !complete {
+            continue;
+        }
+        nulls.insert(column.into(), null_count.into());
+        if let Some((lo, hi)) = range {
+            let text = |ms: i64| {
+                chrono::DateTime::from_timestamp_millis(ms)
+                    .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+            };
+            mins.insert(column.into(), text(lo)?.into());
+            maxs.insert(column.into(), text(hi)?.into());
+        }
+    }
+    Some(
+        serde_json::json!({
+            "numRecords": rows,
+            "minValues": mins,
+            "maxValues": maxs,
+            "nullCount": nulls,
+        })
+        .to_string(),
+    )
+}
+
 /// What to do about a damaged file of the warehouse.
 pub const DAMAGED_ADVICE: &str = "restore it from a backup of the warehouse, or rebuild the \
      warehouse by ingesting the logs again into an empty folder";

@@ -25,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::faults;
 use crate::warehouse::delta::{self, CommitInfo};
 use crate::warehouse::manifest::{DataFile, Manifest, RunRecord, FORMAT_VERSION};
+use crate::warehouse::parquet_files;
 use crate::warehouse::storage::Storage;
 use crate::warehouse::tables::{self, Table};
 
@@ -138,6 +139,15 @@ impl WriteTxn {
         operation: &'static str,
     ) -> Result<Manifest> {
         faults::point("commit", 0);
+        // Delta's per-file statistics, from the staged files' footers.
+        let stats: HashMap<String, String> = self
+            .moves
+            .iter()
+            .zip(&self.new_files)
+            .filter_map(|((staged, rel), file)| {
+                Some((rel.clone(), parquet_files::delta_stats(staged, file.rows)?))
+            })
+            .collect();
         self.storage.publish_all(&self.moves)?;
         self.storage.settle();
 
@@ -182,6 +192,7 @@ impl WriteTxn {
                 &table_adds,
                 &table_removes,
                 &info,
+                &stats,
             ))?;
             next.tables.insert(table.name.to_string(), version);
         }
