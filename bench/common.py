@@ -129,6 +129,11 @@ def tool_command_line(handlers):
     p.add_argument("--transactions", required=True)
     p.add_argument("--day", required=True)
     p.add_argument("--compare", required=True)
+    if "plain" in handlers:
+        # The plain conversion a user compares with first: CSV to Parquet, no contract.
+        p = sub.add_parser("plain")
+        p.add_argument("--out", required=True)
+        p.add_argument("files", nargs="+")
     if "verify" in handlers:
         p = sub.add_parser("verify")
         p.add_argument("folders", nargs="+")

@@ -379,6 +379,9 @@ def main():
     ap.add_argument("--dirty", default="0.01",
                     help="dirty lines per good event: re-deliveries and bad lines (default 0.01)")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each step (default 3)")
+    ap.add_argument("--no-plain", action="store_true",
+                    help="skip the plain conversions (DuckDB COPY ... ORDER BY event_time, Polars "
+                         "sink_parquet; no contract) timed beside the ingest step")
     ap.add_argument("--bin", help="the double11 binary (default: $CARGO_TARGET_DIR/debug/double11)")
     ap.add_argument("--workdir", help="where the logs and Parquet go (default: a temporary folder)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
@@ -450,6 +453,10 @@ def run(args, binary, py, ver, work):
         sys.exit(f"unknown --steps {sorted(unknown)}")
     warehouse = None
     times["ingest"] = {t: [] for t in tools}
+    plain_tools = ([f"{t}_plain" for t in tools if t != "double11"]
+                   if "ingest" in steps and not args.check and not args.no_plain else [])
+    if plain_tools:  # (printed in a table of their own)
+        times["plain"] = {t: [] for t in plain_tools}
     for rep in range(args.repeat if "ingest" in steps else 1):
         ran = tools if "ingest" in steps else ["double11"]
         for tool in ran:
@@ -467,6 +474,18 @@ def run(args, binary, py, ver, work):
                     print(f"         {tool} failed (exit {m.rc}, peak RSS {m.rss_mib:,.0f} MiB): "
                           f"{m.stderr.strip()[-300:]}", flush=True)
             times["ingest"][tool].append(m)
+        # The plain conversions (no contract, outputs not compared): the floor users see first.
+        if plain_tools:
+            for tool in plain_tools:
+                out = os.path.join(work, f"plain-{tool}-{rep}")
+                engine = tool.split("_")[0]
+                print(f"ingest   {tool:<9} run {rep + 1}/{args.repeat}", flush=True)
+                m = measure([py, os.path.join(BENCH, f"compare_{engine}.py"), "plain", "--out", out] + files)
+                if m.rc != 0:
+                    print(f"         {tool} failed (exit {m.rc}): {m.stderr.strip()[-300:]}", flush=True)
+                times["plain"][tool].append(m)
+                shutil.rmtree(out, ignore_errors=True)
+                shutil.rmtree(out + ".duckdb-tmp", ignore_errors=True)
         # Every run's output is checked (untimed), then removed; the first double11 warehouse
         # stays for the reports.
         outs = {os.path.join(work, f"ingest-{t}-{rep}"): t for t in ran
@@ -613,6 +632,15 @@ def run(args, binary, py, ver, work):
         print("  ".join(c.ljust(w) if j < 2 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths))))
         if i == 0:
             print("  ".join("-" * w for w in widths))
+    plain_times = times.get("plain", {})
+    if plain_times:
+        d = med(times["ingest"]["double11"])
+        print(f"\nPlain conversions of the same CSV, no contract (DuckDB: `COPY (SELECT * FROM "
+              f"read_csv(...) ORDER BY event_time) TO ... (FORMAT parquet)`; Polars: "
+              f"`scan_csv(...).sink_parquet(...)`, unsorted), against double11's whole-contract ingest:")
+        for tool, ms in plain_times.items():
+            print(f"  {tool:<14} {seconds(ms):>8} s  {max(m.rss_mib for m in ms):>7,.0f} MiB  "
+                  f"double11 ingest / {tool} = {ratio(d, med(ms))}")
     if args.markdown:
         write_markdown(args, ver, truth, size_mib, len(files), table, buyer if "adhoc" in steps else None)
         print(f"\nwrote {args.markdown}")

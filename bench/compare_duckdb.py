@@ -38,6 +38,7 @@ and prints its rows as CSV: the ad-hoc queries of bench/compare.py, the same SQL
 import csv
 import datetime
 import json
+import os
 import sys
 
 from common import tool_command_line
@@ -246,8 +247,20 @@ def verify(args):
     json.dump(result, sys.stdout)
 
 
+def plain(args):
+    """The plain conversion (issue 17's floor): every CSV row to one Parquet file sorted by
+    event_time, types as DuckDB sniffs them; no contract (no validation, rejects, de-dup,
+    currency conversion, CST day or rollups)."""
+    os.makedirs(args.out, exist_ok=True)
+    con = duckdb.connect(config={"temp_directory": args.out.rstrip("/") + ".duckdb-tmp"})
+    files = "[" + ", ".join(lit(f) for f in args.files) + "]"
+    con.execute(f"COPY (SELECT * FROM read_csv({files}) ORDER BY event_time) "
+                f"TO {lit(os.path.join(args.out, 'plain.parquet'))} (FORMAT parquet)")
+
+
 def main():
-    tool_command_line({"ingest": ingest, "report": report, "verify": verify, "sql": sql})
+    tool_command_line({"ingest": ingest, "report": report, "verify": verify, "sql": sql,
+                       "plain": plain})
 
 
 if __name__ == "__main__":

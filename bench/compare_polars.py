@@ -292,8 +292,15 @@ def adhoc(args):
     sys.stdout.write(df.collect().write_csv())
 
 
+def plain(args):
+    """The plain conversion (issue 17's floor): `scan_csv` of every file, `sink_parquet` (the
+    streaming engine), types as Polars infers them; no sort and no contract."""
+    os.makedirs(args.out, exist_ok=True)
+    pl.scan_csv(args.files).sink_parquet(os.path.join(args.out, "plain.parquet"))
+
+
 def main():
-    tool_command_line({"ingest": ingest, "report": report, "adhoc": adhoc})
+    tool_command_line({"ingest": ingest, "report": report, "adhoc": adhoc, "plain": plain})
 
 
 if __name__ == "__main__":
