@@ -407,15 +407,35 @@ fn stamp(path: &Path) -> Stamp {
     Some((meta.len(), meta.modified().ok()?))
 }
 
+/// An input file to checksum ahead: its number among the inputs, path, name, the prefix
+/// length as for [`checksum`], and the S3 object to fetch to `path` first, if it is one.
+pub struct Ahead {
+    pub n: usize,
+    pub path: PathBuf,
+    pub name: String,
+    pub prefix: Option<u64>,
+    pub remote: Option<crate::ingest::remote::RemoteObject>,
+}
+
 impl ChecksumsAhead {
-    /// Starts hashing `files`: (input number, path, name, prefix length as for [`checksum`]),
-    /// in input order.
-    pub fn start(files: Vec<(usize, PathBuf, String, Option<u64>)>) -> Self {
+    /// Starts hashing `files`, in input order (fetching each remote one first).
+    pub fn start(files: Vec<Ahead>) -> Self {
         let (tx, ready) = sync_channel(1);
         std::thread::spawn(move || {
-            for (n, path, name, prefix) in files {
+            for Ahead {
+                n,
+                path,
+                name,
+                prefix,
+                remote,
+            } in files
+            {
+                let fetched = match &remote {
+                    Some(object) => crate::ingest::remote::fetch_one(object, &path),
+                    None => Ok(()),
+                };
                 let before = stamp(&path);
-                let sums = checksum(&path, &name, prefix);
+                let sums = fetched.and_then(|()| checksum(&path, &name, prefix));
                 let unchanged = before.filter(|b| stamp(&path).as_ref() == Some(b));
                 if tx.send((n, unchanged, sums)).is_err() {
                     return; // the run ended
@@ -425,14 +445,13 @@ impl ChecksumsAhead {
         ChecksumsAhead { ready, next: None }
     }
 
-    /// The checksums of input `n`, as [`checksum`] gives them now.
-    pub fn get(
-        &mut self,
-        n: usize,
-        path: &Path,
-        name: &str,
-        prefix: Option<u64>,
-    ) -> Result<Checksums> {
+    /// The checksums of input `n`, `input`, as [`checksum`] gives them now. A remote input is
+    /// fetched by then (or its fetch's error is returned).
+    pub fn get(&mut self, n: usize, input: &Input, prefix: Option<u64>) -> Result<Checksums> {
+        let path = input
+            .path
+            .as_deref()
+            .ok_or_else(|| Error::Other(anyhow::anyhow!("{}: no file to checksum", input.name)))?;
         loop {
             let message = match self.next.take() {
                 Some(m) => m,
@@ -448,14 +467,18 @@ impl ChecksumsAhead {
                 self.next = Some(message);
                 break;
             }
-            if let (Some(then), Ok(sums)) = (message.1, message.2) {
-                if stamp(path) == Some(then) {
-                    return Ok(sums);
-                }
+            match (message.1, message.2) {
+                (Some(then), Ok(sums)) if stamp(path) == Some(then) => return Ok(sums),
+                // An object that could not be fetched: say why, in S3's words.
+                (_, Err(e)) if input.remote.is_some() => return Err(e),
+                _ => {}
             }
             break;
         }
-        checksum(path, name, prefix)
+        if let Some(object) = &input.remote {
+            crate::ingest::remote::fetch_one(object, path)?;
+        }
+        checksum(path, &input.name, prefix)
     }
 }
 

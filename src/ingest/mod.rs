@@ -66,9 +66,10 @@ pub fn ingest(root: &Path, opts: &IngestOptions) -> Result<IngestReport> {
             "no log files among the inputs (expected *.csv, *.jsonl or *.ndjson, optionally .gz or .zst)".into(),
         ));
     }
-    // Inputs in a bucket are read from local copies, deleted when the ingest ends.
-    let _fetched = remote::fetch(&inputs)?;
+    // Inputs in a bucket are read from local copies, fetched one ahead of the reader.
+    let _fetched = remote::Fetched::guard(&inputs);
     if !opts.mapping.is_identity() {
+        remote::fetch_all(&inputs)?; // the mapping's check reads every header first
         read::check_mapping(&inputs, &opts.mapping, opts.max_record_bytes)?;
     }
     let given = rates::given(opts)?;
@@ -132,7 +133,7 @@ fn read_inputs(
         }
         let (mut resume, mut hold_back) = (None, false);
         if let (Some(path), Some(abs)) = (&input.path, &record.path) {
-            let sums = checksums.get(n, path, &input.name, plan::read_before(manifest, abs))?;
+            let sums = checksums.get(n, input, plan::read_before(manifest, abs))?;
             let settling = opts
                 .settle
                 .is_some_and(|window| input::modified_within(path, window));
@@ -150,6 +151,7 @@ fn read_inputs(
                     }
                     record.skipped_as_ingested_by = Some(by);
                     records.push(record);
+                    remote::forget(input);
                     continue;
                 }
                 Plan::Read {
@@ -175,6 +177,7 @@ fn read_inputs(
         )?;
         note_read(&mut record, read, resume);
         records.push(record);
+        remote::forget(input);
     }
     if let Some(p) = &progress {
         p.finish_and_clear();
@@ -192,7 +195,13 @@ fn checksums_ahead(manifest: &Manifest, inputs: &[Input]) -> input::ChecksumsAhe
             .filter_map(|(n, input)| {
                 let path = input.path.clone()?;
                 let prefix = plan::read_before(manifest, &input.ledger_name()?);
-                Some((n, path, input.name.clone(), prefix))
+                Some(input::Ahead {
+                    n,
+                    path,
+                    name: input.name.clone(),
+                    prefix,
+                    remote: input.remote.clone(),
+                })
             })
             .collect(),
     )

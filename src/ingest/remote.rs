@@ -2,13 +2,15 @@
 //!
 //! An `s3://bucket/prefix` argument names every log object under the prefix (sorted by key,
 //! names starting with `_` or `.` skipped as in a folder), or one object. Objects are listed
-//! when the inputs are resolved, then each is fetched, streamed to a file under the system's
-//! temporary folder (memory stays bounded whatever its size), with the object's modification
-//! time; ingest reads those files as it reads local logs (checksums, resume offsets, the
-//! settle window) and names them by their `s3://` URL everywhere: summaries, rejects, errors
-//! and the warehouse's ledger, so a re-run recognises an object it has already ingested. The
-//! fetched copies are deleted when the ingest ends. The bucket is reached with the same
-//! `AWS_*` settings as an S3 warehouse.
+//! when the inputs are resolved; each is fetched just ahead of its turn, by the thread that
+//! checksums inputs ahead of the reader (so the download of the next object overlaps the
+//! parsing of this one), streamed to a file under the system's temporary folder (memory stays
+//! bounded whatever its size) with the object's modification time, and deleted once read: at
+//! most about two objects are on local disk at a time. Ingest reads those files as it reads
+//! local logs (checksums, resume offsets, the settle window) and names them by their `s3://`
+//! URL everywhere: summaries, rejects, errors and the warehouse's ledger, so a re-run
+//! recognises an object it has already ingested. The bucket is reached with the same `AWS_*`
+//! settings as an S3 warehouse.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -124,7 +126,8 @@ fn fetch_dir() -> PathBuf {
     std::env::temp_dir().join(format!("double11-inputs-{}", std::process::id()))
 }
 
-/// The fetched copies of remote inputs; deleted when dropped.
+/// The folder of this process's fetched copies; removed (with whatever is left in it) when
+/// dropped.
 #[derive(Debug)]
 pub struct Fetched(Option<PathBuf>);
 
@@ -136,33 +139,38 @@ impl Drop for Fetched {
     }
 }
 
-/// Fetches every remote input of `inputs` to its local path.
-pub fn fetch(inputs: &[Input]) -> Result<Fetched> {
-    let remote: Vec<&RemoteObject> = inputs.iter().filter_map(|i| i.remote.as_ref()).collect();
-    if remote.is_empty() {
-        return Ok(Fetched(None));
+impl Fetched {
+    /// The guard of the fetched copies of `inputs` (nothing when none is remote).
+    pub fn guard(inputs: &[Input]) -> Fetched {
+        Fetched(inputs.iter().any(|i| i.remote.is_some()).then(fetch_dir))
     }
-    let fetched = Fetched(Some(fetch_dir()));
-    let mut stores: Vec<(String, Arc<dyn ObjectStore>)> = Vec::new();
-    for (object, input) in inputs
-        .iter()
-        .filter_map(|i| i.remote.as_ref().map(|r| (r, i)))
-    {
-        let store = match stores.iter().find(|(b, _)| *b == object.bucket.bucket) {
-            Some((_, s)) => Arc::clone(s),
-            None => {
-                let s = object.bucket.store()?;
-                stores.push((object.bucket.bucket.clone(), Arc::clone(&s)));
-                s
-            }
-        };
-        let path = input
-            .path
-            .clone()
-            .ok_or_else(|| Error::Other(anyhow::anyhow!("{}: no local path", object.url)))?;
-        block_on(download(store, object, &path))?;
+}
+
+/// Fetches every remote input of `inputs` to its local path now (for what must read them all
+/// before the run, the column mapping's check).
+pub fn fetch_all(inputs: &[Input]) -> Result<()> {
+    for input in inputs {
+        if let (Some(object), Some(path)) = (&input.remote, &input.path) {
+            fetch_one(object, path)?;
+        }
     }
-    Ok(fetched)
+    Ok(())
+}
+
+/// Deletes the fetched copy of `input`, once read (nothing for a local input).
+pub fn forget(input: &Input) {
+    if let (Some(_), Some(path)) = (&input.remote, &input.path) {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// Fetches `object` to the file `to`, unless it is there already (fetched in full: its size).
+pub fn fetch_one(object: &RemoteObject, to: &Path) -> Result<()> {
+    if std::fs::metadata(to).is_ok_and(|m| m.len() == object.size) {
+        return Ok(());
+    }
+    let store = object.bucket.store()?;
+    block_on(download(store, object, to))
 }
 
 /// Streams `object` to the file `to`, with the object's modification time.
