@@ -400,7 +400,7 @@ fn a_killed_ingest_or_optimize_on_s3_leaves_before_or_after() {
     );
 }
 
-/// Ingest reads logs from an S3 prefix (names them by their `s3://` URL, fetches them whole),
+/// Ingest reads logs from an S3 prefix (names them by their `s3://` URL, fetches each ahead),
 /// and a scheduled job runs with its inbox and its warehouse on S3 and its run folders local:
 /// the same figures and outputs as the same job on local disk; an idle re-run reads nothing.
 #[test]
