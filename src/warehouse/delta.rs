@@ -10,8 +10,8 @@
 //! engine (Spark, Polars' `scan_delta`, the Python `deltalake` package, DuckDB, Trino) reads
 //! the tables; double11 reads them at the versions its pin names.
 //!
-//! deltalake's API is async; the write path is not, so [`block_on`] runs one operation on a
-//! runtime of its own, from any thread.
+//! deltalake's API is async; the write path is not, so [`block_on`] runs one operation on the
+//! process's I/O runtime, from any thread.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -40,22 +40,18 @@ pub(crate) type Version = u64;
 /// committed the table version (Delta's "idempotent writes"), for Delta-native tools.
 const APP_ID: &str = "double11";
 
-/// Runs `fut` to completion on a runtime of its own, in a thread of its own, so that sync
-/// code can call deltalake wherever it runs (inside or outside a tokio runtime).
+/// Runs `fut` to completion on the process's I/O runtime, from a thread of its own, so that
+/// sync code can call deltalake and object stores wherever it runs (inside or outside a tokio
+/// runtime).
 pub(crate) fn block_on<T, F>(fut: F) -> Result<T>
 where
     T: Send,
     F: Future<Output = Result<T>> + Send,
 {
+    let runtime = io_runtime()?;
     std::thread::scope(|scope| {
         scope
-            .spawn(move || {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| Error::Other(anyhow::anyhow!("starting a runtime: {e}")))?
-                    .block_on(fut)
-            })
+            .spawn(move || runtime.block_on(fut))
             .join()
             .unwrap_or_else(|_| {
                 Err(Error::Other(anyhow::anyhow!(
@@ -63,6 +59,26 @@ where
                 )))
             })
     })
+}
+
+/// The one runtime [`block_on`] runs on. One for the process, not one per call: an HTTP
+/// client's pooled connections live as tasks of the runtime that opened them, so with a runtime
+/// per call every S3 operation of a run would open (and on real S3, TLS-handshake) a new
+/// connection.
+fn io_runtime() -> Result<&'static tokio::runtime::Runtime> {
+    static RUNTIME: std::sync::OnceLock<std::result::Result<tokio::runtime::Runtime, String>> =
+        std::sync::OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("double11-io")
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| Error::Other(anyhow::anyhow!("starting a runtime: {e}")))
 }
 
 /// What `s3://` URLs mean to deltalake: our own object_store S3 client (settings from the
