@@ -73,10 +73,6 @@ impl Storage {
         }
     }
 
-    fn s3_error(prefix: &S3Prefix, e: &object_store::Error) -> Error {
-        prefix.error(e)
-    }
-
     /// The URL of `table`'s Delta table.
     pub(crate) fn table_url(&self, table: &Table) -> Result<Url> {
         match self {
@@ -160,7 +156,7 @@ impl Storage {
                     .put(&key, PutPayload::new())
                     .await
                     .map(|_| ())
-                    .map_err(|e| Self::s3_error(&remote.prefix, &e))
+                    .map_err(|e| remote.prefix.error(&e))
             })?;
         }
         Ok(dir)
@@ -212,37 +208,26 @@ impl Storage {
         }
     }
 
-    /// Moves the staged file `staged` to `rel` in the warehouse.
-    pub(crate) fn publish(&self, staged: &Path, rel: &str) -> Result<()> {
-        match self {
-            Storage::Local(root) => {
-                let to = root.join(rel);
-                if let Some(parent) = to.parent() {
-                    std::fs::create_dir_all(parent)
-                        .map_err(|e| Error::io(parent.display().to_string(), e))?;
-                }
-                std::fs::rename(staged, &to).map_err(|e| Error::io(to.display().to_string(), e))
-            }
-            Storage::S3(remote) => {
-                let key = remote.prefix.key(rel);
-                let name = remote.prefix.url_of(rel);
-                let store = Arc::clone(&remote.store);
-                delta::block_on(upload(store, key, staged, &remote.prefix, &name))
-            }
-        }
-    }
-
-    /// Publishes every staged file of a commit (`(staged, rel)`), in order on local disk; on
-    /// S3, [`FILES_IN_FLIGHT`] uploads at a time (a commit is bound by round trips, not bytes).
-    /// Crash point `move:i` before the i-th.
+    /// Publishes every staged file of a commit (`(staged, rel)`): renamed into place in order
+    /// on local disk; on S3, uploaded [`FILES_IN_FLIGHT`] at a time (a commit is bound by round
+    /// trips, not bytes). Crash point `move:i` before the i-th.
     pub(crate) fn publish_all(&self, moves: &[(PathBuf, String)]) -> Result<()> {
         use futures::StreamExt;
-        let Storage::S3(remote) = self else {
-            for (i, (from, to)) in moves.iter().enumerate() {
-                crate::faults::point("move", i);
-                self.publish(from, to)?;
+        let remote = match self {
+            Storage::Local(root) => {
+                for (i, (from, rel)) in moves.iter().enumerate() {
+                    crate::faults::point("move", i);
+                    let to = root.join(rel);
+                    if let Some(parent) = to.parent() {
+                        std::fs::create_dir_all(parent)
+                            .map_err(|e| Error::io(parent.display().to_string(), e))?;
+                    }
+                    std::fs::rename(from, &to)
+                        .map_err(|e| Error::io(to.display().to_string(), e))?;
+                }
+                return Ok(());
             }
-            return Ok(());
+            Storage::S3(remote) => remote,
         };
         let uploads: Vec<_> = moves
             .iter()
@@ -303,7 +288,7 @@ impl Storage {
                         .list(Some(&key))
                         .try_collect::<Vec<_>>()
                         .await
-                        .map_err(|e| Self::s3_error(&remote.prefix, &e))
+                        .map_err(|e| remote.prefix.error(&e))
                 })?;
                 Ok(listed
                     .into_iter()
@@ -348,7 +333,7 @@ impl Storage {
                 delta::block_on(async move {
                     match store.delete(&key).await {
                         Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-                        Err(e) => Err(Self::s3_error(&remote.prefix, &e)),
+                        Err(e) => Err(remote.prefix.error(&e)),
                     }
                 })
             }
@@ -386,7 +371,7 @@ impl Storage {
                     match store.head(&key).await {
                         Ok(_) => Ok(true),
                         Err(object_store::Error::NotFound { .. }) => Ok(false),
-                        Err(e) => Err(Self::s3_error(&remote.prefix, &e)),
+                        Err(e) => Err(remote.prefix.error(&e)),
                     }
                 })
             }
