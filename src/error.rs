@@ -32,6 +32,9 @@ pub mod exit {
     pub const SKIPPED: i32 = 4;
     /// The job file is invalid, or its column mapping does not fit the inputs.
     pub const CONFIG: i32 = 78;
+    /// The cluster (`--cluster`) cannot be reached, or lost the query: try again when its
+    /// scheduler and executors are up.
+    pub const UNAVAILABLE: i32 = 69;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +77,9 @@ pub enum Error {
     Exists(String),
     #[error("{0}")]
     Sql(String),
+    /// The cluster's scheduler cannot be reached, or the cluster failed the query.
+    #[error("{0}")]
+    Unavailable(String),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -123,6 +129,7 @@ impl Error {
             Error::Partial => exit::PARTIAL,
             Error::Skipped(_) => exit::SKIPPED,
             Error::Other(_) => exit::FAILURE,
+            Error::Unavailable(_) => exit::UNAVAILABLE,
         }
     }
 }
@@ -145,9 +152,27 @@ impl From<datafusion::error::DataFusionError> for Error {
         if reads_damaged_parquet(&e) {
             return Error::DamagedWarehouse(root.to_string());
         }
-        Error::Sql(root.to_string())
+        let text = root.to_string();
+        if CLUSTER_FAILURES.iter().any(|s| text.contains(s)) {
+            return Error::Unavailable(format!(
+                "the cluster could not run the query: {text}; check that the scheduler and its \
+                 executors are up (their logs say more) and run it again"
+            ));
+        }
+        Error::Sql(text)
     }
 }
+
+/// What Ballista's client says when the cluster, not the query, failed (it passes errors on
+/// as text): the scheduler went away, no executor took the job, a task failed on every try.
+const CLUSTER_FAILURES: [&str; 6] = [
+    "Stream closed without job completing",
+    "transport error",
+    "Could not connect",
+    "ConnectError",
+    "no executors",
+    "Executor lost",
+];
 
 /// Whether a query failed because a Parquet file could not be decoded (a truncated or
 /// overwritten file), as opposed to bad SQL: some layer of the error is Parquet's own.

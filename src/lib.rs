@@ -2,12 +2,14 @@
 //! Singles' Day questions about them with DataFusion SQL.
 //!
 //! The modules follow the pipeline: [`ingest`] → [`warehouse`] → [`sql`] →
-//! [`reports`] / [`export`] / [`shell`]; [`jobs`] runs them on a schedule. [`cli`] is the
+//! [`reports`] / [`export`] / [`shell`]; [`jobs`] runs them on a schedule, and [`cluster`]
+//! runs the same queries on a Ballista cluster. [`cli`] is the
 //! command line (all the clap types) and [`settings`] the sizes and limits they all share.
 //! [`schema`], [`cst`] and [`money`] are the single sources of truth for the columns, the
 //! China Standard Time day and exact money.
 
 pub mod cli;
+pub mod cluster;
 pub mod cst;
 pub mod error;
 pub mod export;

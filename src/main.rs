@@ -10,8 +10,8 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use double11::cli::{
-    Cli, Command, ExportArgs, GenerateArgs, HistoryArgs, IngestArgs, OptimizeArgs, ReportArgs,
-    RunArgs, RunsArgs, SqlArgs, VacuumArgs,
+    Cli, Command, ExecutorArgs, ExportArgs, GenerateArgs, HistoryArgs, IngestArgs, OptimizeArgs,
+    ReportArgs, RunArgs, RunsArgs, SchedulerArgs, SqlArgs, VacuumArgs,
 };
 use double11::error::{exit, Error, Result};
 use double11::export;
@@ -24,8 +24,15 @@ use double11::warehouse::Warehouse;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
+    let settings = match cli.settings() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("double11: {e}");
+            return ExitCode::from(e.exit_code() as u8);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cli.settings().threads())
+        .worker_threads(settings.threads())
         .enable_all()
         .build()
     {
@@ -35,7 +42,7 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::FAILURE as u8);
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, settings)) {
         Ok(()) => ExitCode::SUCCESS,
         // The reader of our output went away (`| head`): stop quietly, as other tools do.
         Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
@@ -73,10 +80,10 @@ struct Globals {
     settings: Settings,
 }
 
-async fn run(cli: Cli) -> Result<()> {
+async fn run(cli: Cli, settings: Settings) -> Result<()> {
     let g = Globals {
         quiet: cli.quiet,
-        settings: cli.settings(),
+        settings,
         warehouse: cli.warehouse,
         as_of: cli.as_of,
     };
@@ -91,7 +98,17 @@ async fn run(cli: Cli) -> Result<()> {
         Command::History(args) => history(&g, args).await,
         Command::Optimize(args) => optimize(&g, args).await,
         Command::Vacuum(args) => vacuum(&g, args).await,
+        Command::Scheduler(args) => scheduler(args).await,
+        Command::Executor(args) => executor(&g, args).await,
     }
+}
+
+async fn scheduler(args: SchedulerArgs) -> Result<()> {
+    double11::cluster::serve_scheduler(&args.options()).await
+}
+
+async fn executor(g: &Globals, args: ExecutorArgs) -> Result<()> {
+    double11::cluster::serve_executor(&args.options(&g.settings)?).await
 }
 
 async fn ingest(g: &Globals, args: IngestArgs) -> Result<()> {

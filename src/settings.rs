@@ -17,6 +17,8 @@ use crate::error::{Error, Result};
 pub const DEFAULT_MEMORY_LIMIT: usize = 2 << 30;
 /// The environment variable for the query memory limit (`--memory-limit`).
 pub const MEMORY_LIMIT_ENV: &str = "DOUBLE11_MEMORY_LIMIT";
+/// The environment variable for the cluster that runs queries (`--cluster`).
+pub const CLUSTER_ENV: &str = "DOUBLE11_CLUSTER";
 /// The environment variable for the number of threads (`--threads`).
 pub const THREADS_ENV: &str = "DOUBLE11_THREADS";
 /// Accepted rows of one CST day held in memory before they are written out.
@@ -47,6 +49,8 @@ pub struct Settings {
     pub max_record_bytes: usize,
     /// Threads that parse, encode and run a query's partitions; `None`: one per core.
     pub threads: Option<usize>,
+    /// The Ballista cluster that runs queries (`--cluster`); `None`: this process runs them.
+    pub cluster: Option<crate::cluster::ClusterUrl>,
 }
 
 impl Default for Settings {
@@ -57,6 +61,7 @@ impl Default for Settings {
             ids_in_memory: DEFAULT_IDS_IN_MEMORY,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
             threads: None,
+            cluster: None,
         }
     }
 }
@@ -130,6 +135,7 @@ impl Settings {
         Settings {
             memory_limit,
             threads: self.threads.or(overrides.threads),
+            cluster: self.cluster.clone().or_else(|| overrides.cluster.clone()),
             rows_per_file: overrides.rows_per_file.unwrap_or(self.rows_per_file),
             ids_in_memory: overrides.ids_in_memory.unwrap_or(self.ids_in_memory),
             max_record_bytes: overrides.max_record_bytes.unwrap_or(self.max_record_bytes),
@@ -148,6 +154,8 @@ pub struct Overrides {
     pub rows_per_file: Option<usize>,
     pub ids_in_memory: Option<usize>,
     pub max_record_bytes: Option<usize>,
+    /// `cluster = "df://host:port"`: the job's reports and exports run on that cluster.
+    pub cluster: Option<crate::cluster::ClusterUrl>,
 }
 
 /// The cores this process may use (one if that cannot be found out).

@@ -9,6 +9,7 @@
 mod common;
 
 mod bad_input;
+mod cluster;
 mod corrupt_warehouse;
 mod crash;
 mod delta_readers;

@@ -3,6 +3,7 @@
 //! [`export`], [`report`], [`generate`], [`jobs`], [`warehouse`]), which also turns them into the library's own request
 //! types, so no library type depends on clap.
 
+pub(crate) mod cluster;
 pub(crate) mod export;
 pub(crate) mod generate;
 pub(crate) mod ingest;
@@ -15,8 +16,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::settings::{MemoryLimit, Settings, MEMORY_LIMIT_ENV, THREADS_ENV};
+use crate::settings::{MemoryLimit, Settings, CLUSTER_ENV, MEMORY_LIMIT_ENV, THREADS_ENV};
 
+pub use cluster::{ExecutorArgs, SchedulerArgs};
 pub use export::ExportArgs;
 pub use generate::GenerateArgs;
 pub use ingest::{IngestArgs, StdinFormat};
@@ -30,6 +32,7 @@ Exit codes: 0 success (rejected lines are reported, not failures), 1 unexpected 
 2 bad command line or SQL, 3 job run finished with rejected lines (`run` only),
 65 corrupt input or incompatible warehouse, 66 input not found,
 73 output exists (use --force), 74 read/write error (permissions, full disk),
+69 the cluster (--cluster) is unreachable or lost the query,
 75 another ingest or job run holds the lock (try again later), 78 invalid job file.";
 
 #[derive(Debug, Parser)]
@@ -65,6 +68,11 @@ pub struct Cli {
     /// sql, report and export.
     #[arg(long, global = true, value_name = "VERSION")]
     pub as_of: Option<u64>,
+    /// Run sql, report, export and a job's reports on this Ballista cluster (its scheduler,
+    /// df://host:port) instead of in this process. Every executor must reach the warehouse
+    /// (S3, or the same folder path).
+    #[arg(long, global = true, env = CLUSTER_ENV, value_name = "URL")]
+    pub cluster: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -72,15 +80,27 @@ pub struct Cli {
 impl Cli {
     /// The settings the global flags and the environment give (a command's own flags, such as
     /// ingest's, are laid over them).
-    pub fn settings(&self) -> Settings {
+    pub fn settings(&self) -> crate::error::Result<Settings> {
         let text = self.memory_limit.as_deref();
         // clap prefers the flag to the variable: a text other than the variable's is the flag's.
         let from_flag = text.is_some() && std::env::var(MEMORY_LIMIT_ENV).ok().as_deref() != text;
-        Settings {
+        let cluster = match self.cluster.as_deref() {
+            None | Some("") => None,
+            Some(url) => {
+                let given = if std::env::var(CLUSTER_ENV).ok().as_deref() == Some(url) {
+                    format!("{CLUSTER_ENV}=")
+                } else {
+                    "--cluster".to_string()
+                };
+                Some(crate::cluster::ClusterUrl::parse(url, &given)?)
+            }
+        };
+        Ok(Settings {
             memory_limit: MemoryLimit::given(text, from_flag),
             threads: self.threads.map(usize::from),
+            cluster,
             ..Settings::default()
-        }
+        })
     }
 }
 
@@ -153,6 +173,18 @@ Exit codes: 0 ok, 3 ok but some lines were rejected, 75 another run holds the lo
   double11 vacuum                            # files removed more than 7 days ago
   double11 vacuum --older-than 0s --dry-run  # what would go now")]
     Vacuum(VacuumArgs),
+    /// Start a Ballista scheduler: the head of a cluster that runs sql, report and export for
+    /// clients given --cluster df://host:port.
+    #[command(after_help = "Examples:
+  double11 scheduler --bind 0.0.0.0:50050 --external-host 10.0.0.5
+  double11 --cluster df://10.0.0.5:50050 report all --day 2019-11-11 --warehouse s3://dw/double11")]
+    Scheduler(SchedulerArgs),
+    /// Start a Ballista executor: runs the tasks of a cluster's queries (one per machine, or
+    /// several with their own ports). Its tasks share --memory-limit and run --threads at once.
+    #[command(after_help = "Examples:
+  double11 executor --scheduler df://10.0.0.5:50050 --bind-host 0.0.0.0 --external-host 10.0.0.6
+  double11 --memory-limit 16G --threads 8 executor --scheduler df://127.0.0.1:50050 --port 50061")]
+    Executor(ExecutorArgs),
 }
 
 #[cfg(test)]
@@ -169,10 +201,15 @@ mod tests {
     fn the_memory_limit_flag_is_global() {
         let cli = Cli::try_parse_from(["double11", "sql", "--memory-limit", "512M"])
             .expect("a valid command line");
-        assert_eq!(cli.settings().memory_limit, MemoryLimit::Bytes(512 << 20));
+        let settings = cli.settings().expect("valid settings");
+        assert_eq!(settings.memory_limit, MemoryLimit::Bytes(512 << 20));
         let cli = Cli::try_parse_from(["double11", "--memory-limit", "lots", "sql"])
             .expect("checked when a session needs it");
-        let err = cli.settings().memory_limit().expect_err("not a size");
+        let err = cli
+            .settings()
+            .expect("valid settings")
+            .memory_limit()
+            .expect_err("not a size");
         assert!(err.to_string().contains("--memory-limit \"lots\""), "{err}");
     }
 
@@ -180,7 +217,18 @@ mod tests {
     fn threads_are_a_global_flag_of_at_least_one() {
         let cli = Cli::try_parse_from(["double11", "ingest", "x.csv", "--threads", "3"])
             .expect("a valid command line");
-        assert_eq!(cli.settings().threads(), 3);
+        assert_eq!(cli.settings().expect("valid settings").threads(), 3);
         assert!(Cli::try_parse_from(["double11", "--threads", "0", "sql"]).is_err());
+    }
+
+    #[test]
+    fn a_cluster_is_a_global_flag_checked_for_its_form() {
+        let cli = Cli::try_parse_from(["double11", "report", "all", "--cluster", "df://h:7"])
+            .expect("a valid command line");
+        let cluster = cli.settings().expect("valid settings").cluster;
+        assert_eq!(cluster.map(|c| c.display()), Some("df://h:7".to_string()));
+        let cli = Cli::try_parse_from(["double11", "--cluster", "h", "sql"]).expect("parsed");
+        let err = cli.settings().expect_err("no port");
+        assert!(err.to_string().contains("--cluster \"h\""), "{err}");
     }
 }

@@ -62,6 +62,7 @@ struct InboxSection {
 struct SettingsSection {
     memory_limit: Option<Spanned<String>>,
     threads: Option<Spanned<usize>>,
+    cluster: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -427,7 +428,8 @@ impl Loader<'_> {
         })
     }
 
-    /// `[settings]` laid over the sizes `[inbox]` gave: the query memory limit and threads.
+    /// `[settings]` laid over the sizes `[inbox]` gave: the query memory limit, threads and the
+    /// cluster its reports and exports run on.
     fn settings(&self, section: Option<&SettingsSection>, inbox: Overrides) -> Result<Overrides> {
         let Some(section) = section else {
             return Ok(inbox);
@@ -455,9 +457,21 @@ impl Loader<'_> {
             }
             n => n.as_ref().map(|n| *n.get_ref()),
         };
+        let cluster = match &section.cluster {
+            None => None,
+            Some(text) => Some(
+                crate::cluster::ClusterUrl::parse(text.get_ref(), "settings.cluster").map_err(
+                    |e| {
+                        self.src
+                            .error(text.span(), "settings.cluster", e.to_string())
+                    },
+                )?,
+            ),
+        };
         Ok(Overrides {
             memory_limit,
             threads,
+            cluster,
             ..inbox
         })
     }

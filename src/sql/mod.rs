@@ -6,7 +6,8 @@
 //! folders and the Parquet statistics prune row groups and pages. The folders are seen
 //! through [`pinned_store`]: only the files of the warehouse version the session opened (the
 //! Delta versions it pins). No UDF and no bespoke table provider: the same SQL runs on a
-//! Ballista cluster.
+//! Ballista cluster (`--cluster`, [`crate::cluster`]), which reads exactly the files this
+//! session's plan names.
 
 pub(crate) mod literals;
 pub(crate) mod params;
@@ -80,7 +81,19 @@ pub async fn session(wh: &Warehouse, settings: &Settings) -> Result<SessionConte
             wh.pinned().clone(),
         )));
     }
-    let ctx = SessionContext::new_with_config_rt(config, runtime);
+    let ctx = match &settings.cluster {
+        None => SessionContext::new_with_config_rt(config, runtime),
+        Some(cluster) => {
+            cluster.check_reachable()?;
+            // The executors reach S3 with the settings this process uses.
+            let s3 = wh
+                .remote()
+                .map(|_| crate::cluster::stores::StoreOptions::from_env());
+            SessionContext::new_with_state(crate::cluster::session_state(
+                config, runtime, cluster, s3,
+            )?)
+        }
+    };
     let urls = tables::ALL
         .iter()
         .map(|table| Ok((*table, table_url(wh, table)?)))

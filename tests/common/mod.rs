@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: run the real binary, read its CSV output.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod polars_oracle;
 pub mod s3;
 

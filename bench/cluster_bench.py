@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Local queries against the same queries on a 2-executor Ballista cluster (issue 16), same run,
+same binary, same warehouse.
+
+    python3 bench/cluster_bench.py --scale 0.002 --repeat 3
+
+Generates a Singles' Day and its base year (`double11 generate`, 8 files) and ingests it, starts
+`double11 scheduler` and two `double11 executor`s on 127.0.0.1 (each `--threads 1`,
+`--memory-limit 2G`: together the machine's two cores), then, alternating local and cluster in
+each repetition, times:
+1. `report all` (every built-in report, CSV; served by the rollups, so mostly small scans);
+2. the six ad-hoc queries of bench/compare.py (raw rows of `transactions`: a lookup, distinct
+   buyers, a province's top categories, refund share by a join, top buyers by rank(), orders per
+   minute).
+Prints median seconds and the cluster/local ratio per step; each step's output must be equal
+(checked). On one 2-core machine this measures the cluster's overhead (planning here, shipping
+the plan, stages, shuffles through Arrow Flight, results back), not a speed-up.
+"""
+import argparse
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import double11_binary, machine  # noqa: E402
+from compare import ADHOC, adhoc_sql  # noqa: E402
+
+DAY = "2019-11-11"
+BASE = "2018-11-11"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, what):
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        if proc.poll() is not None:
+            sys.exit(f"{what} exited ({proc.returncode})")
+        time.sleep(0.05)
+    sys.exit(f"{what} did not listen on {port} within 30 s")
+
+
+def start_cluster(binary, work):
+    port = free_port()
+    procs = []
+    log = open(os.path.join(work, "scheduler.log"), "w")
+    sched = subprocess.Popen([binary, "scheduler", "--bind", f"127.0.0.1:{port}"], stdout=log, stderr=log)
+    procs.append(sched)
+    wait_port(port, sched, "the scheduler")
+    for i in range(2):
+        flight, grpc = free_port(), free_port()
+        log = open(os.path.join(work, f"executor-{i}.log"), "w")
+        ex = subprocess.Popen([binary, "--threads", "1", "--memory-limit", "2G", "executor",
+                               "--scheduler", f"df://127.0.0.1:{port}", "--port", str(flight),
+                               "--grpc-port", str(grpc), "--heartbeat", "1",
+                               "--work-dir", os.path.join(work, f"executor-{i}")],
+                              stdout=log, stderr=log)
+        procs.append(ex)
+        wait_port(flight, ex, f"executor {i}")
+    time.sleep(1.5)  # both registered
+    return f"df://127.0.0.1:{port}", procs
+
+
+def timed(cmd):
+    start = time.perf_counter()
+    done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    took = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return took, done.stdout
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", type=float, default=0.002)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--bin", default=None)
+    args = ap.parse_args()
+    binary = double11_binary(args.bin)
+    print(machine())
+    work = tempfile.mkdtemp(prefix="d11-cluster-bench-")
+    procs = []
+    try:
+        logs = os.path.join(work, "day")
+        subprocess.run([binary, "-q", "generate", "--day", DAY, "--year-over-year", BASE, "--scale",
+                        str(args.scale), "--out", logs, "--files", "8"], check=True)
+        wh = os.path.join(work, "wh")
+        subprocess.run([binary, "-q", "ingest", logs, "--warehouse", wh, "--fx-rates",
+                        os.path.join(logs, "_fx_rates.csv")], check=True)
+        _, out = timed([binary, "sql", "--warehouse", wh, "--format", "csv", "-c",
+                        "SELECT buyer_id FROM transactions WHERE buyer_id IS NOT NULL "
+                        "GROUP BY buyer_id ORDER BY count(*) DESC, buyer_id LIMIT 1"])
+        buyer = int(out.splitlines()[1])
+        url, procs = start_cluster(binary, work)
+        steps = [("report", "report all (CSV, 21 queries over rollups)",
+                  ["report", "all", "--day", DAY, "--compare", BASE, "--format", "csv"])]
+        for name, label, text in ADHOC:
+            steps.append((name, label, ["sql", "--format", "csv", "-c", adhoc_sql(text, "double11", buyer)]))
+        times = {s[0]: {"local": [], "cluster": []} for s in steps}
+        for rep in range(args.repeat):
+            for name, _, cmd in steps:
+                outputs = {}
+                for where in ("local", "cluster"):
+                    full = [binary, "-q", "--warehouse", wh]
+                    if where == "cluster":
+                        full += ["--cluster", url]
+                    took, outputs[where] = timed(full + cmd)
+                    times[name][where].append(took)
+                if outputs["local"] != outputs["cluster"]:
+                    sys.exit(f"{name}: the cluster's output differs from the local one")
+            print(f"run {rep + 1}/{args.repeat} done", flush=True)
+        print(f"\nlocal (one process, 2 threads) vs Ballista (scheduler + 2 executors x 1 core, "
+              f"same machine); scale {args.scale}; {args.repeat} alternating runs, median s; "
+              f"outputs checked equal")
+        print(f"{'step':<56}{'local':>8}{'cluster':>9}{'cluster/local':>15}")
+        for name, label, _ in steps:
+            loc = statistics.median(times[name]["local"])
+            rem = statistics.median(times[name]["cluster"])
+            print(f"{label:<56}{loc:>8.2f}{rem:>9.2f}{rem / loc:>15.2f}")
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,387 @@
+//! Cluster mode on a real Ballista cluster (a scheduler and two executors started from the
+//! double11 binary, [`common::cluster`]): every report, the shell and the exports give the same
+//! figures, row for row and to the fen, as the same command run locally, on a local warehouse
+//! (at its latest version and `--as-of` an earlier one: the executors read the pinned files,
+//! not what the folders hold now) and on S3 (the executors have no `AWS_*` variable: they reach
+//! the bucket with the session's settings); a scheduler that is down fails at once naming its
+//! address; an executor killed in the middle of a query gives the right answer (after
+//! Ballista's retry) or a clear error, never a wrong figure.
+
+use crate::common;
+use crate::common::cluster::{free_port, Cluster};
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const DAY: &str = "2019-11-11";
+const BASE: &str = "2018-11-11";
+
+/// Ad-hoc SQL that no rollup serves: group-bys on strings, a distinct count, a window rank,
+/// a join with the rates, a per-minute count, partition pruning by day.
+const QUERIES: [&str; 7] = [
+    "SELECT category, count(*) AS orders, sum(amount_cny) AS gmv FROM transactions \
+     WHERE cst_date = DATE '2019-11-11' GROUP BY category ORDER BY gmv DESC, category",
+    "SELECT cst_date, count(DISTINCT buyer_id) AS buyers FROM transactions GROUP BY 1 ORDER BY 1",
+    "SELECT province, buyer_id, gmv, rank FROM (SELECT province, buyer_id, sum(amount_cny) AS gmv, \
+     rank() OVER (PARTITION BY province ORDER BY sum(amount_cny) DESC, buyer_id) AS rank \
+     FROM transactions GROUP BY province, buyer_id) WHERE rank <= 2 ORDER BY province, rank",
+    "SELECT t.currency, count(*) AS n, max(r.cny_per_unit) AS rate FROM fx_rates r RIGHT JOIN \
+     transactions t ON t.currency = r.currency AND t.cst_date = r.date \
+     GROUP BY t.currency ORDER BY t.currency",
+    "SELECT date_trunc('minute', event_time) AS minute, count(*) AS orders FROM transactions \
+     WHERE cst_date = DATE '2019-11-11' GROUP BY 1 ORDER BY orders DESC, minute LIMIT 5",
+    "SELECT event_type, count(*) AS n, sum(amount_cny) AS gmv FROM transactions GROUP BY 1 \
+     ORDER BY 1",
+    "SELECT kind, count(*) AS n FROM rejects GROUP BY kind ORDER BY kind",
+];
+
+fn report_args<'a>(place: &'a str, as_of: Option<&'a str>) -> Vec<&'a str> {
+    let mut args = vec![
+        "report",
+        "all",
+        "--warehouse",
+        place,
+        "--day",
+        DAY,
+        "--compare",
+        BASE,
+        "--format",
+        "csv",
+    ];
+    if let Some(v) = as_of {
+        args.extend(["--as-of", v]);
+    }
+    args
+}
+
+/// `args` run locally and on `cluster` give the same stdout; returns it.
+fn same_on_cluster(
+    cluster: &Cluster,
+    cmd: impl Fn() -> std::process::Command,
+    args: &[&str],
+) -> String {
+    let run = |with_cluster: bool| {
+        let mut c = cmd();
+        if with_cluster {
+            c.args(["--cluster", &cluster.url]);
+        }
+        let out = c.args(args).output().expect("double11 runs");
+        assert!(
+            out.status.success(),
+            "double11 {}{args:?} failed ({:?}): {}\n{}",
+            if with_cluster { "--cluster " } else { "" },
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr),
+            if with_cluster {
+                cluster.logs()
+            } else {
+                String::new()
+            }
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let local = run(false);
+    let remote = run(true);
+    assert_eq!(
+        remote, local,
+        "double11 {args:?}: the cluster differs from the local run"
+    );
+    local
+}
+
+#[test]
+fn reports_the_shell_and_exports_on_a_cluster_equal_the_local_runs() {
+    let cluster = Cluster::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wh = dir.path().join("wh");
+    let logs = common::sample_logs();
+    let first: Vec<_> = [
+        "2018-11-11-a.csv",
+        "2018-11-11-b.jsonl.gz",
+        "2019-11-11-a.csv",
+    ]
+    .iter()
+    .map(|f| logs.join(f))
+    .collect();
+    common::ingest(&wh, &first.iter().map(|p| p.as_path()).collect::<Vec<_>>());
+    let early = common::manifest(&wh)["version"]
+        .as_u64()
+        .expect("version")
+        .to_string();
+    common::ingest(&wh, &[&logs]);
+    let place = common::path(&wh);
+
+    let latest = same_on_cluster(&cluster, common::double11, &report_args(place, None));
+    let then = same_on_cluster(
+        &cluster,
+        common::double11,
+        &report_args(place, Some(&early)),
+    );
+    assert_ne!(latest, then, "--as-of {early} reads fewer files");
+    assert!(
+        latest.lines().count() > 100,
+        "every report has rows:\n{latest}"
+    );
+
+    for query in QUERIES {
+        let out = same_on_cluster(
+            &cluster,
+            common::double11,
+            &["sql", "--warehouse", place, "--format", "csv", "-c", query],
+        );
+        assert!(out.lines().count() > 1, "{query}: rows");
+    }
+    // The shell's commands (`\d`) and plans that read no file run on the client.
+    same_on_cluster(
+        &cluster,
+        common::double11,
+        &[
+            "sql",
+            "--warehouse",
+            place,
+            "-c",
+            "\\d transactions",
+            "-c",
+            "SELECT 1 + 1",
+        ],
+    );
+
+    // Exports: the rows come from the cluster, the files are written here.
+    for (name, extra) in [
+        ("day.csv", &[][..]),
+        ("day.json", &[][..]),
+        (
+            "by_platform",
+            &["--partition-by", "platform", "--format", "csv"][..],
+        ),
+    ] {
+        let files: Vec<_> = [false, true]
+            .into_iter()
+            .map(|with_cluster| {
+                let to = dir
+                    .path()
+                    .join(if with_cluster { "remote" } else { "local" })
+                    .join(name);
+                let mut cmd = common::double11();
+                if with_cluster {
+                    cmd.args(["--cluster", &cluster.url]);
+                }
+                let out = cmd
+                    .args([
+                        "-q",
+                        "export",
+                        "--warehouse",
+                        place,
+                        "--sql",
+                        "SELECT event_id, event_time, amount_cny, platform FROM transactions \
+                         WHERE cst_date = DATE '2019-11-11' ORDER BY event_id",
+                        "--to",
+                        common::path(&to),
+                    ])
+                    .args(extra)
+                    .output()
+                    .expect("export runs");
+                assert!(
+                    out.status.success(),
+                    "export {name} (cluster: {with_cluster}): {}\n{}",
+                    String::from_utf8_lossy(&out.stderr),
+                    cluster.logs()
+                );
+                // A partitioned export's files have random names: key them by folder.
+                let mut files: Vec<_> = common::snapshot(to.parent().expect("folder"))
+                    .into_iter()
+                    .map(|(name, bytes)| match name.rsplit_once('/') {
+                        Some((folder, _)) if folder.contains('=') => (folder.to_string(), bytes),
+                        _ => (name, bytes),
+                    })
+                    .collect();
+                files.sort();
+                files
+            })
+            .collect();
+        assert!(!files[0].is_empty(), "{name}: written");
+        assert_eq!(files[1], files[0], "{name}: the cluster's export differs");
+    }
+}
+
+#[test]
+fn an_s3_warehouse_on_a_cluster_equals_the_local_run_with_the_sessions_credentials() {
+    let Some(s3) = common::s3::server("an_s3_warehouse_on_a_cluster") else {
+        return;
+    };
+    let cluster = Cluster::start();
+    let place = s3.url("on-cluster");
+    let rates = common::sample_rates();
+    let out = s3
+        .double11()
+        .args([
+            "-q",
+            "ingest",
+            "--warehouse",
+            &place,
+            "--fx-rates",
+            common::path(&rates),
+        ])
+        .arg(common::sample_logs())
+        .output()
+        .expect("ingest runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let on_s3 = same_on_cluster(&cluster, || s3.double11(), &report_args(&place, None));
+    // The same logs in a local warehouse give the same figures.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wh = dir.path().join("wh");
+    common::ingest(&wh, &[&common::sample_logs()]);
+    assert_eq!(on_s3, common::ok(&report_args(common::path(&wh), None)));
+    for query in &QUERIES[..2] {
+        same_on_cluster(
+            &cluster,
+            || s3.double11(),
+            &["sql", "--warehouse", &place, "--format", "csv", "-c", query],
+        );
+    }
+
+    // A wrong secret: refused before any query reaches the cluster, naming the bucket.
+    let out = s3
+        .double11_with_secret("not-the-secret")
+        .args(["--cluster", &cluster.url])
+        .args(report_args(&place, None))
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{stderr}");
+    assert!(
+        stderr.contains(s3.bucket) && stderr.contains("AWS_SECRET_ACCESS_KEY"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("not-the-secret"), "{stderr}");
+}
+
+#[test]
+fn a_scheduler_that_is_down_fails_at_once_naming_its_address() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wh = dir.path().join("wh");
+    common::ingest(&wh, &[&common::sample_logs().join("2019-11-11-a.csv")]);
+    let url = format!("df://127.0.0.1:{}", free_port());
+    for args in [
+        report_args(common::path(&wh), None),
+        vec![
+            "sql",
+            "--warehouse",
+            common::path(&wh),
+            "-c",
+            "SELECT count(*) FROM transactions",
+        ],
+    ] {
+        let started = Instant::now();
+        let mut all = vec!["--cluster", url.as_str()];
+        all.extend(args);
+        let stderr = common::fails(&all, 69);
+        assert!(started.elapsed() < Duration::from_secs(5), "at once");
+        assert!(
+            stderr.contains(&url) && stderr.contains("double11 scheduler"),
+            "{stderr}"
+        );
+    }
+    // An executor waits for its scheduler as long as it was told, then says which it was.
+    let stderr = common::fails(
+        &[
+            "executor",
+            "--scheduler",
+            &url,
+            "--port",
+            &free_port().to_string(),
+            "--wait",
+            "1",
+        ],
+        69,
+    );
+    assert!(stderr.contains(&url), "{stderr}");
+    // A malformed address is a usage error.
+    let stderr = common::fails(&["--cluster", "localhost", "sql", "-c", "SELECT 1"], 2);
+    assert!(stderr.contains("df://host:port"), "{stderr}");
+}
+
+/// A day big enough that a query takes a while on two executors.
+fn big_warehouse(dir: &Path) -> std::path::PathBuf {
+    let logs = dir.join("logs");
+    common::ok(&[
+        "-q",
+        "generate",
+        "--day",
+        DAY,
+        "--scale",
+        "0.002",
+        "--out",
+        common::path(&logs),
+        "--files",
+        "4",
+    ]);
+    let wh = dir.join("wh");
+    common::ingest(&wh, &[&logs]);
+    wh
+}
+
+#[test]
+fn an_executor_killed_mid_query_gives_the_right_answer_or_a_clear_error() {
+    let mut cluster = Cluster::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wh = big_warehouse(dir.path());
+    let query = "SELECT buyer_id, count(*) AS orders, sum(amount_cny) AS gmv, \
+                 count(DISTINCT seller_id) AS sellers FROM transactions GROUP BY buyer_id \
+                 ORDER BY gmv DESC, buyer_id LIMIT 20";
+    let args = [
+        "sql",
+        "--warehouse",
+        common::path(&wh),
+        "--format",
+        "csv",
+        "-c",
+        query,
+    ];
+    let local = common::ok(&args);
+
+    let mut client = common::double11()
+        .args(["--cluster", &cluster.url])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("client starts");
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        client.try_wait().expect("client state").is_none(),
+        "the query finished before the executor could be killed: make the data bigger"
+    );
+    let victim = &mut cluster.executors[0];
+    victim.kill().expect("kill -9 the executor");
+    victim.wait().expect("reaped");
+    let out = client.wait_with_output().expect("client ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    match out.status.code() {
+        Some(0) => assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            local,
+            "after the retry"
+        ),
+        Some(69) => assert!(stderr.contains("cluster"), "a clear error: {stderr}"),
+        code => panic!("exit {code:?}: {stderr}\n{}", cluster.logs()),
+    }
+    // The surviving executor runs the next query alone, right.
+    let again = common::double11()
+        .args(["--cluster", &cluster.url])
+        .args(args)
+        .output()
+        .expect("runs");
+    assert!(
+        again.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&again.stderr),
+        cluster.logs()
+    );
+    assert_eq!(String::from_utf8_lossy(&again.stdout), local);
+}
