@@ -238,9 +238,11 @@ mod tests {
 
     #[test]
     fn the_s3_settings_travel_in_the_session() {
-        let mut sent = StoreOptions::default();
-        sent.s3_endpoint = Some("http://127.0.0.1:8333".into());
-        sent.s3_secret_access_key = Some("secret".into());
+        let sent = StoreOptions {
+            s3_endpoint: Some("http://127.0.0.1:8333".into()),
+            s3_secret_access_key: Some("secret".into()),
+            ..StoreOptions::default()
+        };
         let client = config().with_option_extension(sent);
         let pairs = client.to_key_value_pairs();
         let node = config().update_from_key_value_pair(&pairs);
