@@ -120,7 +120,11 @@ def main():
                     took, outputs[where] = timed(full + cmd)
                     times[name][where].append(took)
                 if outputs["local"] != outputs["cluster"]:
-                    sys.exit(f"{name}: the cluster's output differs from the local one")
+                    import difflib
+                    diff = difflib.unified_diff(outputs["local"].splitlines(), outputs["cluster"].splitlines(),
+                                                "local", "cluster", lineterm="", n=1)
+                    sys.exit(f"{name}: the cluster's output differs from the local one:\n"
+                             + "\n".join(list(diff)[:20]))
             print(f"run {rep + 1}/{args.repeat} done", flush=True)
         print(f"\nlocal (one process, 2 threads) vs Ballista (scheduler + 2 executors x 1 core, "
               f"same machine); scale {args.scale}; {args.repeat} alternating runs, median s; "
