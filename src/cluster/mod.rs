@@ -15,6 +15,7 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ballista_core::config::TaskSchedulingPolicy;
 use ballista_core::extension::{SessionConfigExt, SessionStateExt};
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
@@ -30,6 +31,13 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Partitions of a shuffle (tasks of a stage) in cluster mode.
 const CLUSTER_PARTITIONS: usize = 16;
+
+/// Executors ask the scheduler for tasks when they have a free core (pull), rather than the
+/// scheduler pushing tasks by its own count of free cores: in Ballista 55 that count leaks when
+/// an executor dies in the middle of a stage whose input it held (the survivors' tasks of the
+/// rolled-back stage are never refunded), and the query then waits forever. Pulling keeps the
+/// count on the executor, which always knows it; an idle executor polls every 50 ms.
+const SCHEDULING: TaskSchedulingPolicy = TaskSchedulingPolicy::PullStaged;
 
 /// A scheduler's address, `df://host:port` (or `host:port`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,6 +166,7 @@ pub async fn serve_scheduler(opts: &SchedulerOptions) -> Result<()> {
         no_executors_grace_period_seconds: timeout,
         override_config_producer: Some(Arc::new(stores::config)),
         override_session_builder: Some(Arc::new(scheduler_session)),
+        scheduling_policy: SCHEDULING,
         ..SchedulerConfig::default()
     };
     let listener = tokio::net::TcpListener::bind(opts.bind)
@@ -266,6 +275,7 @@ pub async fn serve_executor(opts: &ExecutorOptions) -> Result<()> {
         scheduler_port: opts.scheduler.port,
         scheduler_connect_timeout_seconds: 0,
         vcores: opts.cores,
+        task_scheduling_policy: SCHEDULING,
         work_dir: Some(work_dir),
         memory_pool_size: Some(opts.memory_pool as u64),
         executor_heartbeat_interval_seconds: opts.heartbeat.as_secs().max(1),

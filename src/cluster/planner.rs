@@ -30,6 +30,8 @@ use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::analyze::AnalyzeExec;
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::sorts::sort::SortExec;
+use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, Partitioning,
@@ -64,6 +66,13 @@ impl QueryPlanner for ClusterPlanner {
             let input = self.remote(Arc::clone(sink.input()), &session_id);
             #[allow(deprecated)]
             return Arc::clone(&plan).with_new_children(vec![input]);
+        }
+        // The final order is made here: Ballista's shuffle does not keep the order a
+        // SortPreservingMergeExec at the root relies on.
+        if let Some(merge) = plan.downcast_ref::<SortPreservingMergeExec>() {
+            let remote = self.remote(Arc::clone(merge.input()), &session_id);
+            let sort = SortExec::new(merge.expr().clone(), remote).with_fetch(merge.fetch());
+            return Ok(Arc::new(sort));
         }
         Ok(self.remote(plan, &session_id))
     }
