@@ -17,8 +17,9 @@ const DAY: &str = "2019-11-11";
 const BASE: &str = "2018-11-11";
 
 /// Ad-hoc SQL that no rollup serves: group-bys on strings, a distinct count, a window rank,
-/// a join with the rates, a per-minute count, partition pruning by day.
-const QUERIES: [&str; 7] = [
+/// a join with the rates, a per-minute count, partition pruning by day, a union of two tables
+/// (over two ingests: it once hung on the cluster).
+const QUERIES: [&str; 8] = [
     "SELECT category, count(*) AS orders, sum(amount_cny) AS gmv FROM transactions \
      WHERE cst_date = DATE '2019-11-11' GROUP BY category ORDER BY gmv DESC, category",
     "SELECT cst_date, count(DISTINCT buyer_id) AS buyers FROM transactions GROUP BY 1 ORDER BY 1",
@@ -33,6 +34,8 @@ const QUERIES: [&str; 7] = [
     "SELECT event_type, count(*) AS n, sum(amount_cny) AS gmv FROM transactions GROUP BY 1 \
      ORDER BY 1",
     "SELECT kind, count(*) AS n FROM rejects GROUP BY kind ORDER BY kind",
+    "SELECT d, count(*) AS n FROM (SELECT CAST(cst_date AS VARCHAR) AS d FROM transactions \
+     UNION ALL SELECT file AS d FROM rejects) GROUP BY d ORDER BY d",
 ];
 
 fn report_args<'a>(place: &'a str, as_of: Option<&'a str>) -> Vec<&'a str> {
@@ -308,23 +311,49 @@ fn a_scheduler_that_is_down_fails_at_once_naming_its_address() {
 
 /// A day big enough that a query takes a while on two executors.
 fn big_warehouse(dir: &Path) -> std::path::PathBuf {
+    // Two days in eight files: a root ORDER BY over this many groups and files is where
+    // Ballista once lost rows (its merge of sorted shuffle partitions).
     let logs = dir.join("logs");
     common::ok(&[
         "-q",
         "generate",
         "--day",
         DAY,
+        "--year-over-year",
+        BASE,
         "--scale",
-        "0.002",
+        "0.001",
         "--out",
         common::path(&logs),
         "--files",
-        "4",
+        "8",
     ]);
     let wh = dir.join("wh");
     common::ingest(&wh, &[&logs]);
     wh
 }
+
+/// The CSV output of `args` run on `cluster` (which must succeed).
+fn on_cluster(cluster: &Cluster, args: [&str; 7]) -> String {
+    let out = common::double11()
+        .args(["--cluster", &cluster.url])
+        .args(args)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        cluster.logs()
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Orders and GMV per minute of the day (1,440 groups), in time order.
+const PER_MINUTE: &str = "SELECT date_trunc('minute', event_time) AS minute_cst, \
+                          count(*) AS orders, sum(amount_cny) AS gmv_cny FROM transactions \
+                          WHERE cst_date = DATE '2019-11-11' AND event_type = 'paid' \
+                          GROUP BY 1 ORDER BY 1";
 
 #[test]
 fn an_executor_killed_mid_query_gives_the_right_answer_or_a_clear_error() {
@@ -344,6 +373,22 @@ fn an_executor_killed_mid_query_gives_the_right_answer_or_a_clear_error() {
         query,
     ];
     let local = common::ok(&args);
+    let minutes = [
+        "sql",
+        "--warehouse",
+        common::path(&wh),
+        "--format",
+        "csv",
+        "-c",
+        PER_MINUTE,
+    ];
+    let minutes_local = common::ok(&minutes);
+    assert_eq!(minutes_local.lines().count(), 1 + 1440, "{minutes_local}");
+    assert_eq!(
+        on_cluster(&cluster, minutes),
+        minutes_local,
+        "two executors"
+    );
 
     let mut client = common::double11()
         .args(["--cluster", &cluster.url])
@@ -371,17 +416,11 @@ fn an_executor_killed_mid_query_gives_the_right_answer_or_a_clear_error() {
         Some(69) => assert!(stderr.contains("cluster"), "a clear error: {stderr}"),
         code => panic!("exit {code:?}: {stderr}\n{}", cluster.logs()),
     }
-    // The surviving executor runs the next query alone, right.
-    let again = common::double11()
-        .args(["--cluster", &cluster.url])
-        .args(args)
-        .output()
-        .expect("runs");
-    assert!(
-        again.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&again.stderr),
-        cluster.logs()
+    // The surviving executor runs the next queries alone, right.
+    assert_eq!(on_cluster(&cluster, args), local, "one executor left");
+    assert_eq!(
+        on_cluster(&cluster, minutes),
+        minutes_local,
+        "one executor left"
     );
-    assert_eq!(String::from_utf8_lossy(&again.stdout), local);
 }
