@@ -333,6 +333,19 @@ fn big_warehouse(dir: &Path) -> std::path::PathBuf {
     wh
 }
 
+/// `double11 sql` of `query` over the warehouse `wh`, as CSV.
+fn sql_csv<'a>(wh: &'a Path, query: &'a str) -> [&'a str; 7] {
+    [
+        "sql",
+        "--warehouse",
+        common::path(wh),
+        "--format",
+        "csv",
+        "-c",
+        query,
+    ]
+}
+
 /// The CSV output of `args` run on `cluster` (which must succeed).
 fn on_cluster(cluster: &Cluster, args: [&str; 7]) -> String {
     let out = common::double11()
@@ -363,25 +376,9 @@ fn an_executor_killed_mid_query_gives_the_right_answer_or_a_clear_error() {
     let query = "SELECT buyer_id, count(*) AS orders, sum(amount_cny) AS gmv, \
                  count(DISTINCT seller_id) AS sellers FROM transactions GROUP BY buyer_id \
                  ORDER BY gmv DESC, buyer_id LIMIT 20";
-    let args = [
-        "sql",
-        "--warehouse",
-        common::path(&wh),
-        "--format",
-        "csv",
-        "-c",
-        query,
-    ];
+    let args = sql_csv(&wh, query);
     let local = common::ok(&args);
-    let minutes = [
-        "sql",
-        "--warehouse",
-        common::path(&wh),
-        "--format",
-        "csv",
-        "-c",
-        PER_MINUTE,
-    ];
+    let minutes = sql_csv(&wh, PER_MINUTE);
     let minutes_local = common::ok(&minutes);
     assert_eq!(minutes_local.lines().count(), 1 + 1440, "{minutes_local}");
     assert_eq!(
