@@ -20,7 +20,6 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,29 +27,11 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import double11_binary, machine  # noqa: E402
+from common import double11_binary, free_port, machine, timed, wait_port  # noqa: E402
 from compare import ADHOC, adhoc_sql  # noqa: E402
 
 DAY = "2019-11-11"
 BASE = "2018-11-11"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, what):
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        if proc.poll() is not None:
-            sys.exit(f"{what} exited ({proc.returncode})")
-        time.sleep(0.05)
-    sys.exit(f"{what} did not listen on {port} within 30 s")
 
 
 def start_cluster(binary, work):
@@ -61,26 +42,16 @@ def start_cluster(binary, work):
     procs.append(sched)
     wait_port(port, sched, "the scheduler")
     for i in range(2):
-        flight, grpc = free_port(), free_port()
+        flight = free_port()
         log = open(os.path.join(work, f"executor-{i}.log"), "w")
         ex = subprocess.Popen([binary, "--threads", "1", "--memory-limit", "2G", "executor",
                                "--scheduler", f"df://127.0.0.1:{port}", "--port", str(flight),
-                               "--grpc-port", str(grpc), "--heartbeat", "1",
                                "--work-dir", os.path.join(work, f"executor-{i}")],
                               stdout=log, stderr=log)
         procs.append(ex)
         wait_port(flight, ex, f"executor {i}")
     time.sleep(1.5)  # both registered
     return f"df://127.0.0.1:{port}", procs
-
-
-def timed(cmd):
-    start = time.perf_counter()
-    done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    took = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return took, done.stdout
 
 
 def main():

@@ -2,6 +2,7 @@
 import json
 import os
 import platform
+import socket
 import subprocess
 import sys
 import tempfile
@@ -85,6 +86,41 @@ def run_checked(cmd, what, cwd=None, env=None):
     if m.rc != 0:
         sys.exit(f"{what} failed (exit {m.rc}): {' '.join(cmd)}\n{m.stderr[-4000:]}")
     return m
+
+
+def timed(cmd, env=None, retries=0):
+    """Wall seconds and stdout of `cmd`, retried `retries` times (2 s apart) before a failure
+    ends the benchmark with its stderr."""
+    for attempt in range(retries + 1):
+        start = time.perf_counter()
+        done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        took = time.perf_counter() - start
+        if done.returncode == 0:
+            return took, done.stdout
+        if attempt == retries:
+            sys.exit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+        time.sleep(2)
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, what, seconds=30):
+    """Waits until something listens on 127.0.0.1:`port`; ends the benchmark if `proc` exits
+    first or the port stays closed."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        if proc.poll() is not None:
+            sys.exit(f"{what} exited ({proc.returncode})")
+        time.sleep(0.05)
+    sys.exit(f"{what} did not listen on {port} within {seconds} s")
 
 
 def machine():

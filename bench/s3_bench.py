@@ -30,7 +30,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import VENV, double11_binary, machine, venv_python  # noqa: E402
+from common import VENV, double11_binary, machine, timed, venv_python  # noqa: E402
 
 DAY = "2019-11-11"
 BASE = "2018-11-11"
@@ -71,22 +71,10 @@ def env():
                 AWS_REGION="us-east-1", **KEYS)
 
 
-def timed(cmd, retries=0):
-    for attempt in range(retries + 1):
-        start = time.perf_counter()
-        done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
-        took = time.perf_counter() - start
-        if done.returncode == 0:
-            return took, done.stdout
-        if attempt == retries:
-            sys.exit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr}")
-        time.sleep(2)
-
-
 def report_all(binary, wh, out):
     shutil.rmtree(out, ignore_errors=True)
     took, _ = timed([binary, "-q", "report", "all", "--warehouse", wh, "--day", DAY, "--compare", BASE,
-                     "--format", "csv", "--out", out])
+                     "--format", "csv", "--out", out], env=env())
     return took, {f: open(os.path.join(out, f)).read() for f in sorted(os.listdir(out))}
 
 
@@ -116,9 +104,10 @@ def main():
                     shutil.rmtree(wh, ignore_errors=True)
                 # (the first S3 request of a fresh server may be refused while it settles)
                 took, _ = timed([binary, "-q", "ingest", *first, "--warehouse", wh, "--fx-rates", rates],
-                                retries=1 if rep == 0 else 0)
+                                env=env(), retries=1 if rep == 0 else 0)
                 times[place]["ingest"].append(took)
-                took, _ = timed([binary, "-q", "ingest", last, "--warehouse", wh, "--fx-rates", rates])
+                took, _ = timed([binary, "-q", "ingest", last, "--warehouse", wh, "--fx-rates", rates],
+                                env=env())
                 times[place]["run"].append(took)
                 took, figs = report_all(binary, wh, os.path.join(work, f"reports-{place}"))
                 times[place]["report"].append(took)

@@ -164,14 +164,19 @@ impl From<datafusion::error::DataFusionError> for Error {
 }
 
 /// What Ballista's client says when the cluster, not the query, failed (it passes errors on
-/// as text): the scheduler went away, no executor took the job, a task failed on every try.
-const CLUSTER_FAILURES: [&str; 6] = [
+/// as text): the scheduler went away, no executor took the job, a task failed on every try, an
+/// executor died while another read its shuffle output (the Arrow Flight stream cut mid-way:
+/// HTTP/2 says so; or the fetch failed, and the stage's one attempt, `STAGE_ATTEMPTS` in
+/// `cluster`, was used up: Ballista names the most recent failure reason).
+const CLUSTER_FAILURES: [&str; 8] = [
     "Stream closed without job completing",
     "transport error",
     "Could not connect",
     "ConnectError",
     "no executors",
     "Executor lost",
+    "h2 protocol error",
+    "most recent failure reason",
 ];
 
 /// Whether a query failed because a Parquet file could not be decoded (a truncated or
@@ -205,5 +210,33 @@ impl From<arrow::error::ArrowError> for Error {
 impl From<parquet::errors::ParquetError> for Error {
     fn from(e: parquet::errors::ParquetError) -> Self {
         Error::Other(e.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::error::DataFusionError;
+
+    #[test]
+    fn a_lost_executor_is_the_cluster_failing_a_bad_cast_is_the_query() {
+        // As Ballista's client reported them in tests/cluster.rs's executor-kill test.
+        let cut = "Job 038HY24HPY000 failed: Job failed due to stage 2 failed: Task failed due to \
+                   runtime execution error: DataFusionError(Shared(External(ArrowError(IpcError(\
+                   \"Arrow error: Ipc error: code: 'Unknown error', message: \\\"h2 protocol \
+                   error: error reading a body from connection\\\"\")))))";
+        let fetch = "Job 038HY1V324000 failed: Job failed due to stage 2 failed: Stage 2 has \
+                     failed 1 times, most recent failure reason: \"Error connecting to Ballista \
+                     executor\"";
+        for text in [cut, fetch] {
+            let e = Error::from(DataFusionError::Execution(text.to_string()));
+            assert_eq!(e.exit_code(), exit::UNAVAILABLE, "{e}");
+            assert!(e.to_string().contains("run it again"), "{e}");
+        }
+        let cast = "Job 038HY1V324001 failed: Job failed due to stage 1 failed: Task failed due \
+                    to runtime execution error: Cast error: Cannot cast string 'x' to value of \
+                    Int64 type";
+        let e = Error::from(DataFusionError::Execution(cast.to_string()));
+        assert_eq!(e.exit_code(), exit::USAGE, "{e}");
     }
 }

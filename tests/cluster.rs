@@ -38,25 +38,6 @@ const QUERIES: [&str; 8] = [
      UNION ALL SELECT file AS d FROM rejects) GROUP BY d ORDER BY d",
 ];
 
-fn report_args<'a>(place: &'a str, as_of: Option<&'a str>) -> Vec<&'a str> {
-    let mut args = vec![
-        "report",
-        "all",
-        "--warehouse",
-        place,
-        "--day",
-        DAY,
-        "--compare",
-        BASE,
-        "--format",
-        "csv",
-    ];
-    if let Some(v) = as_of {
-        args.extend(["--as-of", v]);
-    }
-    args
-}
-
 /// `args` run locally and on `cluster` give the same stdout; returns it.
 fn same_on_cluster(
     cluster: &Cluster,
@@ -114,11 +95,15 @@ fn reports_the_shell_and_exports_on_a_cluster_equal_the_local_runs() {
     common::ingest(&wh, &[&logs]);
     let place = common::path(&wh);
 
-    let latest = same_on_cluster(&cluster, common::double11, &report_args(place, None));
+    let latest = same_on_cluster(
+        &cluster,
+        common::double11,
+        &common::report_all_args(place, None),
+    );
     let then = same_on_cluster(
         &cluster,
         common::double11,
-        &report_args(place, Some(&early)),
+        &common::report_all_args(place, Some(&early)),
     );
     assert_ne!(latest, then, "--as-of {early} reads fewer files");
     assert!(
@@ -234,12 +219,19 @@ fn an_s3_warehouse_on_a_cluster_equals_the_local_run_with_the_sessions_credentia
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let on_s3 = same_on_cluster(&cluster, || s3.double11(), &report_args(&place, None));
+    let on_s3 = same_on_cluster(
+        &cluster,
+        || s3.double11(),
+        &common::report_all_args(&place, None),
+    );
     // The same logs in a local warehouse give the same figures.
     let dir = tempfile::tempdir().expect("tempdir");
     let wh = dir.path().join("wh");
     common::ingest(&wh, &[&common::sample_logs()]);
-    assert_eq!(on_s3, common::ok(&report_args(common::path(&wh), None)));
+    assert_eq!(
+        on_s3,
+        common::ok(&common::report_all_args(common::path(&wh), None))
+    );
     for query in &QUERIES[..2] {
         same_on_cluster(
             &cluster,
@@ -252,7 +244,7 @@ fn an_s3_warehouse_on_a_cluster_equals_the_local_run_with_the_sessions_credentia
     let out = s3
         .double11_with_secret("not-the-secret")
         .args(["--cluster", &cluster.url])
-        .args(report_args(&place, None))
+        .args(common::report_all_args(&place, None))
         .output()
         .expect("runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -271,7 +263,7 @@ fn a_scheduler_that_is_down_fails_at_once_naming_its_address() {
     common::ingest(&wh, &[&common::sample_logs().join("2019-11-11-a.csv")]);
     let url = format!("df://127.0.0.1:{}", free_port());
     for args in [
-        report_args(common::path(&wh), None),
+        common::report_all_args(common::path(&wh), None),
         vec![
             "sql",
             "--warehouse",

@@ -40,20 +40,9 @@ fn reports_queries_and_exports_on_s3_equal_the_local_ones() {
     let local = common::path(&wh).to_string();
     for (name, place) in [("local", &local), ("remote", &remote)] {
         let out = dir.path().join(format!("out-{name}"));
-        ok(s3.double11().args([
-            "report",
-            "all",
-            "--warehouse",
-            place,
-            "--day",
-            DAY,
-            "--compare",
-            BASE,
-            "--format",
-            "csv",
-            "--out",
-            common::path(&out),
-        ]));
+        let mut report = common::report_all_args(place, None);
+        report.extend(["--out", common::path(&out)]);
+        ok(s3.double11().args(report));
         ok(s3.double11().args([
             "-q",
             "export",

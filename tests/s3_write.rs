@@ -10,7 +10,6 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 
 const DAY: &str = "2019-11-11";
-const BASE: &str = "2018-11-11";
 
 fn ok(cmd: &mut std::process::Command) -> String {
     let out = cmd.output().expect("double11 runs");
@@ -50,21 +49,10 @@ fn names(files: &[(String, Vec<u8>)]) -> Vec<&str> {
 }
 
 fn report(s3: &common::s3::S3, place: &str, out: &Path) -> Vec<(String, Vec<u8>)> {
-    ok(s3.double11().args([
-        "-q",
-        "report",
-        "all",
-        "--warehouse",
-        place,
-        "--day",
-        DAY,
-        "--compare",
-        BASE,
-        "--format",
-        "csv",
-        "--out",
-        common::path(out),
-    ]));
+    let mut report = vec!["-q"];
+    report.extend(common::report_all_args(place, None));
+    report.extend(["--out", common::path(out)]);
+    ok(s3.double11().args(report));
     common::snapshot(out)
 }
 

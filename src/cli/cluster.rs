@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::cluster::{ClusterUrl, ExecutorOptions, SchedulerOptions};
-use crate::error::{Error, Result};
+use crate::cluster::{ClusterUrl, ExecutorOptions, SchedulerOptions, MIN_EXECUTOR_TIMEOUT_SECS};
+use crate::error::Result;
 use crate::settings::Settings;
 
 #[derive(Debug, Args)]
@@ -19,10 +19,11 @@ pub struct SchedulerArgs {
     /// The host name executors and clients reach this scheduler at (default: the bind host).
     #[arg(long, value_name = "HOST")]
     pub external_host: Option<String>,
-    /// Seconds without a heartbeat before an executor is taken as lost and its tasks run
-    /// elsewhere.
+    /// Seconds without a word from an executor before it is taken as lost and its tasks run
+    /// elsewhere. Executors ask for tasks every 50 ms when idle but only every 5 s when all
+    /// their cores are busy, so at least 10.
     #[arg(long, default_value_t = 30, value_name = "SECONDS",
-          value_parser = clap::value_parser!(u64).range(2..))]
+          value_parser = clap::value_parser!(u64).range(MIN_EXECUTOR_TIMEOUT_SECS..))]
     pub executor_timeout: u64,
 }
 
@@ -48,19 +49,13 @@ pub struct ExecutorArgs {
     /// bind host).
     #[arg(long, value_name = "HOST")]
     pub external_host: Option<String>,
-    /// The Arrow Flight port (results and shuffle data).
+    /// The Arrow Flight port (results and shuffle data); its only port: it asks the scheduler
+    /// for tasks.
     #[arg(long, default_value_t = 50051)]
     pub port: u16,
-    /// The task port (default: --port + 1).
-    #[arg(long)]
-    pub grpc_port: Option<u16>,
     /// Shuffle and spill files (default: a folder under the system's temporary folder).
     #[arg(long, value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
-    /// Seconds between heartbeats to the scheduler.
-    #[arg(long, default_value_t = 5, value_name = "SECONDS",
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub heartbeat: u64,
     /// Seconds to wait for the scheduler to come up.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub wait: u64,
@@ -69,32 +64,16 @@ pub struct ExecutorArgs {
 impl ExecutorArgs {
     /// The options, its cores from `--threads` and its memory pool from `--memory-limit`.
     pub fn options(&self, settings: &Settings) -> Result<ExecutorOptions> {
-        let grpc_port = match self.grpc_port {
-            Some(p) => p,
-            None => self.port.checked_add(1).ok_or_else(|| {
-                Error::Usage(format!(
-                    "--port {}: pass --grpc-port too (the default is --port + 1)",
-                    self.port
-                ))
-            })?,
-        };
-        if grpc_port == self.port {
-            return Err(Error::Usage(format!(
-                "--grpc-port {grpc_port} is --port: the executor needs two ports"
-            )));
-        }
         Ok(ExecutorOptions {
             scheduler: ClusterUrl::parse(&self.scheduler, "--scheduler")?,
             bind_host: self.bind_host.clone(),
             external_host: self.external_host.clone(),
             port: self.port,
-            grpc_port,
             cores: settings.threads(),
             memory_pool: settings.memory_limit()?,
             work_dir: self.work_dir.clone().unwrap_or_else(|| {
                 std::env::temp_dir().join(format!("double11-executor-{}", self.port))
             }),
-            heartbeat: Duration::from_secs(self.heartbeat),
             wait: Duration::from_secs(self.wait),
         })
     }

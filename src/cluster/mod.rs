@@ -39,6 +39,20 @@ const CLUSTER_PARTITIONS: usize = 16;
 /// count on the executor, which always knows it; an idle executor polls every 50 ms.
 const SCHEDULING: TaskSchedulingPolicy = TaskSchedulingPolicy::PullStaged;
 
+/// Attempts of a stage whose task could not fetch its input from another executor: one, so such
+/// a query fails (exit 69: run it again) instead of being recovered. Ballista 55 recovers a lost
+/// shuffle twice over, once when a task's fetch fails (it re-runs the map stage at once) and
+/// again when the dead executor's silence passes `--executor-timeout` (it rolls the stages back);
+/// when both happen to one query, we saw it hang, or answer with a partition's rows twice
+/// (tests/cluster.rs, the executor-kill test, with a 10 s timeout). An executor lost before its
+/// output was fetched is still recovered, by the timeout alone: the right answer, later.
+const STAGE_ATTEMPTS: usize = 1;
+
+/// The shortest silence after which the scheduler takes an executor as lost. Under pull
+/// scheduling the task poll is the heartbeat, and an executor whose cores are all busy polls
+/// every 5 s: below twice that a healthy, busy executor would be dropped.
+pub const MIN_EXECUTOR_TIMEOUT_SECS: u64 = 10;
+
 /// A scheduler's address, `df://host:port` (or `host:port`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterUrl {
@@ -153,7 +167,10 @@ pub struct SchedulerOptions {
 
 /// Runs a scheduler until Ctrl-C or SIGTERM.
 pub async fn serve_scheduler(opts: &SchedulerOptions) -> Result<()> {
-    let timeout = opts.executor_timeout.as_secs().max(2);
+    let timeout = opts
+        .executor_timeout
+        .as_secs()
+        .max(MIN_EXECUTOR_TIMEOUT_SECS);
     let config = SchedulerConfig {
         bind_host: opts.bind.ip().to_string(),
         bind_port: opts.bind.port(),
@@ -167,6 +184,7 @@ pub async fn serve_scheduler(opts: &SchedulerOptions) -> Result<()> {
         override_config_producer: Some(Arc::new(stores::config)),
         override_session_builder: Some(Arc::new(scheduler_session)),
         scheduling_policy: SCHEDULING,
+        stage_max_failures: STAGE_ATTEMPTS,
         ..SchedulerConfig::default()
     };
     let listener = tokio::net::TcpListener::bind(opts.bind)
@@ -231,18 +249,15 @@ pub struct ExecutorOptions {
     pub bind_host: String,
     /// The host the scheduler, other executors and clients reach it at (default: bind host).
     pub external_host: Option<String>,
-    /// Arrow Flight (results and shuffle data).
+    /// Arrow Flight (results and shuffle data). Its only port: under pull scheduling it asks the
+    /// scheduler for tasks, and that poll is its heartbeat.
     pub port: u16,
-    /// Task launch (gRPC).
-    pub grpc_port: u16,
     /// Tasks run at once.
     pub cores: usize,
     /// Memory all its tasks together may hold before they spill (split between the cores).
     pub memory_pool: usize,
     /// Shuffle and spill files.
     pub work_dir: std::path::PathBuf,
-    /// Heartbeats to the scheduler.
-    pub heartbeat: Duration,
     /// How long to wait for the scheduler to come up.
     pub wait: Duration,
 }
@@ -270,7 +285,6 @@ pub async fn serve_executor(opts: &ExecutorOptions) -> Result<()> {
                 .unwrap_or_else(|| opts.bind_host.clone()),
         ),
         port: opts.port,
-        grpc_port: opts.grpc_port,
         scheduler_host: opts.scheduler.host.clone(),
         scheduler_port: opts.scheduler.port,
         scheduler_connect_timeout_seconds: 0,
@@ -278,7 +292,6 @@ pub async fn serve_executor(opts: &ExecutorOptions) -> Result<()> {
         task_scheduling_policy: SCHEDULING,
         work_dir: Some(work_dir),
         memory_pool_size: Some(opts.memory_pool as u64),
-        executor_heartbeat_interval_seconds: opts.heartbeat.as_secs().max(1),
         override_config_producer: Some(Arc::new(stores::config)),
         override_runtime_producer: Some(Arc::new(move |config: &SessionConfig| {
             stores::runtime_for(config, Some(&spill))
@@ -286,10 +299,9 @@ pub async fn serve_executor(opts: &ExecutorOptions) -> Result<()> {
         ..Default::default()
     };
     eprintln!(
-        "double11 executor on {}:{} (flight) / {} (grpc), {} cores, {} MiB, scheduler {}",
+        "double11 executor on {}:{} (flight), {} cores, {} MiB, scheduler {}",
         opts.bind_host,
         opts.port,
-        opts.grpc_port,
         opts.cores,
         opts.memory_pool >> 20,
         opts.scheduler.display()

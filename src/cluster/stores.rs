@@ -16,6 +16,8 @@
 //! the executors.
 
 use std::any::Any;
+use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::Arc;
 
 use datafusion::common::config::{ConfigEntry, ConfigExtension, ExtensionOptions};
@@ -27,17 +29,16 @@ use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::ObjectStore;
 use url::Url;
 
-/// The S3 settings a session hands to the cluster (`double11.s3_*`), each the value of the
-/// client's `AWS_*` variable named in [`KEYS`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StoreOptions {
-    pub s3_endpoint: Option<String>,
-    pub s3_region: Option<String>,
-    pub s3_allow_http: Option<String>,
-    pub s3_virtual_hosted_style_request: Option<String>,
-    pub s3_access_key_id: Option<String>,
-    pub s3_secret_access_key: Option<String>,
-    pub s3_session_token: Option<String>,
+/// The S3 settings a session hands to the cluster (`double11.s3_*`): each set option by its
+/// name in [`KEYS`], its value from the client's `AWS_*` variables. Its `Debug` shows the names
+/// only: the values hold credentials.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct StoreOptions(BTreeMap<&'static str, String>);
+
+impl fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
 }
 
 // By hand, not with DataFusion's `extensions_options!`: the macro's entries leave out the
@@ -56,24 +57,25 @@ impl ExtensionOptions for StoreOptions {
     }
 
     fn set(&mut self, key: &str, value: &str) -> Result<()> {
-        match self.slot(key) {
-            Some(slot) => {
-                *slot = Some(value.to_string()).filter(|v| !v.is_empty());
-                Ok(())
-            }
-            None => Err(DataFusionError::Configuration(format!(
+        let Some((name, _, _)) = KEYS.iter().find(|(name, _, _)| *name == key) else {
+            return Err(DataFusionError::Configuration(format!(
                 "double11.{key} is not a setting (the double11.s3_* settings are {})",
                 KEYS.map(|k| k.0).join(", ")
-            ))),
+            )));
+        };
+        if value.is_empty() {
+            self.0.remove(name);
+        } else {
+            self.0.insert(name, value.to_string());
         }
+        Ok(())
     }
 
     fn entries(&self) -> Vec<ConfigEntry> {
-        let mut copy = self.clone();
         KEYS.iter()
             .map(|(name, _, vars)| ConfigEntry {
                 key: format!("{}.{name}", Self::PREFIX),
-                value: copy.slot(name).and_then(|v| v.take()),
+                value: self.get(name).map(str::to_string),
                 description: vars[0],
             })
             .collect()
@@ -129,33 +131,24 @@ impl StoreOptions {
         let mut options = StoreOptions::default();
         for (name, _, vars) in KEYS {
             let value = vars.iter().find_map(|v| std::env::var(v).ok());
-            if let Some(slot) = options.slot(name) {
-                *slot = value.filter(|v| !v.is_empty());
+            if let Some(value) = value.filter(|v| !v.is_empty()) {
+                options.0.insert(name, value);
             }
         }
         options
     }
 
-    fn slot(&mut self, name: &str) -> Option<&mut Option<String>> {
-        Some(match name {
-            "s3_endpoint" => &mut self.s3_endpoint,
-            "s3_region" => &mut self.s3_region,
-            "s3_allow_http" => &mut self.s3_allow_http,
-            "s3_virtual_hosted_style_request" => &mut self.s3_virtual_hosted_style_request,
-            "s3_access_key_id" => &mut self.s3_access_key_id,
-            "s3_secret_access_key" => &mut self.s3_secret_access_key,
-            "s3_session_token" => &mut self.s3_session_token,
-            _ => return None,
-        })
+    /// The value of option `name` (`s3_endpoint`, ...), if the session set it.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
     }
 
     /// A client for `bucket`: this node's `AWS_*` variables, overridden by every option the
     /// session set.
     fn s3_store(&self, bucket: &str) -> Result<Arc<dyn ObjectStore>> {
-        let mut options = self.clone();
         let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
         for (name, key, _) in KEYS {
-            if let Some(Some(value)) = options.slot(name).map(|v| v.take()) {
+            if let Some(value) = self.get(name) {
                 builder = builder.with_config(key, value);
             }
         }
@@ -236,25 +229,66 @@ mod tests {
     use super::*;
     use ballista_core::extension::SessionConfigHelperExt;
 
+    fn options(pairs: &[(&str, &str)]) -> StoreOptions {
+        let mut options = StoreOptions::default();
+        for (key, value) in pairs {
+            options.set(key, value).expect("a known setting");
+        }
+        options
+    }
+
     #[test]
     fn the_s3_settings_travel_in_the_session() {
-        let sent = StoreOptions {
-            s3_endpoint: Some("http://127.0.0.1:8333".into()),
-            s3_secret_access_key: Some("secret".into()),
-            ..StoreOptions::default()
-        };
-        let client = config().with_option_extension(sent);
+        let sent = options(&[
+            ("s3_endpoint", "http://127.0.0.1:8333"),
+            ("s3_secret_access_key", "secret"),
+        ]);
+        let client = config().with_option_extension(sent.clone());
         let pairs = client.to_key_value_pairs();
         let node = config().update_from_key_value_pair(&pairs);
         let got = node.options().extensions.get::<StoreOptions>().cloned();
         assert_eq!(
-            got.and_then(|o| o.s3_endpoint),
-            Some("http://127.0.0.1:8333".to_string()),
+            got.as_ref(),
+            Some(&sent),
             "{:?}",
             pairs
                 .iter()
                 .filter(|p| p.key.starts_with("double11"))
+                .map(|p| &p.key)
                 .collect::<Vec<_>>()
         );
+        assert_eq!(
+            got.as_ref().and_then(|o| o.get("s3_endpoint")),
+            Some("http://127.0.0.1:8333")
+        );
+    }
+
+    #[test]
+    fn unknown_settings_are_refused_and_empty_ones_unset() {
+        let mut o = options(&[("s3_region", "us-east-1")]);
+        let e = o.set("s3_bucket", "x").expect_err("not a setting");
+        assert!(e.to_string().contains("s3_endpoint"), "{e}");
+        o.set("s3_region", "").expect("known");
+        assert_eq!(o, StoreOptions::default());
+    }
+
+    #[test]
+    fn debug_never_shows_a_credential() {
+        let o = options(&[
+            ("s3_access_key_id", "AKIAEXAMPLE"),
+            ("s3_secret_access_key", "hunter2"),
+            ("s3_session_token", "tok3n"),
+        ]);
+        let shown = format!(
+            "{o:?} {:?}",
+            Stores {
+                known: DefaultObjectStoreRegistry::new(),
+                options: o.clone()
+            }
+        );
+        for secret in ["AKIAEXAMPLE", "hunter2", "tok3n"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("s3_secret_access_key"), "{shown}");
     }
 }

@@ -57,8 +57,8 @@ fn bare_double11(log: &Path) -> Command {
 }
 
 impl Cluster {
-    /// A scheduler (executors lost after 4 s of silence) and two executors (heartbeat every
-    /// second, 2 task slots and 512 MiB each).
+    /// A scheduler (executors lost after 10 s of silence, the least it takes) and two
+    /// executors (2 task slots and 512 MiB each).
     pub fn start() -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
@@ -69,7 +69,7 @@ impl Cluster {
                 "--bind",
                 &format!("127.0.0.1:{port}"),
                 "--executor-timeout",
-                "4",
+                "10",
             ])
             .spawn()
             .expect("double11 scheduler starts");
@@ -83,13 +83,13 @@ impl Cluster {
         for i in 0..2 {
             cluster.add_executor(i);
         }
-        // One heartbeat for both to be registered.
+        // Their first task polls register them.
         std::thread::sleep(Duration::from_millis(1500));
         cluster
     }
 
     fn add_executor(&mut self, i: usize) {
-        let (flight, grpc) = (free_port(), free_port());
+        let flight = free_port();
         let work: PathBuf = self._dir.path().join(format!("executor-{i}"));
         let mut child = bare_double11(&self._dir.path().join(format!("executor-{i}.log")))
             .args([
@@ -102,10 +102,6 @@ impl Cluster {
                 &self.url,
                 "--port",
                 &flight.to_string(),
-                "--grpc-port",
-                &grpc.to_string(),
-                "--heartbeat",
-                "1",
                 "--work-dir",
                 common::path(&work),
             ])

@@ -107,15 +107,14 @@ pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// `report all` of 2019-11-11 against 2018-11-11 as CSV, at warehouse version `as_of` (the
-/// latest when `None`).
-pub fn report_all(wh: &Path, as_of: Option<u64>) -> String {
-    let as_of = as_of.map(|v| v.to_string());
+/// The arguments of `report all` of 2019-11-11 against 2018-11-11 as CSV over the warehouse at
+/// `place` (a path or a URL), at version `as_of` (the latest when `None`).
+pub fn report_all_args<'a>(place: &'a str, as_of: Option<&'a str>) -> Vec<&'a str> {
     let mut args = vec![
         "report",
         "all",
         "--warehouse",
-        path(wh),
+        place,
         "--day",
         "2019-11-11",
         "--compare",
@@ -123,10 +122,17 @@ pub fn report_all(wh: &Path, as_of: Option<u64>) -> String {
         "--format",
         "csv",
     ];
-    if let Some(v) = &as_of {
-        args.extend(["--as-of", v.as_str()]);
+    if let Some(v) = as_of {
+        args.extend(["--as-of", v]);
     }
-    ok(&args)
+    args
+}
+
+/// `report all` of 2019-11-11 against 2018-11-11 as CSV, at warehouse version `as_of` (the
+/// latest when `None`).
+pub fn report_all(wh: &Path, as_of: Option<u64>) -> String {
+    let as_of = as_of.map(|v| v.to_string());
+    ok(&report_all_args(path(wh), as_of.as_deref()))
 }
 
 /// The file of the warehouse's latest version (`_double11/versions/<N>.json`).
