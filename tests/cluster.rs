@@ -394,6 +394,19 @@ fn an_executor_killed_mid_query_gives_the_right_answer_or_a_clear_error() {
     let victim = &mut cluster.executors[0];
     victim.kill().expect("kill -9 the executor");
     victim.wait().expect("reaped");
+    // A hang is a failure of its own (Ballista 55 hung here before the scheduler gave a
+    // failed fetch one attempt): the client must end within the executor timeout and retries.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while client.try_wait().expect("client state").is_none() {
+        if Instant::now() > deadline {
+            let _ = client.kill();
+            panic!(
+                "the query hung after an executor was killed\n{}",
+                cluster.logs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let out = client.wait_with_output().expect("client ends");
     let stderr = String::from_utf8_lossy(&out.stderr);
     match out.status.code() {
