@@ -379,11 +379,15 @@ fn an_executor_killed_mid_query_gives_the_right_answer_or_a_clear_error() {
         "two executors"
     );
 
+    // Its output goes to files, not pipes: the test polls for its end below, and a pipe
+    // nobody reads would stall a client that writes more than the pipe holds.
+    let (out_path, err_path) = (dir.path().join("client.out"), dir.path().join("client.err"));
+    let file = |p: &Path| std::fs::File::create(p).expect("client output file");
     let mut client = common::double11()
         .args(["--cluster", &cluster.url])
         .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stdout(file(&out_path))
+        .stderr(file(&err_path))
         .spawn()
         .expect("client starts");
     std::thread::sleep(Duration::from_millis(700));
@@ -397,7 +401,10 @@ fn an_executor_killed_mid_query_gives_the_right_answer_or_a_clear_error() {
     // A hang is a failure of its own (Ballista 55 hung here before the scheduler gave a
     // failed fetch one attempt): the client must end within the executor timeout and retries.
     let deadline = Instant::now() + Duration::from_secs(120);
-    while client.try_wait().expect("client state").is_none() {
+    let status = loop {
+        if let Some(status) = client.try_wait().expect("client state") {
+            break status;
+        }
         if Instant::now() > deadline {
             let _ = client.kill();
             panic!(
@@ -406,15 +413,11 @@ fn an_executor_killed_mid_query_gives_the_right_answer_or_a_clear_error() {
             );
         }
         std::thread::sleep(Duration::from_millis(100));
-    }
-    let out = client.wait_with_output().expect("client ends");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    match out.status.code() {
-        Some(0) => assert_eq!(
-            String::from_utf8_lossy(&out.stdout),
-            local,
-            "after the retry"
-        ),
+    };
+    let read = |p: &Path| std::fs::read_to_string(p).expect("client output");
+    let stderr = read(&err_path);
+    match status.code() {
+        Some(0) => assert_eq!(read(&out_path), local, "after the retry"),
         Some(69) => assert!(stderr.contains("cluster"), "a clear error: {stderr}"),
         code => panic!("exit {code:?}: {stderr}\n{}", cluster.logs()),
     }
