@@ -12,7 +12,7 @@ use arrow::array::RecordBatch;
 
 use crate::cst::date_from_days;
 use crate::error::{Error, Result};
-use crate::warehouse::parquet_files::{sort_batch, write_sorted_file};
+use crate::warehouse::parquet_files::{take_sorted, write_sorted_file};
 use crate::warehouse::rollups::Rollups;
 use crate::warehouse::tables::{Table, TRANSACTIONS_TABLE};
 use crate::warehouse::txn::{NewFile, WriteTxn};
@@ -63,20 +63,26 @@ impl<'t> Writer<'t> {
         }
     }
 
-    /// Writes a file of accepted rows of the CST `day`, sorted by the table's key so that
-    /// files are the same whatever the input order.
-    pub fn transactions(&mut self, day: i32, batch: RecordBatch) -> Result<()> {
+    /// Writes a file of accepted rows of the CST `day`, the rows `rows` ((batch, row)) of
+    /// `batches`, sorted by the table's key so that files are the same whatever the input
+    /// order.
+    pub fn transactions(
+        &mut self,
+        day: i32,
+        batches: Vec<RecordBatch>,
+        rows: Vec<(usize, usize)>,
+    ) -> Result<()> {
         let date = date_from_days(day).to_string();
         let file = self.txn.new_file(&TRANSACTIONS_TABLE, Some(&date));
-        self.days.entry(day).or_default().rows_written += batch.num_rows() as u64;
+        self.days.entry(day).or_default().rows_written += rows.len() as u64;
         if self.days.values().map(|d| d.rollups.len()).sum::<usize>() > ROLLUP_GROUPS_IN_MEMORY {
             self.flush_rollups()?;
         }
         let key = TRANSACTIONS_TABLE.sort_columns()?;
-        let (rows, threads) = (batch.num_rows() as u64, self.threads);
-        self.in_background(file, rows, move |path| {
-            let sorted = sort_batch(&batch, &key)?;
-            drop(batch); // the unsorted rows, before encoding needs memory
+        let (count, threads) = (rows.len() as u64, self.threads);
+        self.in_background(file, count, move |path| {
+            let sorted = take_sorted(&batches, rows, &key)?;
+            drop(batches); // the chunks' rows, before encoding needs memory
             let rollups = Rollups::of_transactions(&sorted)?;
             let bytes = write_sorted_file(path, &sorted.schema(), &sorted, &key, threads)?;
             Ok(Written {

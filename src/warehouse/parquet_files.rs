@@ -128,6 +128,60 @@ fn time_then_text_order(keys: &[SortColumn]) -> Option<Vec<u32>> {
     Some(order)
 }
 
+/// The rows `rows` ((batch, row)) of `batches`, sorted by a key of a millisecond timestamp
+/// and a string (the columns `key`, such as `transactions`' (`event_time`, `event_id`), no
+/// two rows alike), copied into one batch: each value is copied once, whatever the order.
+///
+/// Logs are nearly time-ordered: a stable sort by time finds the rows (almost) sorted, and
+/// only the rows of one millisecond then need their strings compared.
+pub fn take_sorted(
+    batches: &[RecordBatch],
+    mut rows: Vec<(usize, usize)>,
+    key: &[usize],
+) -> Result<RecordBatch> {
+    let &[time, text] = key else {
+        return Err(Error::Other(anyhow::anyhow!(
+            "take_sorted: a (time, text) key expected, got columns {key:?}"
+        )));
+    };
+    let column = |b: &RecordBatch, i: usize| Arc::clone(b.column(i));
+    let times: Vec<_> = batches.iter().map(|b| column(b, time)).collect();
+    let texts: Vec<_> = batches.iter().map(|b| column(b, text)).collect();
+    let times = times
+        .iter()
+        .map(|a| a.as_any().downcast_ref::<TimestampMillisecondArray>())
+        .collect::<Option<Vec<_>>>();
+    let texts = texts
+        .iter()
+        .map(|a| a.as_any().downcast_ref::<StringArray>())
+        .collect::<Option<Vec<_>>>();
+    let (Some(times), Some(texts)) = (times, texts) else {
+        return Err(Error::Other(anyhow::anyhow!(
+            "take_sorted: columns {key:?} are not a millisecond timestamp and a string"
+        )));
+    };
+    let time_of = |(b, r): (usize, usize)| times[b].value(r);
+    if rows.windows(2).any(|w| time_of(w[0]) > time_of(w[1])) {
+        rows.sort_by_key(|row| time_of(*row));
+    }
+    let mut start = 0;
+    while start < rows.len() {
+        let t = time_of(rows[start]);
+        let mut end = start + 1;
+        while end < rows.len() && time_of(rows[end]) == t {
+            end += 1;
+        }
+        if end - start > 1 {
+            rows[start..end].sort_unstable_by(|(b1, r1), (b2, r2)| {
+                texts[*b1].value(*r1).cmp(texts[*b2].value(*r2))
+            });
+        }
+        start = end;
+    }
+    let refs: Vec<&RecordBatch> = batches.iter().collect();
+    Ok(arrow::compute::interleave_record_batch(&refs, &rows)?)
+}
+
 /// Writes one Parquet file (sorted by `sorted_by` if given) and returns its size in bytes.
 /// The batch is taken so that, once sorted, its unsorted rows are freed before encoding.
 /// Columns are encoded on up to `threads` threads.
@@ -619,5 +673,55 @@ mod tests {
             .collect();
         let b = batch(&rows);
         assert_eq!(sort_batch(&b, &[1, 0]).expect("sort"), lexsorted(&b));
+    }
+
+    #[test]
+    fn rows_of_several_batches_come_out_as_lexsort_orders_them() {
+        // A day's rows in three chunks, picked in arrival order (some rows of each chunk
+        // belong to another day and are not picked).
+        let chunks = [
+            batch(&[(1, "c"), (1, "a"), (9, "other day"), (2, "b")]),
+            batch(&[(3, "z"), (2, "a"), (3, "y")]),
+            batch(&[(1, "b"), (4, "q"), (3, "x")]),
+        ];
+        let rows = vec![
+            (0, 0),
+            (0, 1),
+            (0, 3),
+            (1, 0),
+            (1, 1),
+            (1, 2),
+            (2, 0),
+            (2, 1),
+            (2, 2),
+        ];
+        let got = take_sorted(&chunks, rows.clone(), &[1, 0]).expect("take");
+        let picked =
+            arrow::compute::interleave_record_batch(&chunks.iter().collect::<Vec<_>>(), &rows)
+                .expect("interleave");
+        assert_eq!(got, lexsorted(&picked));
+        let ids: Vec<&str> = got
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("ids")
+            .iter()
+            .flatten()
+            .collect();
+        assert_eq!(ids, ["a", "b", "c", "a", "b", "x", "y", "z", "q"]);
+        // Already in order: the same rows, and other columns come along.
+        let sorted =
+            take_sorted(&chunks[..1], vec![(0, 1), (0, 0), (0, 3)], &[1, 0]).expect("take");
+        assert_eq!(sorted.num_rows(), 3);
+        let row = sorted
+            .column(2)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("row");
+        assert_eq!(row.values(), &[1, 0, 3]);
+        assert!(
+            take_sorted(&chunks, rows, &[0]).is_err(),
+            "a key of one column"
+        );
     }
 }

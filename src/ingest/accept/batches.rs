@@ -3,13 +3,12 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, Date32Builder, Decimal128Builder, Int64Builder, RecordBatch, StringBuilder,
+    ArrayRef, AsArray, Date32Builder, Decimal128Builder, Int64Builder, RecordBatch, StringBuilder,
     TimestampMillisecondBuilder,
 };
 
 use crate::cst::CST_TIMEZONE;
 use crate::error::Result;
-use crate::ingest::read::chunks::StoredEvent;
 use crate::ingest::read::validate::{Event, Reject};
 use crate::schema::{
     amount_cny_type, amount_type, DUPLICATES_SCHEMA, REJECTS_SCHEMA, TRANSACTIONS_FILE_SCHEMA,
@@ -57,7 +56,8 @@ impl Default for TransactionsBuilder {
 }
 
 impl TransactionsBuilder {
-    pub fn append(&mut self, e: &Event<'_>) {
+    /// Appends `e`; returns the bytes of its strings.
+    pub fn append(&mut self, e: &Event<'_>) -> usize {
         self.event_id.append_value(&e.event_id);
         self.event_time.append_value(e.event_time_ms);
         self.event_type.append_value(e.event_type.as_str());
@@ -73,13 +73,46 @@ impl TransactionsBuilder {
         self.device.append_option(e.device.as_deref());
         self.quantity.append_value(e.quantity);
         self.rows += 1;
+        [&e.event_id, &e.order_id, &e.platform, &e.currency]
+            .into_iter()
+            .chain([&e.category, &e.province, &e.device].into_iter().flatten())
+            .map(|s| s.len())
+            .sum()
     }
 
-    pub fn len(&self) -> usize {
-        self.rows
+    /// A builder whose buffers start at the size `batch`'s columns have, so that chunks of
+    /// similar size are built without growing them step by step.
+    fn sized_like(batch: &RecordBatch) -> Self {
+        let rows = batch.num_rows();
+        let text = |i: usize| {
+            let bytes = batch
+                .column(i)
+                .as_string_opt::<i32>()
+                .map_or(0, |a| a.values().len());
+            StringBuilder::with_capacity(rows, bytes)
+        };
+        TransactionsBuilder {
+            event_id: text(0),
+            event_time: TimestampMillisecondBuilder::with_capacity(rows)
+                .with_timezone(CST_TIMEZONE),
+            event_type: text(2),
+            order_id: text(3),
+            platform: text(4),
+            amount: Decimal128Builder::with_capacity(rows).with_data_type(amount_type()),
+            currency: text(6),
+            amount_cny: Decimal128Builder::with_capacity(rows).with_data_type(amount_cny_type()),
+            buyer_id: Int64Builder::with_capacity(rows),
+            seller_id: Int64Builder::with_capacity(rows),
+            category: text(10),
+            province: text(11),
+            device: text(12),
+            quantity: Int64Builder::with_capacity(rows),
+            rows: 0,
+        }
     }
 
-    /// The rows so far as a batch of the warehouse schema; the builder starts over empty.
+    /// The rows so far as a batch of the warehouse schema; the builder starts over empty,
+    /// its buffers sized for as many rows again.
     pub fn finish(&mut self) -> Result<RecordBatch> {
         let columns: Vec<ArrayRef> = vec![
             Arc::new(self.event_id.finish()),
@@ -97,48 +130,41 @@ impl TransactionsBuilder {
             Arc::new(self.device.finish()),
             Arc::new(self.quantity.finish()),
         ];
-        self.rows = 0;
-        Ok(RecordBatch::try_new(
-            Arc::clone(&TRANSACTIONS_FILE_SCHEMA),
-            columns,
-        )?)
+        let batch = RecordBatch::try_new(Arc::clone(&TRANSACTIONS_FILE_SCHEMA), columns)?;
+        *self = Self::sized_like(&batch);
+        Ok(batch)
     }
 }
 
-/// The accepted events of one CST day on their way into its [`TransactionsBuilder`], in
-/// arrival order, except that the events of one millisecond are held back and appended in
-/// `event_id` order. Logs are nearly time-ordered, so a day's rows then usually reach the
-/// writer sorted by (`event_time`, `event_id`) already and it has nothing to reorder (it still
-/// checks, and sorts whatever is not). Which rows go into which file does not change: that
-/// is decided by [`DayRows::len`], which counts the events held back.
+/// The accepted events of one CST day not written yet: rows of the chunks' batches that
+/// hold them, in arrival order. The writer sorts them and copies them into its file's batch
+/// ([`crate::warehouse::parquet_files::take_sorted`]) in one pass.
 #[derive(Default)]
 pub struct DayRows {
-    rows: TransactionsBuilder,
-    /// Events of `tie_time` not appended yet, their strings in `strings`.
-    tied: Vec<StoredEvent>,
-    tie_time: i64,
-    strings: String,
-    order: Vec<usize>,
-    /// Bytes of the strings of the events pushed since the last [`Self::finish`].
+    /// The batches the rows are in, with their number in [`HeldBatches`].
+    batches: Vec<(u64, RecordBatch)>,
+    /// (index in `batches`, row) of each event.
+    rows: Vec<(usize, usize)>,
+    /// Bytes of the events' strings.
     bytes: usize,
 }
 
 impl DayRows {
-    #[cfg(test)]
-    pub fn push(&mut self, e: &Event<'_>) {
-        self.tie(e.event_time_ms);
-        let before = self.strings.len();
-        self.tied.push(StoredEvent::store(&mut self.strings, e, 0));
-        self.bytes += self.strings.len() - before;
-    }
-
-    /// Pushes an event stored with `strings` (as [`Self::push`] does its view, but its strings
-    /// are copied at once).
-    pub fn push_stored(&mut self, e: &StoredEvent, strings: &str) {
-        self.tie(e.event_time_ms);
-        let before = self.strings.len();
-        self.tied.push(e.copy_to(strings, &mut self.strings));
-        self.bytes += self.strings.len() - before;
+    /// Adds row `row` of `batch`, number `id` in `held`, whose strings have `bytes` bytes.
+    pub fn push(
+        &mut self,
+        held: &mut HeldBatches,
+        id: u64,
+        batch: &RecordBatch,
+        row: usize,
+        bytes: usize,
+    ) {
+        if self.batches.last().map(|(last, _)| *last) != Some(id) {
+            held.refer(id);
+            self.batches.push((id, batch.clone()));
+        }
+        self.rows.push((self.batches.len() - 1, row));
+        self.bytes += bytes;
     }
 
     /// Bytes of the strings held (Arrow's string columns hold at most 2 GiB each).
@@ -146,46 +172,103 @@ impl DayRows {
         self.bytes
     }
 
-    /// Appends the events held back unless they are of `event_time_ms`.
-    fn tie(&mut self, event_time_ms: i64) {
-        if self.tie_time != event_time_ms {
-            self.settle();
-            self.tie_time = event_time_ms;
-        }
-    }
-
-    /// Events pushed since the last [`Self::finish`], appended or held back.
     pub fn len(&self) -> usize {
-        self.rows.len() + self.tied.len()
+        self.rows.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.rows.is_empty()
     }
 
-    /// Appends the events held back, in id order.
-    fn settle(&mut self) {
-        if let [one] = self.tied.as_slice() {
-            self.rows.append(&one.view(&self.strings));
-        } else if !self.tied.is_empty() {
-            let (tied, strings) = (&self.tied, self.strings.as_str());
-            self.order.clear();
-            self.order.extend(0..tied.len());
-            self.order
-                .sort_by(|a, b| tied[*a].event_id(strings).cmp(tied[*b].event_id(strings)));
-            for i in &self.order {
-                self.rows.append(&tied[*i].view(strings));
+    /// The rows held, as (batch, row) of the batches returned; the buffer starts over empty
+    /// and lets go of its batches in `held`.
+    pub fn take(&mut self, held: &mut HeldBatches) -> (Vec<RecordBatch>, Vec<(usize, usize)>) {
+        self.bytes = 0;
+        let batches = std::mem::take(&mut self.batches)
+            .into_iter()
+            .map(|(id, batch)| {
+                held.release(id);
+                batch
+            })
+            .collect();
+        (batches, std::mem::take(&mut self.rows))
+    }
+
+    /// Copies the rows into a batch of their own, so that the chunks' batches they were
+    /// part of can be freed: `id` is that batch's number in `held`.
+    pub fn compact(&mut self, held: &mut HeldBatches, id: u64) -> Result<()> {
+        if self.rows.is_empty() || (self.batches.len() == 1 && held.is_own(self.batches[0].0)) {
+            return Ok(());
+        }
+        let bytes = self.bytes;
+        let (batches, rows) = self.take(held);
+        let refs: Vec<&RecordBatch> = batches.iter().collect();
+        let own = arrow::compute::interleave_record_batch(&refs, &rows)?;
+        held.add(id, &own, true);
+        self.rows = (0..own.num_rows()).map(|row| (0, row)).collect();
+        self.batches = vec![(id, own)];
+        self.bytes = bytes;
+        Ok(())
+    }
+}
+
+/// The chunks' batches that days still hold rows of, and their memory: a chunk's batch
+/// lives until every day with rows in it is written, so a day that gets a few rows of many
+/// chunks (events just before midnight, in a log of the next day) would keep them all; past
+/// a limit the days' rows are copied into batches of their own ([`DayRows::compact`]).
+#[derive(Default)]
+pub struct HeldBatches {
+    /// Memory and references, by number; `own`: the batch is one day's copy.
+    batches: std::collections::HashMap<u64, Held>,
+    bytes: usize,
+}
+
+struct Held {
+    bytes: usize,
+    refs: usize,
+    own: bool,
+}
+
+impl HeldBatches {
+    /// Starts holding `batch` as number `id`, with one reference: the caller's, to
+    /// [`Self::release`] when done.
+    pub fn add(&mut self, id: u64, batch: &RecordBatch, own: bool) {
+        let bytes = batch.get_array_memory_size();
+        self.bytes += bytes;
+        self.batches.insert(
+            id,
+            Held {
+                bytes,
+                refs: 1,
+                own,
+            },
+        );
+    }
+
+    fn refer(&mut self, id: u64) {
+        if let Some(held) = self.batches.get_mut(&id) {
+            held.refs += 1;
+        }
+    }
+
+    /// One reference to `id` less; with none left, it is no longer held.
+    pub fn release(&mut self, id: u64) {
+        if let Some(held) = self.batches.get_mut(&id) {
+            held.refs = held.refs.saturating_sub(1);
+            if held.refs == 0 {
+                self.bytes -= held.bytes;
+                self.batches.remove(&id);
             }
         }
-        self.tied.clear();
-        self.strings.clear();
     }
 
-    /// Every event pushed so far as a batch; the buffer starts over empty.
-    pub fn finish(&mut self) -> Result<RecordBatch> {
-        self.settle();
-        self.bytes = 0;
-        self.rows.finish()
+    fn is_own(&self, id: u64) -> bool {
+        self.batches.get(&id).is_some_and(|h| h.own)
+    }
+
+    /// Memory of the batches held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 }
 
@@ -278,11 +361,19 @@ impl Default for DuplicatesBuilder {
 }
 
 impl DuplicatesBuilder {
-    pub fn append(&mut self, run_id: &str, file: &str, line: u64, e: &Event<'_>) {
+    /// Adds line `line` of `file`, a re-delivery of `event_id` at `event_time_ms` (CST `day`).
+    pub fn append(
+        &mut self,
+        origin: (&str, &str, u64),
+        event_id: &str,
+        event_time_ms: i64,
+        day: i32,
+    ) {
+        let (run_id, file, line) = origin;
         self.origin.append(run_id, file, line);
-        self.event_id.append_value(&e.event_id);
-        self.event_time.append_value(e.event_time_ms);
-        self.cst_date.append_value(e.day);
+        self.event_id.append_value(event_id);
+        self.event_time.append_value(event_time_ms);
+        self.cst_date.append_value(day);
     }
 
     pub fn len(&self) -> usize {
@@ -309,16 +400,16 @@ impl DuplicatesBuilder {
 mod tests {
     use std::borrow::Cow;
 
-    use arrow::array::{Array, StringArray, TimestampMillisecondArray};
+    use arrow::array::{Array, AsArray};
 
     use super::*;
     use crate::ingest::read::validate::EventType;
 
-    fn event(id: &str, ms: i64) -> Event<'_> {
+    fn event(id: &str, day: i32) -> Event<'_> {
         Event {
             event_id: Cow::Borrowed(id),
-            event_time_ms: ms,
-            day: 18_211,
+            event_time_ms: i64::from(day) * 86_400_000,
+            day,
             event_type: EventType::Paid,
             order_id: Cow::Borrowed("o"),
             platform: Cow::Borrowed("tmall"),
@@ -334,54 +425,65 @@ mod tests {
         }
     }
 
-    fn rows(batch: &RecordBatch) -> Vec<(i64, String)> {
-        let ids = batch
-            .column(0)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .expect("event_id");
-        let times = batch
-            .column(1)
-            .as_any()
-            .downcast_ref::<TimestampMillisecondArray>()
-            .expect("event_time");
-        (0..batch.num_rows())
-            .map(|i| (times.value(i), ids.value(i).to_string()))
+    /// A chunk's batch of events `ids`, all of `day`.
+    fn chunk(ids: &[&str], day: i32) -> RecordBatch {
+        let mut rows = TransactionsBuilder::default();
+        for id in ids {
+            let bytes = rows.append(&event(id, day));
+            assert_eq!(bytes, id.len() + "otmallCNYZhejiang".len(), "string bytes");
+        }
+        rows.finish().expect("batch")
+    }
+
+    fn ids(batches: &[RecordBatch], rows: &[(usize, usize)]) -> Vec<String> {
+        rows.iter()
+            .map(|(b, r)| {
+                batches[*b]
+                    .column(0)
+                    .as_string::<i32>()
+                    .value(*r)
+                    .to_string()
+            })
             .collect()
     }
 
     #[test]
-    fn events_of_one_millisecond_are_appended_in_id_order() {
-        let mut day = DayRows::default();
-        for (id, ms) in [
-            ("c", 1),
-            ("a", 1),
-            ("b", 2),
-            ("z", 3),
-            ("y", 3),
-            ("x", 3),
-            ("a", 2),
-        ] {
-            day.push(&event(id, ms));
-        }
-        assert_eq!(day.len(), 7, "held-back events count");
-        let got = rows(&day.finish().expect("batch"));
-        let want = [
-            (1, "a"),
-            (1, "c"),
-            (2, "b"),
-            (3, "x"),
-            (3, "y"),
-            (3, "z"),
-            (2, "a"),
-        ];
-        assert_eq!(got, want.map(|(t, id)| (t, id.to_string())));
-        assert!(day.is_empty());
-        // Columns other than the key come along with their row.
-        day.push(&event("q", 5));
-        let batch = day.finish().expect("batch");
-        assert_eq!(batch.num_rows(), 1);
-        assert!(batch.column(8).is_null(0), "buyer_id");
-        assert_eq!(batch.column(9).null_count(), 0, "seller_id");
+    fn days_hold_chunk_rows_until_written_or_compacted() {
+        let mut held = HeldBatches::default();
+        let (one, two) = (chunk(&["a", "b", "c"], 1), chunk(&["d", "e"], 2));
+        held.add(1, &one, false);
+        held.add(2, &two, false);
+        let (mut day1, mut day2) = (DayRows::default(), DayRows::default());
+        // Chunk 1 gives day 1 two rows and day 2 one; chunk 2 gives day 2 both of its rows.
+        day1.push(&mut held, 1, &one, 0, 1);
+        day2.push(&mut held, 1, &one, 1, 1);
+        day1.push(&mut held, 1, &one, 2, 1);
+        day2.push(&mut held, 2, &two, 0, 1);
+        day2.push(&mut held, 2, &two, 1, 1);
+        held.release(1); // the chunks are read
+        held.release(2);
+        assert_eq!((day1.len(), day2.len(), day2.bytes()), (2, 3, 3));
+        let both = held.bytes();
+        assert!(both >= one.get_array_memory_size() + two.get_array_memory_size());
+
+        // Day 1 copied out: chunk 1 is still held, by day 2.
+        day1.compact(&mut held, 3).expect("compact");
+        assert_eq!(day1.len(), 2);
+        assert!(held.bytes() > both, "day 1's copy is held too");
+        // Day 2 written: both chunks are freed; only day 1's own copy is left.
+        let (batches, rows) = day2.take(&mut held);
+        assert_eq!(ids(&batches, &rows), ["b", "d", "e"]);
+        assert!(day2.is_empty());
+        let (copy, _) = (&day1.batches[0].1, ());
+        assert_eq!(held.bytes(), copy.get_array_memory_size());
+        assert_eq!(copy.num_rows(), 2);
+        // Compacting again copies nothing; the rows come out the same.
+        day1.compact(&mut held, 4).expect("compact");
+        assert_eq!(day1.batches[0].0, 3);
+        let (batches, rows) = day1.take(&mut held);
+        assert_eq!(ids(&batches, &rows), ["a", "c"]);
+        assert_eq!(batches[0].column(9).null_count(), 0, "seller_id");
+        assert!(batches[0].column(8).is_null(0), "buyer_id");
+        assert_eq!(held.bytes(), 0);
     }
 }

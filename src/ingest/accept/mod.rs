@@ -4,7 +4,11 @@
 //! this run or a committed one: then it is a row of `duplicates`); a rejected line is a row
 //! of `rejects`. Full buffers go to the [`Writer`].
 //!
-//! [`dedupe`] keeps the seen ids in bounded memory; [`batches`] builds the Arrow rows.
+//! The workers that parse a chunk also build its accepted events' Arrow rows, so this stage,
+//! the one that sees every record in input order, only decides: per event, one look-up of
+//! its id and one (batch, row) pair appended to its day's list.
+//!
+//! [`dedupe`] keeps the seen ids in bounded memory; [`batches`] holds the rows.
 
 pub(crate) mod batches;
 pub(crate) mod dedupe;
@@ -12,10 +16,12 @@ pub(crate) mod dedupe;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasherDefault;
 
+use arrow::array::{AsArray, RecordBatch};
+
 use crate::cst::date_from_days;
 use crate::error::Result;
 use crate::ingest::input::Input;
-use crate::ingest::read::chunks::{Chunk, Outcome, StoredEvent};
+use crate::ingest::read::chunks::{Chunk, Outcome, RowKey};
 use crate::ingest::read::validate::Reject;
 use crate::ingest::write::Writer;
 use crate::ingest::IngestOptions;
@@ -25,13 +31,18 @@ use crate::warehouse::parquet_files::for_each_event_id;
 use crate::warehouse::tables::{DUPLICATES_TABLE, REJECTS_TABLE};
 use crate::warehouse::txn::WriteTxn;
 use crate::warehouse::Warehouse;
-use batches::{DayRows, DuplicatesBuilder, RejectsBuilder};
+use batches::{DayRows, DuplicatesBuilder, HeldBatches, RejectsBuilder};
 use dedupe::{id_hash, SeenIds, SmallKey};
 
 /// Bytes of strings buffered for one file before it is written, whatever its row count:
 /// records may be up to `--max-record-bytes` long, and an Arrow string column holds at most
 /// 2 GiB. Typical rows (~150 bytes) reach `rows_per_file` long before this.
 const BYTES_PER_FILE: usize = 256 << 20;
+
+/// Memory of chunks' batches held for unwritten rows, per row of `rows_per_file`, before
+/// every day's rows are copied into batches of their own ([`HeldBatches`]): a file's worth of
+/// typical rows takes about 200 bytes each, so the default 1 M rows per file allow 512 MiB.
+const HELD_BYTES_PER_FILE_ROW: usize = 512;
 
 /// What the accept stage gathered over a run, once every buffer is written.
 pub(crate) struct Accepted {
@@ -46,6 +57,13 @@ pub(crate) struct Accept<'a> {
     run_id: String,
     /// Accepted rows per CST day.
     days: HashMap<i32, DayRows, BuildHasherDefault<SmallKey>>,
+    /// The batches those rows are in.
+    held: HeldBatches,
+    /// Number of the next batch in `held`.
+    next_batch: u64,
+    /// Memory of `held` that makes the days copy their rows out: at least `held_floor`.
+    held_limit: usize,
+    held_floor: usize,
     rejects: RejectsBuilder,
     duplicates: DuplicatesBuilder,
     rejects_by_kind: BTreeMap<String, u64>,
@@ -67,6 +85,10 @@ impl<'a> Accept<'a> {
             manifest,
             run_id: txn.run_id().to_string(),
             days: HashMap::default(),
+            held: HeldBatches::default(),
+            next_batch: 0,
+            held_limit: held_floor(opts.rows_per_file),
+            held_floor: held_floor(opts.rows_per_file),
             rejects: RejectsBuilder::default(),
             duplicates: DuplicatesBuilder::default(),
             rejects_by_kind: BTreeMap::new(),
@@ -79,54 +101,99 @@ impl<'a> Accept<'a> {
     /// Takes the records of a chunk, whose first line is line `lines_before + 1` of `input`.
     pub fn take_chunk(
         &mut self,
-        chunk: &Chunk,
+        chunk: &mut Chunk,
         input: &Input,
         lines_before: u64,
         counts: &mut Counts,
     ) -> Result<()> {
+        let rows = chunk.take_rows()?;
+        let id = self.next_batch;
+        self.next_batch += 1;
+        if let Some(rows) = &rows {
+            self.held.add(id, rows, false);
+        }
         for record in &chunk.records {
             counts.records += 1;
             let line = lines_before + record.line;
-            match &record.outcome {
-                Outcome::Accepted(stored) => {
-                    if self.accept(stored, chunk.strings(), input, line)? {
+            match (&record.outcome, &rows) {
+                (Outcome::Accepted(row), Some(rows)) => {
+                    let key = &chunk.keys[*row];
+                    if self.accept(key, (id, rows, *row), input, line)? {
                         counts.accepted += 1;
                     } else {
                         counts.duplicates += 1;
                     }
                 }
-                Outcome::Rejected { reject, raw } => {
+                (Outcome::Rejected { reject, raw }, _) => {
                     counts.rejected += 1;
                     self.reject(reject, input, line, &chunk.text[raw.clone()])?;
                 }
+                (Outcome::Accepted(_), None) => {
+                    return Err(crate::error::Error::Other(anyhow::anyhow!(
+                        "{}: a chunk lost its rows",
+                        input.name
+                    )))
+                }
             }
+        }
+        // The chunk is read: its batch is held only while days have rows in it.
+        self.held.release(id);
+        if self.held.bytes() > self.held_limit {
+            self.compact()?;
         }
         Ok(())
     }
 
-    /// Adds an accepted event (stored with `strings`) unless its id was seen before;
-    /// `Ok(false)` for a duplicate, which is recorded in the `duplicates` table instead.
-    fn accept(&mut self, e: &StoredEvent, strings: &str, input: &Input, line: u64) -> Result<bool> {
-        let rows = match self.days.entry(e.day) {
+    /// Adds an accepted event, row `row` of chunk batch `id`, unless its id was seen
+    /// before; `Ok(false)` for a duplicate, which is recorded in the `duplicates` table
+    /// instead.
+    fn accept(
+        &mut self,
+        key: &RowKey,
+        (id, batch, row): (u64, &RecordBatch, usize),
+        input: &Input,
+        line: u64,
+    ) -> Result<bool> {
+        let rows = match self.days.entry(key.day) {
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
-                load_committed_ids(self.wh, self.manifest, e.day, &mut self.seen)?;
+                load_committed_ids(self.wh, self.manifest, key.day, &mut self.seen)?;
                 v.insert(DayRows::default())
             }
         };
-        if !self.seen.insert(e.event_time_ms, e.id_hash)? {
-            self.duplicates
-                .append(&self.run_id, &input.name, line, &e.view(strings));
+        if !self.seen.insert(key.event_time_ms, key.id_hash)? {
+            let event_id = batch.column(0).as_string::<i32>().value(row);
+            self.duplicates.append(
+                (&self.run_id, &input.name, line),
+                event_id,
+                key.event_time_ms,
+                key.day,
+            );
             if self.duplicates.len() >= self.rows_per_file {
                 self.flush_duplicates()?;
             }
             return Ok(false);
         }
-        rows.push_stored(e, strings);
+        rows.push(&mut self.held, id, batch, row, key.bytes as usize);
         if rows.len() >= self.rows_per_file || rows.bytes() >= BYTES_PER_FILE {
-            self.flush_day(e.day)?;
+            self.flush_day(key.day)?;
         }
         Ok(true)
+    }
+
+    /// Copies every day's rows into batches of their own, freeing the chunks' batches.
+    fn compact(&mut self) -> Result<()> {
+        tracing::debug!(
+            "{} bytes of chunks held for unwritten rows: copying each day's rows out",
+            self.held.bytes()
+        );
+        for rows in self.days.values_mut() {
+            rows.compact(&mut self.held, self.next_batch)?;
+            self.next_batch += 1;
+        }
+        // What is left is the days' own rows, each day below a file's worth.
+        self.held_limit = self.held_floor.max(2 * self.held.bytes());
+        Ok(())
     }
 
     /// Adds a rejected line (`raw`, its bytes) of `input`.
@@ -150,8 +217,8 @@ impl<'a> Accept<'a> {
         if rows.is_empty() {
             return Ok(());
         }
-        let batch = rows.finish()?;
-        self.out.transactions(day, batch)
+        let (batches, rows) = rows.take(&mut self.held);
+        self.out.transactions(day, batches, rows)
     }
 
     fn flush_rejects(&mut self) -> Result<()> {
@@ -188,6 +255,10 @@ impl<'a> Accept<'a> {
             rejects_by_kind: self.rejects_by_kind,
         })
     }
+}
+
+fn held_floor(rows_per_file: usize) -> usize {
+    rows_per_file.max(1).saturating_mul(HELD_BYTES_PER_FILE_ROW)
 }
 
 /// Feeds the ids already committed for a CST day into `seen`: the contract lets

@@ -22,16 +22,18 @@
 //! whose bytes stop being readable (a truncated or damaged gzip or zstd stream) hands on the
 //! complete records read before the damage, then ends with [`Ending::Broken`].
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::{self, BufRead};
 use std::ops::Range;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Mutex;
 
+use arrow::array::RecordBatch;
+
 use crate::error::{Error, Result};
+use crate::ingest::accept::batches::TransactionsBuilder;
 use crate::ingest::read::csv_records::{last_record_end, RecordEndScanner};
-use crate::ingest::read::validate::{Event, EventType, Reject};
+use crate::ingest::read::validate::{Event, Reject};
 use crate::ingest::read::window::count_newlines;
 
 /// Target size of a chunk; a chunk ends at the last record boundary once this much is read.
@@ -55,40 +57,27 @@ pub struct Parsed {
 }
 
 pub enum Outcome {
-    Accepted(StoredEvent),
+    /// The event is this row of the chunk's accepted rows ([`Chunk::take_rows`]), and this
+    /// entry of [`Chunk::keys`].
+    Accepted(usize),
     /// `raw`: where the record's verbatim text lies in the chunk's text.
-    Rejected {
-        reject: Reject,
-        raw: Range<usize>,
-    },
+    Rejected { reject: Reject, raw: Range<usize> },
 }
 
-/// Where a string lies in [`Chunk::strings`].
-type Span = (u32, u32);
-
-/// An accepted event whose strings are kept in its chunk, with the hash of its id.
-#[derive(Clone, Copy)]
-pub struct StoredEvent {
+/// What the accept stage decides by, of an accepted event: its row holds the rest.
+#[derive(Clone, Copy, Debug)]
+pub struct RowKey {
     pub id_hash: u128,
     pub event_time_ms: i64,
     /// CST day, days since the epoch.
     pub day: i32,
-    event_type: EventType,
-    amount_fen: i64,
-    amount_cny_fen: i64,
-    buyer_id: Option<i64>,
-    seller_id: Option<i64>,
-    quantity: i64,
-    event_id: Span,
-    order_id: Span,
-    platform: Span,
-    currency: Span,
-    category: Option<Span>,
-    province: Option<Span>,
-    device: Option<Span>,
+    /// Bytes of the event's strings (an Arrow string column holds at most 2 GiB).
+    pub bytes: u32,
 }
 
-/// A piece of an input's text and what its records became.
+/// A piece of an input's text and what its records became: the accepted events as Arrow
+/// rows built by the worker that parsed it, so that the accept stage only picks rows and
+/// the writer copies each string once more, into its file's sorted batch.
 #[derive(Default)]
 pub struct Chunk {
     /// The text, from a record boundary to a record boundary (or the end of the input).
@@ -96,8 +85,10 @@ pub struct Chunk {
     /// Newlines in `text`: the lines the chunk advances the line count by.
     pub newlines: u64,
     pub records: Vec<Parsed>,
-    /// The strings of the accepted events.
-    strings: String,
+    /// Of each accepted event, in order, what the accept stage needs.
+    pub keys: Vec<RowKey>,
+    /// The accepted events' columns.
+    rows: TransactionsBuilder,
     /// Buffers a parser may keep from chunk to chunk.
     pub fields: Vec<u8>,
     pub ends: Vec<usize>,
@@ -111,16 +102,22 @@ impl Chunk {
         self.text.clear();
         self.newlines = 0;
         self.records.clear();
-        self.strings.clear();
+        self.keys.clear();
         self.oversized = None;
     }
 
-    /// Records an accepted event, copying its strings into the chunk.
+    /// Records an accepted event as the next row.
     pub fn accept(&mut self, line: u64, e: &Event<'_>, id_hash: u128) {
-        let stored = StoredEvent::store(&mut self.strings, e, id_hash);
+        let bytes = self.rows.append(e);
         self.records.push(Parsed {
             line,
-            outcome: Outcome::Accepted(stored),
+            outcome: Outcome::Accepted(self.keys.len()),
+        });
+        self.keys.push(RowKey {
+            id_hash,
+            event_time_ms: e.event_time_ms,
+            day: e.day,
+            bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
         });
     }
 
@@ -132,97 +129,13 @@ impl Chunk {
         });
     }
 
-    /// The strings of the chunk's accepted events.
-    pub fn strings(&self) -> &str {
-        &self.strings
-    }
-}
-
-impl StoredEvent {
-    /// Keeps `e`, its strings appended to `strings` (which must stay below 4 GiB: a chunk's
-    /// text is about a MiB).
-    pub fn store(strings: &mut String, e: &Event<'_>, id_hash: u128) -> StoredEvent {
-        let mut keep = |s: &str| -> Span {
-            let start = strings.len();
-            strings.push_str(s);
-            (start as u32, strings.len() as u32)
-        };
-        StoredEvent {
-            id_hash,
-            event_time_ms: e.event_time_ms,
-            day: e.day,
-            event_type: e.event_type,
-            amount_fen: e.amount_fen,
-            amount_cny_fen: e.amount_cny_fen,
-            buyer_id: e.buyer_id,
-            seller_id: e.seller_id,
-            quantity: e.quantity,
-            event_id: keep(&e.event_id),
-            order_id: keep(&e.order_id),
-            platform: keep(&e.platform),
-            currency: keep(&e.currency),
-            category: e.category.as_deref().map(&mut keep),
-            province: e.province.as_deref().map(&mut keep),
-            device: e.device.as_deref().map(&mut keep),
+    /// The accepted events as a batch of the warehouse's file schema, `None` when there are
+    /// none; the next chunk's rows start in buffers of this one's size.
+    pub fn take_rows(&mut self) -> Result<Option<RecordBatch>> {
+        if self.keys.is_empty() {
+            return Ok(None);
         }
-    }
-
-    /// A copy of the event with its strings, which are stored one after the other in `from`,
-    /// copied to the end of `to` at once.
-    pub fn copy_to(&self, from: &str, to: &mut String) -> StoredEvent {
-        let (start, end) = (self.event_id.0, self.strings_end());
-        let base = to.len() as u32;
-        to.push_str(&from[start as usize..end as usize]);
-        let moved = |(a, b): Span| (a - start + base, b - start + base);
-        StoredEvent {
-            event_id: moved(self.event_id),
-            order_id: moved(self.order_id),
-            platform: moved(self.platform),
-            currency: moved(self.currency),
-            category: self.category.map(moved),
-            province: self.province.map(moved),
-            device: self.device.map(moved),
-            ..*self
-        }
-    }
-
-    /// Where the last of the event's strings ends ([`StoredEvent::store`] keeps them in this
-    /// order, one after the other).
-    fn strings_end(&self) -> u32 {
-        [self.device, self.province, self.category]
-            .into_iter()
-            .flatten()
-            .next()
-            .unwrap_or(self.currency)
-            .1
-    }
-
-    /// The event id, in the `strings` the event was stored with.
-    pub fn event_id<'s>(&self, strings: &'s str) -> &'s str {
-        &strings[self.event_id.0 as usize..self.event_id.1 as usize]
-    }
-
-    /// The event, borrowing the `strings` it was stored with.
-    pub fn view<'s>(&self, strings: &'s str) -> Event<'s> {
-        let e = self;
-        let s = |(start, end): Span| Cow::Borrowed(&strings[start as usize..end as usize]);
-        Event {
-            event_id: s(e.event_id),
-            event_time_ms: e.event_time_ms,
-            day: e.day,
-            event_type: e.event_type,
-            order_id: s(e.order_id),
-            platform: s(e.platform),
-            amount_fen: e.amount_fen,
-            currency: s(e.currency),
-            amount_cny_fen: e.amount_cny_fen,
-            buyer_id: e.buyer_id,
-            seller_id: e.seller_id,
-            category: e.category.map(s),
-            province: e.province.map(s),
-            device: e.device.map(s),
-            quantity: e.quantity,
-        }
+        Ok(Some(self.rows.finish()?))
     }
 }
 
@@ -320,7 +233,7 @@ pub fn parse_in_order<R, P, C>(
 where
     R: BufRead + Send,
     P: Fn(&mut Chunk, u64) + Sync,
-    C: FnMut(&Chunk) -> Result<()>,
+    C: FnMut(&mut Chunk) -> Result<()>,
 {
     let workers = workers.clamp(1, IN_FLIGHT / 2);
     let (free_tx, free_rx) = sync_channel::<Chunk>(IN_FLIGHT);
@@ -362,7 +275,7 @@ fn deliver<C>(
     consume: &mut C,
 ) -> Result<Ending>
 where
-    C: FnMut(&Chunk) -> Result<()>,
+    C: FnMut(&mut Chunk) -> Result<()>,
 {
     let mut waiting: BTreeMap<u64, io::Result<Chunk>> = BTreeMap::new();
     let mut next = 0;
@@ -370,11 +283,11 @@ where
         waiting.insert(seq, chunk);
         while let Some(chunk) = waiting.remove(&next) {
             next += 1;
-            let chunk = match chunk {
+            let mut chunk = match chunk {
                 Ok(chunk) => chunk,
                 Err(e) => return Ok(Ending::Broken(e)),
             };
-            consume(&chunk)?;
+            consume(&mut chunk)?;
             // Fails only when every worker has ended: the buffers are no longer needed.
             let _ = free_tx.send(chunk);
         }
@@ -571,44 +484,6 @@ mod tests {
         })
         .expect("in-memory read");
         got
-    }
-
-    #[test]
-    fn stored_events_copy_with_their_strings() {
-        use crate::ingest::read::validate::EventType;
-        let opt = |s: &'static str| (!s.is_empty()).then_some(Cow::Borrowed(s));
-        let mut from = String::from("something stored before");
-        let mut to = String::from("xyz");
-        for (category, province, device) in [
-            ("Beauty", "Zhejiang", "mobile"),
-            ("", "Jiangsu", ""),
-            ("家电", "", ""),
-            ("", "", ""),
-            ("", "", "pc"),
-        ] {
-            let e = Event {
-                event_id: Cow::Borrowed("e-1"),
-                event_time_ms: 1_573_401_600_000,
-                day: 18_211,
-                event_type: EventType::Refunded,
-                order_id: Cow::Borrowed("o-9"),
-                platform: Cow::Borrowed("kaola"),
-                amount_fen: 1,
-                currency: Cow::Borrowed("USD"),
-                amount_cny_fen: 7,
-                buyer_id: Some(3),
-                seller_id: None,
-                category: opt(category),
-                province: opt(province),
-                device: opt(device),
-                quantity: 2,
-            };
-            let stored = StoredEvent::store(&mut from, &e, 42);
-            from.push_str("and more after");
-            let copy = stored.copy_to(&from, &mut to);
-            assert_eq!(copy.view(&to), e);
-            assert_eq!(copy.id_hash, 42);
-        }
     }
 
     #[test]
