@@ -313,7 +313,12 @@ fn wrong_type(kind: RejectKind, i: usize, value: &Value) -> Reject {
 fn id_field(value: Value<'_>, i: usize) -> Result<Cow<'_, str>, Reject> {
     match value {
         Value::Text(t) => {
-            let chars = t.chars().count();
+            // At most 64 bytes is at most 64 characters: only longer ids are counted.
+            let chars = if t.len() <= MAX_ID_CHARS {
+                usize::from(!t.is_empty())
+            } else {
+                t.chars().count()
+            };
             if chars == 0 || chars > MAX_ID_CHARS {
                 Err(Reject::new(
                     RejectKind::BadField,
