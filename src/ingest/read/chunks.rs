@@ -2,15 +2,17 @@
 //!
 //! The decompressed text of an input is cut into chunks of about [`CHUNK_BYTES`] at record
 //! boundaries (for CSV, a newline outside quotes: [`super::csv_records::last_record_end`]).
-//! Worker threads take the next chunk in turn, parse it and apply the contract's rules to
-//! each record, which needs nothing but the record. The calling thread receives the parsed
-//! chunks strictly in input order and does the order-dependent part: de-duplication (first
-//! wins, in input order), appending rows, numbering lines (each chunk says how many lines
-//! it holds, so line numbers stay physical ones).
+//! Worker threads take the next chunk in turn, parse it, apply the contract's rules to each
+//! record, which needs nothing but the record, and build the accepted events' Arrow rows.
+//! The calling thread receives the parsed chunks strictly in input order and does the
+//! order-dependent part: de-duplication (first wins, in input order), picking each kept row
+//! for its day, numbering lines (each chunk says how many lines it holds, so line numbers
+//! stay physical ones).
 //!
-//! Memory is bounded: a chunk's buffers go back to the workers once the calling thread is
-//! done with it, and only [`IN_FLIGHT`] sets of buffers exist, so reading stops while that
-//! many chunks wait to be consumed. Reading happens under a lock by the worker whose turn it
+//! Memory is bounded: a chunk's text buffers go back to the workers once the calling thread
+//! is done with it, and only [`IN_FLIGHT`] sets of them exist, so reading stops while that
+//! many chunks wait to be consumed; its rows live on, as an Arrow batch, until their days are
+//! written (the accept stage bounds what it holds that way). Reading happens under a lock by the worker whose turn it
 //! is; it reads the input to its end (as a sequential reader does), so the input's position
 //! afterwards is the same.
 //!
