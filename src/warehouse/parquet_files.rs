@@ -110,39 +110,47 @@ fn time_then_text_order(keys: &[SortColumn]) -> Option<Vec<u32>> {
         return None;
     }
     let rows = u32::try_from(time.len()).ok()?;
-    let times = time.values();
     let mut order: Vec<u32> = (0..rows).collect();
-    if times.windows(2).any(|w| w[0] > w[1]) {
-        order.sort_by_key(|i| times[*i as usize]);
+    let all_distinct = sort_by_time_then_text(
+        &mut order,
+        |i| time.value(i as usize),
+        |i| text.value(i as usize),
+    );
+    all_distinct.then_some(order)
+}
+
+/// Sorts `rows` by (`time`, `text`) of each: a stable sort by time, needed only when the times
+/// are out of order (logs are nearly time-ordered), then the rows of each millisecond by their
+/// strings. `false` when two rows have the same key (their order is then arbitrary).
+fn sort_by_time_then_text<'a, R: Copy>(
+    rows: &mut [R],
+    time: impl Fn(R) -> i64,
+    text: impl Fn(R) -> &'a str,
+) -> bool {
+    if rows.windows(2).any(|w| time(w[0]) > time(w[1])) {
+        rows.sort_by_key(|row| time(*row));
     }
+    let mut distinct = true;
     let mut start = 0;
-    while start < order.len() {
-        let t = times[order[start] as usize];
+    while start < rows.len() {
+        let t = time(rows[start]);
         let mut end = start + 1;
-        while end < order.len() && times[order[end] as usize] == t {
+        while end < rows.len() && time(rows[end]) == t {
             end += 1;
         }
         if end - start > 1 {
-            let group = &mut order[start..end];
-            group.sort_unstable_by(|a, b| text.value(*a as usize).cmp(text.value(*b as usize)));
-            if group
-                .windows(2)
-                .any(|w| text.value(w[0] as usize) == text.value(w[1] as usize))
-            {
-                return None;
-            }
+            let group = &mut rows[start..end];
+            group.sort_unstable_by(|a, b| text(*a).cmp(text(*b)));
+            distinct &= group.windows(2).all(|w| text(w[0]) != text(w[1]));
         }
         start = end;
     }
-    Some(order)
+    distinct
 }
 
 /// The rows `rows` ((batch, row)) of `batches`, sorted by a key of a millisecond timestamp
 /// and a string (the columns `key`, such as `transactions`' (`event_time`, `event_id`), no
 /// two rows alike), copied into one batch: each value is copied once, whatever the order.
-///
-/// Logs are nearly time-ordered: a stable sort by time finds the rows (almost) sorted, and
-/// only the rows of one millisecond then need their strings compared.
 pub fn take_sorted(
     batches: &[RecordBatch],
     mut rows: Vec<(usize, usize)>,
@@ -153,40 +161,29 @@ pub fn take_sorted(
             "take_sorted: a (time, text) key expected, got columns {key:?}"
         )));
     };
-    let column = |b: &RecordBatch, i: usize| Arc::clone(b.column(i));
-    let times: Vec<_> = batches.iter().map(|b| column(b, time)).collect();
-    let texts: Vec<_> = batches.iter().map(|b| column(b, text)).collect();
-    let times = times
+    let times = batches
         .iter()
-        .map(|a| a.as_any().downcast_ref::<TimestampMillisecondArray>())
+        .map(|b| {
+            b.column(time)
+                .as_any()
+                .downcast_ref::<TimestampMillisecondArray>()
+        })
         .collect::<Option<Vec<_>>>();
-    let texts = texts
+    let texts = batches
         .iter()
-        .map(|a| a.as_any().downcast_ref::<StringArray>())
+        .map(|b| b.column(text).as_any().downcast_ref::<StringArray>())
         .collect::<Option<Vec<_>>>();
     let (Some(times), Some(texts)) = (times, texts) else {
         return Err(Error::Other(anyhow::anyhow!(
             "take_sorted: columns {key:?} are not a millisecond timestamp and a string"
         )));
     };
-    let time_of = |(b, r): (usize, usize)| times[b].value(r);
-    if rows.windows(2).any(|w| time_of(w[0]) > time_of(w[1])) {
-        rows.sort_by_key(|row| time_of(*row));
-    }
-    let mut start = 0;
-    while start < rows.len() {
-        let t = time_of(rows[start]);
-        let mut end = start + 1;
-        while end < rows.len() && time_of(rows[end]) == t {
-            end += 1;
-        }
-        if end - start > 1 {
-            rows[start..end].sort_unstable_by(|(b1, r1), (b2, r2)| {
-                texts[*b1].value(*r1).cmp(texts[*b2].value(*r2))
-            });
-        }
-        start = end;
-    }
+    // The accept stage keeps one row per event id and instant: no two keys are equal.
+    sort_by_time_then_text(
+        &mut rows,
+        |(b, r)| times[b].value(r),
+        |(b, r)| texts[b].value(r),
+    );
     let refs: Vec<&RecordBatch> = batches.iter().collect();
     Ok(arrow::compute::interleave_record_batch(&refs, &rows)?)
 }

@@ -162,10 +162,15 @@ impl<'a> Accept<'a> {
             }
         };
         if !self.seen.insert(key.event_time_ms, key.id_hash)? {
-            let event_id = batch.column(0).as_string::<i32>().value(row);
+            let Some(ids) = batch.column(0).as_string_opt::<i32>() else {
+                return Err(crate::error::Error::Other(anyhow::anyhow!(
+                    "{}: a chunk's first column is not event_id",
+                    input.name
+                )));
+            };
             self.duplicates.append(
                 (&self.run_id, &input.name, line),
-                event_id,
+                ids.value(row),
                 key.event_time_ms,
                 key.day,
             );
