@@ -44,6 +44,20 @@ const UNIQUE_COLUMNS: [&str; 4] = ["event_id", "order_id", "buyer_id", "seller_i
 /// could serve a lookup by id.
 const RANDOM_TEXT_COLUMNS: [&str; 2] = ["event_id", "order_id"];
 
+/// Text columns of a few values each, independent of time: in a file sorted by time every
+/// page holds nearly all of them (`Anhui` .. `Zhejiang`), so their minimum and maximum prune
+/// no page and no row group (a filter on them reads every page either way; reports by them
+/// read `per_hour`), yet computing them compares every value twice: 2-3 % of ingest's CPU in
+/// perf. See BENCHMARKS.md (2026-12-04, stop 29) for the measurement.
+const UNPRUNABLE_TEXT_COLUMNS: [&str; 6] = [
+    "event_type",
+    "platform",
+    "currency",
+    "category",
+    "province",
+    "device",
+];
+
 fn properties(sorting: Option<Vec<SortingColumn>>) -> WriterProperties {
     let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
@@ -56,7 +70,7 @@ fn properties(sorting: Option<Vec<SortingColumn>>) -> WriterProperties {
     for column in UNIQUE_COLUMNS {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
     }
-    for column in RANDOM_TEXT_COLUMNS {
+    for &column in RANDOM_TEXT_COLUMNS.iter().chain(&UNPRUNABLE_TEXT_COLUMNS) {
         builder = builder
             .set_column_statistics_enabled(ColumnPath::from(column), EnabledStatistics::None);
     }
