@@ -1,9 +1,12 @@
 //! One CST day: the paid orders of the curve and their refunds; in dirty mode also
 //! re-deliveries, bad lines of every reject kind and events just outside the day.
 //!
-//! Three independent random streams per day keep the clean events identical whatever the
-//! dirty rate or the output format: `rng` draws the events, `style` how they are written
-//! (offsets, fraction digits, JSON types), `dirty` everything dirty mode adds.
+//! Independent random streams keep the clean events identical whatever the dirty rate or the
+//! output format: `rng` draws the events, `dirty` everything dirty mode adds, and each line has
+//! a style stream of its own (offsets, fraction digits, JSON types), seeded from the event's
+//! id for a good line and from `dirty` for the others. The [`Generator`] draws on one thread
+//! and hands out [`Job`]s; the [`Renderer`] turns them into text on every core (see
+//! [`super::pipeline`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,13 +21,13 @@ use crate::money::{convert_to_cny_fen, AMOUNT_LIMIT_FEN, RATE_ONE};
 
 use super::catalog::{Catalog, CATEGORIES, CNY, CURRENCIES, DEVICES, ONE, PLATFORMS, PROVINCES};
 use super::curve::{per_second_counts, Profile};
+use super::pipeline::{Feed, BLOCK};
 use super::render::{
     push_amount, push_i64, push_time, push_u64, push_uuid, CsvShape, Kind, Line, Offset, AMOUNT,
     BUYER_ID, CATEGORY, CST, CURRENCY, DEVICE, EVENT_ID, EVENT_TIME, EVENT_TYPE, ORDER_ID,
     PLATFORM, PROVINCE, QUANTITY, SELLER_ID, TRACE_ID,
 };
-use super::rng::{mix63, Prob, Rng};
-use super::sink::Output;
+use super::rng::{mix63, mix64, Prob, Rng};
 use super::truth::{Counters, DayAcc};
 use super::GenFormat;
 
@@ -38,7 +41,7 @@ const RING: usize = 4096;
 
 /// One event, small enough to copy and to keep a few thousand of.
 #[derive(Debug, Clone, Copy)]
-struct Ev {
+pub(crate) struct Ev {
     id_hi: u64,
     id_lo: u64,
     time_ms: i64,
@@ -76,7 +79,7 @@ pub(crate) struct DayPlan {
 
 /// The reject kinds dirty mode writes, by the contract's names.
 #[derive(Debug, Clone, Copy)]
-enum Bad {
+pub(crate) enum Bad {
     FieldCount,
     Json,
     Missing,
@@ -191,7 +194,9 @@ struct DayState {
     tag: u64,
     start_ms: i64,
     rng: Rng,
-    style: Rng,
+    /// Seeds each good line's own style stream (with the event's id), so that a line renders
+    /// the same on any worker and whatever the dirty rate.
+    style: u64,
     dirty: Rng,
     /// Rates (10^-6 CNY per unit) by currency index for the day before, the day, the day after.
     rates: [[i64; 6]; 3],
@@ -229,38 +234,69 @@ pub(crate) fn columns(seed: u64, dirty: bool) -> Vec<usize> {
     cols
 }
 
-/// Run-wide state: the output, the counts, and the per-date totals.
+/// One line to render: an event with its style seed (and, for a rejected line, its fault and
+/// the draw that shapes it), or a blank line.
+pub(crate) enum Job {
+    Line {
+        ev: Ev,
+        style: u64,
+        /// The UTC offset to write (events outside the day), else one drawn from the style.
+        offset: Option<Offset>,
+        fault: Option<(Bad, u64)>,
+    },
+    Blank,
+}
+
+impl DayState {
+    fn style_of(&self, ev: &Ev) -> u64 {
+        mix64(self.style ^ mix64(ev.id_hi ^ mix64(ev.id_lo)))
+    }
+}
+
+/// Run-wide state of the drawing thread: the jobs for the renderers, the counts, and the
+/// per-date totals.
 pub(crate) struct Generator {
-    pub(crate) out: Output,
-    pub(crate) counters: Counters,
-    pub(crate) days: BTreeMap<i32, DayAcc>,
+    feed: Feed<Job>,
+    jobs: Vec<Job>,
+    counters: Counters,
+    days: BTreeMap<i32, DayAcc>,
     seed: u64,
     json: bool,
     dirty: Prob,
-    columns: Vec<usize>,
     catalog: Catalog,
-    line: Line,
 }
 
 impl Generator {
-    pub(crate) fn new(
-        out: Output,
-        seed: u64,
-        format: GenFormat,
-        dirty: f64,
-        columns: Vec<usize>,
-    ) -> Self {
+    pub(crate) fn new(feed: Feed<Job>, seed: u64, format: GenFormat, dirty: f64) -> Self {
         Generator {
-            out,
+            feed,
+            jobs: Vec::with_capacity(BLOCK),
             counters: Counters::default(),
             days: BTreeMap::new(),
             seed,
             json: format == GenFormat::Ndjson,
             dirty: Prob::new(dirty),
-            columns,
             catalog: Catalog::new(),
-            line: Line::new(),
         }
+    }
+
+    /// Hands the last jobs over; the run's counts and per-date totals.
+    pub(crate) fn finish(mut self) -> Result<(Counters, BTreeMap<i32, DayAcc>)> {
+        self.flush_jobs()?;
+        Ok((self.counters, self.days))
+    }
+
+    fn push(&mut self, job: Job) -> Result<()> {
+        self.jobs.push(job);
+        if self.jobs.len() >= BLOCK {
+            self.flush_jobs()?;
+        }
+        Ok(())
+    }
+
+    fn flush_jobs(&mut self) -> Result<()> {
+        let jobs = std::mem::replace(&mut self.jobs, self.feed.spare());
+        self.feed.lines(jobs)
     }
 
     /// Writes one day, to its files or to the already open standard output.
@@ -292,7 +328,7 @@ impl Generator {
             tag,
             start_ms: cst_day_start_ms(plan.date),
             rng: Rng::new(self.seed, tag * 8 + 1),
-            style: Rng::new(self.seed, tag * 8 + 2),
+            style: Rng::new(self.seed, tag * 8 + 2).next_u64(),
             dirty: Rng::new(self.seed, tag * 8 + 3),
             rates: [rates_of(day - 1)?, rates_of(day)?, rates_of(day + 1)?],
             accs: [DayAcc::new(), DayAcc::new(), DayAcc::new()],
@@ -312,7 +348,8 @@ impl Generator {
             |k: u64| (u128::from(plan.orders) * u128::from(k) / u128::from(files.max(1))) as u64;
         let mut file = 0u64;
         if files > 0 {
-            self.out.open_file(&plan.files[0])?;
+            self.flush_jobs()?;
+            self.feed.open(plan.files[0].clone())?;
         }
         let (mut done, mut gmv) = (0u64, 0i64);
         for (second, &count) in counts.iter().enumerate() {
@@ -370,7 +407,8 @@ impl Generator {
             self.switch_file(&mut d, &plan.files[file as usize])?;
         }
         if files > 0 {
-            self.out.close()?;
+            self.flush_jobs()?;
+            self.feed.close()?;
         }
         for (i, acc) in d.accs.iter().enumerate() {
             self.days
@@ -384,7 +422,8 @@ impl Generator {
     /// Starts the next file; in dirty mode it opens with a re-delivery of the previous
     /// file's last event, so de-duplication has to work across files.
     fn switch_file(&mut self, d: &mut DayState, path: &Path) -> Result<()> {
-        self.out.open_file(path)?;
+        self.flush_jobs()?;
+        self.feed.open(path.to_path_buf())?;
         if !self.dirty.is_zero() {
             if let Some(ev) = d.recent.latest() {
                 self.emit_duplicate(d, &ev)?;
@@ -398,11 +437,16 @@ impl Generator {
         if !self.dirty.is_zero() && d.dirty.chance(self.dirty) {
             self.emit_dirty(d, ev)?;
         }
-        self.fill(&mut d.style, ev, None);
-        self.write_line(CsvShape::Whole, false);
+        let style = d.style_of(ev);
+        self.push(Job::Line {
+            ev: *ev,
+            style,
+            offset: None,
+            fault: None,
+        })?;
         self.accept(d, ev, slot);
         d.recent.push(*ev);
-        self.out.maybe_flush()
+        Ok(())
     }
 
     fn accept(&mut self, d: &mut DayState, ev: &Ev, slot: usize) {
@@ -423,7 +467,7 @@ impl Generator {
     fn emit_dirty(&mut self, d: &mut DayState, ev: &Ev) -> Result<()> {
         if self.json && d.dirty.below(20) == 0 {
             // A blank line: skipped by readers, not a record.
-            self.out.buf.push(b'\n');
+            self.push(Job::Blank)?;
         }
         let r = d.dirty.below(100);
         if r < 45 {
@@ -451,8 +495,13 @@ impl Generator {
         } else {
             ev.amount - delta
         };
-        self.fill(&mut d.style, &ev, None);
-        self.write_line(CsvShape::Whole, false);
+        let style = d.dirty.next_u64();
+        self.push(Job::Line {
+            ev,
+            style,
+            offset: None,
+            fault: None,
+        })?;
         self.counters.records += 1;
         self.counters.duplicates += 1;
         Ok(())
@@ -464,10 +513,102 @@ impl Generator {
         let kinds = if self.json { &JSON_BAD } else { &CSV_BAD };
         let kind = kinds[d.dirty.below(kinds.len() as u64) as usize];
         let v = d.dirty.next_u64();
+        let style = d.dirty.next_u64();
+        self.push(Job::Line {
+            ev: *ev,
+            style,
+            offset: None,
+            fault: Some((kind, v)),
+        })?;
+        self.counters.reject(kind.name());
+        Ok(())
+    }
+
+    /// A paid event just before or just after the day, often written so that its local
+    /// date looks like the day itself (`…T16:00:00.000Z` is already the next CST day).
+    fn emit_outside(&mut self, d: &mut DayState) -> Result<()> {
+        let next = d.dirty.below(2) == 1;
+        let jitter = d.dirty.below(1500) as i64;
+        let (slot, ms) = if next {
+            (2, d.start_ms + DAY_MS + jitter)
+        } else {
+            (0, d.start_ms - 1 - jitter)
+        };
+        let offset = match (next, d.dirty.below(2)) {
+            (false, 0) => CST,
+            (false, _) => Offset::Minutes(9 * 60),
+            (true, 0) => Offset::Zulu,
+            (true, _) => CST,
+        };
+        let id_lo = d.dirty.next_u64();
+        let ids = (
+            id63(d.tag, 2, d.extra_seq),
+            id_lo,
+            id63(d.tag, 3, d.extra_seq),
+        );
+        d.extra_seq += 1;
+        let pools = (d.buyers, d.sellers);
+        let ev = make_paid(
+            &self.catalog,
+            &mut d.dirty,
+            &d.rates[slot],
+            ids,
+            ms,
+            d.plain_multiplier,
+            pools,
+        );
+        let style = d.dirty.next_u64();
+        self.push(Job::Line {
+            ev,
+            style,
+            offset: Some(offset),
+            fault: None,
+        })?;
+        self.accept(d, &ev, slot);
+        Ok(())
+    }
+}
+
+/// Turns jobs into bytes: a CSV row or an NDJSON object per line. Runs on every core.
+pub(crate) struct Renderer {
+    json: bool,
+    columns: Vec<usize>,
+}
+
+impl Renderer {
+    pub(crate) fn new(format: GenFormat, columns: Vec<usize>) -> Self {
+        Renderer {
+            json: format == GenFormat::Ndjson,
+            columns,
+        }
+    }
+
+    pub(crate) fn render(&self, jobs: &[Job], out: &mut Vec<u8>) {
+        let mut line = Line::new();
+        for job in jobs {
+            match job {
+                Job::Blank => out.push(b'\n'),
+                Job::Line {
+                    ev,
+                    style,
+                    offset,
+                    fault,
+                } => {
+                    let mut rng = Rng::new(*style, 0);
+                    self.fill(&mut line, &mut rng, ev, *offset);
+                    match fault {
+                        None => self.write_line(&line, out, CsvShape::Whole, false),
+                        Some((kind, v)) => self.render_bad(&mut line, out, ev, *kind, *v),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes the filled line with the fault `kind`; `v` shapes it.
+    fn render_bad(&self, line: &mut Line, out: &mut Vec<u8>, ev: &Ev, kind: Bad, v: u64) {
         let pick = |n: usize| (v >> 8) as usize % n;
-        self.fill(&mut d.style, ev, None);
         let (mut shape, mut trailing_comma, mut truncate) = (CsvShape::Whole, false, false);
-        let line = &mut self.line;
         match kind {
             Bad::FieldCount => {
                 shape = if v.is_multiple_of(2) {
@@ -530,75 +671,32 @@ impl Generator {
                 _ => line.set(BUYER_ID, b"9223372036854775808", Kind::Num),
             },
         }
-        let start = self.out.buf.len();
-        self.write_line(shape, trailing_comma);
+        let start = out.len();
+        self.write_line(line, out, shape, trailing_comma);
         if truncate {
             // Cut the object somewhere in its middle, on a character boundary.
-            let len = self.out.buf.len() - start;
+            let len = out.len() - start;
             let mut cut = start + len / 3 + (v >> 16) as usize % (len / 3).max(1);
-            while self.out.buf[cut] & 0xc0 == 0x80 {
+            while out[cut] & 0xc0 == 0x80 {
                 cut -= 1;
             }
-            self.out.buf.truncate(cut);
-            self.out.buf.push(b'\n');
+            out.truncate(cut);
+            out.push(b'\n');
         }
-        self.counters.reject(kind.name());
-        Ok(())
     }
 
-    /// A paid event just before or just after the day, often written so that its local
-    /// date looks like the day itself (`…T16:00:00.000Z` is already the next CST day).
-    fn emit_outside(&mut self, d: &mut DayState) -> Result<()> {
-        let next = d.dirty.below(2) == 1;
-        let jitter = d.dirty.below(1500) as i64;
-        let (slot, ms) = if next {
-            (2, d.start_ms + DAY_MS + jitter)
-        } else {
-            (0, d.start_ms - 1 - jitter)
-        };
-        let offset = match (next, d.dirty.below(2)) {
-            (false, 0) => CST,
-            (false, _) => Offset::Minutes(9 * 60),
-            (true, 0) => Offset::Zulu,
-            (true, _) => CST,
-        };
-        let id_lo = d.dirty.next_u64();
-        let ids = (
-            id63(d.tag, 2, d.extra_seq),
-            id_lo,
-            id63(d.tag, 3, d.extra_seq),
-        );
-        d.extra_seq += 1;
-        let pools = (d.buyers, d.sellers);
-        let ev = make_paid(
-            &self.catalog,
-            &mut d.dirty,
-            &d.rates[slot],
-            ids,
-            ms,
-            d.plain_multiplier,
-            pools,
-        );
-        self.fill(&mut d.style, &ev, Some(offset));
-        self.write_line(CsvShape::Whole, false);
-        self.accept(d, &ev, slot);
-        Ok(())
-    }
-
-    fn write_line(&mut self, shape: CsvShape, trailing_comma: bool) {
+    fn write_line(&self, line: &Line, out: &mut Vec<u8>, shape: CsvShape, trailing_comma: bool) {
         if self.json {
-            self.line
-                .write_json(&mut self.out.buf, &self.columns, trailing_comma);
+            line.write_json(out, &self.columns, trailing_comma);
         } else {
-            self.line.write_csv(&mut self.out.buf, &self.columns, shape);
+            line.write_csv(out, &self.columns, shape);
         }
     }
 
     /// Renders the fields of `ev`, choosing how each is written.
-    fn fill(&mut self, rng: &mut Rng, ev: &Ev, offset: Option<Offset>) {
+    fn fill(&self, l: &mut Line, rng: &mut Rng, ev: &Ev, offset: Option<Offset>) {
         let json = self.json;
         let with_trace = self.columns.len() > TRACE_ID;
-        let l = &mut self.line;
         l.clear();
         let s = l.open();
         push_uuid(&mut l.buf, ev.id_hi, ev.id_lo);

@@ -9,12 +9,15 @@
 //!
 //! Orders are streamed second by second from a table of 86,400 counts: nothing per event is
 //! kept beyond two rings of 4,096 recent events (for refunds and re-deliveries), so any
-//! scale runs in constant memory. The [`Truth`] (`truth.json`) is accounted line by line
+//! scale runs in constant memory. Events are drawn on one thread and rendered into text on
+//! every core, in blocks written in draw order ([`pipeline`]): the bytes do not depend on the
+//! number of cores. The [`Truth`] (`truth.json`) is accounted line by line
 //! as the log is written, by what the contract says a reader must make of each line.
 
 mod catalog;
 mod curve;
 mod day;
+mod pipeline;
 mod render;
 mod rng;
 mod sink;
@@ -33,7 +36,7 @@ use crate::ingest::fx::{FxRates, BUNDLED_RATES};
 
 use catalog::CURRENCIES;
 use curve::{Profile, BASE_DAY, SEED_DAY};
-use day::{DayPlan, Generator};
+use day::{DayPlan, Generator, Job, Renderer};
 use rng::mix64;
 use sink::Output;
 
@@ -102,8 +105,16 @@ pub struct GenerateReport {
     pub truth: Truth,
 }
 
-/// Generates the log, the rates and the truth.
+/// Generates the log, the rates and the truth, rendering on every core.
 pub fn run(args: &GenerateArgs) -> Result<GenerateReport> {
+    run_with(
+        args,
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+    )
+}
+
+/// [`run`] with `workers` rendering threads: the bytes do not depend on how many.
+fn run_with(args: &GenerateArgs, workers: usize) -> Result<GenerateReport> {
     check(args)?;
     let mut plans = vec![plan(args.day, &SEED_DAY, args.scale)];
     if let Some(base) = args.year_over_year {
@@ -166,13 +177,17 @@ pub fn run(args: &GenerateArgs) -> Result<GenerateReport> {
     if args.stdout {
         out.open_stdout()?;
     }
-    let mut gen = Generator::new(out, args.seed, args.format, args.dirty, columns);
-    for p in &plans {
-        gen.run_day(p, &fx)?;
-    }
-    gen.out.close()?;
+    let renderer = Renderer::new(args.format, columns);
+    let render = |jobs: &[Job], bytes: &mut Vec<u8>| renderer.render(jobs, bytes);
+    let (counters, days) = pipeline::run(out, workers, &render, |feed| {
+        let mut gen = Generator::new(feed, args.seed, args.format, args.dirty);
+        for p in &plans {
+            gen.run_day(p, &fx)?;
+        }
+        gen.finish()
+    })?;
 
-    let c = &gen.counters;
+    let c = &counters;
     let truth = Truth {
         seed: args.seed,
         scale: args.scale,
@@ -198,7 +213,7 @@ pub fn run(args: &GenerateArgs) -> Result<GenerateReport> {
         duplicates: c.duplicates,
         rejected: c.rejected,
         rejects_by_kind: c.rejects_by_kind.clone(),
-        days: truth::days_truth(&gen.days),
+        days: truth::days_truth(&days),
     };
     if let Some(path) = &truth_path {
         let mut json = serde_json::to_vec_pretty(&truth).map_err(|e| Error::Other(e.into()))?;

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 
 use super::GenCompression;
 
-/// Lines are collected in memory and handed to the encoder in chunks of about this size.
+/// The output buffer's size (the header and a file's first bytes).
 const CHUNK: usize = 1 << 20;
 
 enum Sink {
@@ -49,7 +49,7 @@ impl Sink {
 
 /// The open output: lines are appended to `buf`, which is written out when it is full.
 pub(crate) struct Output {
-    pub(crate) buf: Vec<u8>,
+    buf: Vec<u8>,
     sink: Option<Sink>,
     name: String,
     compression: GenCompression,
@@ -95,13 +95,13 @@ impl Output {
         self.buf.extend_from_slice(&self.header);
     }
 
-    /// Writes the buffer out once it holds a chunk.
-    #[inline]
-    pub(crate) fn maybe_flush(&mut self) -> Result<()> {
-        if self.buf.len() >= CHUNK {
-            self.flush_buf()?;
-        }
-        Ok(())
+    /// Writes a block of rendered lines (after what is buffered, such as the header).
+    pub(crate) fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        self.flush_buf()?;
+        let sink = self.sink.as_mut().ok_or_else(|| {
+            Error::Other(anyhow::anyhow!("generator wrote before opening an output"))
+        })?;
+        sink.write_all(bytes).map_err(|e| Error::io(&self.name, e))
     }
 
     fn flush_buf(&mut self) -> Result<()> {

@@ -94,6 +94,35 @@ fn the_same_seed_gives_the_same_bytes() {
     );
 }
 
+/// Lines are drawn on one thread and rendered on several: the bytes must not depend on how
+/// many, nor on which worker rendered a block (many blocks per file here, every line kind).
+#[test]
+fn rendering_on_more_cores_gives_the_same_bytes() {
+    for format in [GenFormat::Csv, GenFormat::Ndjson] {
+        let (a, b) = (
+            tempfile::tempdir().expect("tmp"),
+            tempfile::tempdir().expect("tmp"),
+        );
+        let mut x = args(a.path(), 0.0003);
+        x.format = format;
+        x.files = 3;
+        x.dirty = 0.05;
+        let one = super::run_with(&x, 1).expect("one worker");
+        x.out = Some(b.path().to_path_buf());
+        let four = super::run_with(&x, 4).expect("four workers");
+        assert_eq!(one.truth, four.truth);
+        assert!(
+            one.rows > 20 * super::pipeline::BLOCK as u64,
+            "{} rows: too few blocks to interleave",
+            one.rows
+        );
+        assert_eq!(one.files.len(), 3);
+        for (fa, fb) in one.files.iter().zip(&four.files) {
+            assert_eq!(read(fa), read(fb), "{fa:?}");
+        }
+    }
+}
+
 #[test]
 fn a_clean_day_hits_its_totals() {
     let dir = tempfile::tempdir().expect("tmp");
