@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 
 use super::GenCompression;
 
-/// The output buffer's size (the header and a file's first bytes).
+/// The write buffer of a log file.
 const CHUNK: usize = 1 << 20;
 
 enum Sink {
@@ -47,9 +47,8 @@ impl Sink {
     }
 }
 
-/// The open output: lines are appended to `buf`, which is written out when it is full.
+/// The open output: blocks of rendered lines are written to it in order.
 pub(crate) struct Output {
-    buf: Vec<u8>,
     sink: Option<Sink>,
     name: String,
     compression: GenCompression,
@@ -60,7 +59,6 @@ pub(crate) struct Output {
 impl Output {
     pub(crate) fn new(compression: GenCompression, header: Vec<u8>) -> Self {
         Output {
-            buf: Vec::with_capacity(CHUNK + 4096),
             sink: None,
             name: String::new(),
             compression,
@@ -74,8 +72,7 @@ impl Output {
         let name = "<stdout>".to_string();
         let sink = Sink::new(Box::new(io::stdout().lock()), self.compression)
             .map_err(|e| Error::io(&name, e))?;
-        self.start(sink, name);
-        Ok(())
+        self.start(sink, name)
     }
 
     /// Closes the current file, if any, and starts `path`.
@@ -85,41 +82,29 @@ impl Output {
         let file = File::create(path).map_err(|e| Error::io(&name, e))?;
         let inner: Box<dyn Write> = Box::new(BufWriter::with_capacity(CHUNK, file));
         let sink = Sink::new(inner, self.compression).map_err(|e| Error::io(&name, e))?;
-        self.start(sink, name);
-        Ok(())
+        self.start(sink, name)
     }
 
-    fn start(&mut self, sink: Sink, name: String) {
+    /// Makes `sink` the output and writes the header to it.
+    fn start(&mut self, sink: Sink, name: String) -> Result<()> {
         self.sink = Some(sink);
         self.name = name;
-        self.buf.extend_from_slice(&self.header);
+        let header = std::mem::take(&mut self.header);
+        let written = self.write(&header);
+        self.header = header;
+        written
     }
 
-    /// Writes a block of rendered lines (after what is buffered, such as the header).
+    /// Writes a block of rendered lines.
     pub(crate) fn write(&mut self, bytes: &[u8]) -> Result<()> {
-        self.flush_buf()?;
         let sink = self.sink.as_mut().ok_or_else(|| {
             Error::Other(anyhow::anyhow!("generator wrote before opening an output"))
         })?;
         sink.write_all(bytes).map_err(|e| Error::io(&self.name, e))
     }
 
-    fn flush_buf(&mut self) -> Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let sink = self.sink.as_mut().ok_or_else(|| {
-            Error::Other(anyhow::anyhow!("generator wrote before opening an output"))
-        })?;
-        sink.write_all(&self.buf)
-            .map_err(|e| Error::io(&self.name, e))?;
-        self.buf.clear();
-        Ok(())
-    }
-
-    /// Writes what is buffered and finishes the compressed stream.
+    /// Finishes the current output's compressed stream, if any.
     pub(crate) fn close(&mut self) -> Result<()> {
-        self.flush_buf()?;
         if let Some(sink) = self.sink.take() {
             sink.finish().map_err(|e| Error::io(&self.name, e))?;
         }
