@@ -295,6 +295,9 @@ impl Generator {
     }
 
     fn flush_jobs(&mut self) -> Result<()> {
+        if self.jobs.is_empty() {
+            return Ok(());
+        }
         let jobs = std::mem::replace(&mut self.jobs, self.feed.spare());
         self.feed.lines(jobs)
     }

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 
 use super::sink::Output;
 
-/// Line jobs per block: rendering one takes about a millisecond, so handing it over is cheap.
+/// Line jobs per block: rendering one takes a few milliseconds, so handing it over is cheap.
 pub(crate) const BLOCK: usize = 4096;
 
 /// Blocks drawn but not yet written, per worker.
@@ -54,9 +54,6 @@ impl<J> Feed<J> {
 
     /// Hands a block of jobs to the workers; waits while too many blocks are in flight.
     pub(crate) fn lines(&mut self, jobs: Vec<J>) -> Result<()> {
-        if jobs.is_empty() {
-            return Ok(());
-        }
         self.tokens.recv().map_err(|_| stopped())?;
         self.work.send((self.next, jobs)).map_err(|_| stopped())?;
         self.next += 1;
