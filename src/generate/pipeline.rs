@@ -7,6 +7,7 @@
 //! reader of `--stdout` holds back the drawing instead of filling memory.
 
 use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Mutex;
@@ -24,6 +25,9 @@ const IN_FLIGHT_PER_WORKER: usize = 4;
 /// What the writer does next, in draw order.
 enum Step {
     Bytes(Vec<u8>),
+    /// A worker's render panicked (a bug: it renders drawn events, no user input): the
+    /// writer stops with this message instead of waiting for the block forever.
+    Failed(String),
     Open(PathBuf),
     Close,
 }
@@ -112,7 +116,11 @@ pub(crate) fn run<J: Send, T: Send>(
                 let Ok((seq, mut jobs)) = next else { return };
                 let spare = spare_bytes_rx.lock().ok().and_then(|rx| rx.try_recv().ok());
                 let mut bytes = spare.unwrap_or_default();
-                render(&jobs, &mut bytes);
+                let rendered = catch_unwind(AssertUnwindSafe(|| render(&jobs, &mut bytes)));
+                if let Err(panic) = rendered {
+                    let _ = steps_tx.send((seq, Step::Failed(panic_message(&*panic))));
+                    return;
+                }
                 jobs.clear();
                 // The drawing thread may be gone already; then the vector is dropped.
                 let _ = spare_jobs_tx.send(jobs);
@@ -143,6 +151,15 @@ pub(crate) fn run<J: Send, T: Send>(
     })
 }
 
+/// The text a panic was raised with.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into())
+}
+
 /// Puts the steps out in sequence order, returning a token for every block written.
 fn write(
     out: &mut Output,
@@ -164,10 +181,84 @@ fn write(
                     // The drawing thread may be gone already; then nobody needs the token.
                     let _ = tokens.try_send(());
                 }
+                Step::Failed(message) => {
+                    return Err(Error::Other(anyhow::anyhow!(
+                        "the generator failed to render a block of lines: {message} (a bug: please report it)"
+                    )))
+                }
                 Step::Open(path) => out.open_file(&path)?,
                 Step::Close => out.close()?,
             }
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::generate::GenCompression;
+
+    /// Blocks of numbers rendered one per line, block `panic_at` (if any) panicking.
+    fn run_blocks(path: PathBuf, blocks: u32, panic_at: Option<u32>) -> Result<()> {
+        let render = move |jobs: &[u32], bytes: &mut Vec<u8>| {
+            for &job in jobs {
+                if panic_at == Some(job / 10) {
+                    panic!("block {} cannot be rendered", job / 10);
+                }
+                bytes.extend_from_slice(format!("{job}\n").as_bytes());
+            }
+        };
+        let out = Output::new(GenCompression::None, b"n\n".to_vec());
+        run(out, 3, &render, |mut feed| {
+            feed.open(path)?;
+            for block in 0..blocks {
+                let mut jobs = feed.spare();
+                jobs.extend(block * 10..block * 10 + 10);
+                feed.lines(jobs)?;
+            }
+            feed.close()
+        })
+    }
+
+    /// Runs `f` on a thread of its own; `None` if it has not returned within a minute.
+    fn within_a_minute<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(Duration::from_secs(60)).ok()
+    }
+
+    #[test]
+    fn blocks_are_written_in_draw_order() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("n.csv");
+        let target = path.clone();
+        let result = within_a_minute(move || run_blocks(target, 200, None)).expect("returns");
+        assert!(result.is_ok(), "{result:?}");
+        let text = std::fs::read_to_string(&path).expect("written");
+        let expected: String = std::iter::once("n".to_string())
+            .chain((0..2000).map(|n| n.to_string()))
+            .map(|l| l + "\n")
+            .collect();
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn a_panicking_renderer_stops_the_run_with_an_error() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("n.csv");
+        // More blocks than can be in flight: without the error step the drawing thread would
+        // wait for a token forever.
+        let result = within_a_minute(move || run_blocks(path, 200, Some(5))).expect("no hang");
+        let message = result.expect_err("an error").to_string();
+        assert!(
+            message.contains("failed to render") && message.contains("block 5 cannot"),
+            "{message}"
+        );
+    }
 }

@@ -58,6 +58,12 @@ const UNPRUNABLE_TEXT_COLUMNS: [&str; 6] = [
     "device",
 ];
 
+/// Columns zstd barely shrinks: random 64-bit ids use every bit, and sorted times are already
+/// packed into a few bits per delta. In a 6.6 M-row warehouse zstd saved 3.8 % of `buyer_id`
+/// and `seller_id` (105.8 -> 102.5 MB) and 8 % of `event_time` (3.7 -> 3.4 MB): 1 % of the
+/// files' size, for a fifth of the bytes it compresses. See BENCHMARKS.md (2026-12-04, stop 30).
+const INCOMPRESSIBLE_COLUMNS: [&str; 3] = ["buyer_id", "seller_id", "event_time"];
+
 fn properties(sorting: Option<Vec<SortingColumn>>) -> WriterProperties {
     let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
@@ -73,6 +79,10 @@ fn properties(sorting: Option<Vec<SortingColumn>>) -> WriterProperties {
     for &column in RANDOM_TEXT_COLUMNS.iter().chain(&UNPRUNABLE_TEXT_COLUMNS) {
         builder = builder
             .set_column_statistics_enabled(ColumnPath::from(column), EnabledStatistics::None);
+    }
+    for column in INCOMPRESSIBLE_COLUMNS {
+        builder =
+            builder.set_column_compression(ColumnPath::from(column), Compression::UNCOMPRESSED);
     }
     // Sorted times: deltas of a few milliseconds pack into a few bits each.
     builder
