@@ -13,6 +13,9 @@ pub(crate) const CST_OFFSET_SECONDS: i64 = 8 * 3600;
 pub(crate) const CST_TIMEZONE: &str = "+08:00";
 const MS_PER_DAY: i64 = 86_400_000;
 
+/// Where `YYYY-MM-DDTHH:MM:SS` has its digits.
+const DIGIT_POSITIONS: [usize; 14] = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
+
 /// Parses an RFC 3339 timestamp with a mandatory offset into epoch milliseconds.
 ///
 /// Accepts `T`/`t` as separator, `Z`/`z` or `±HH:MM` as offset and 1 to 9 fraction digits.
@@ -23,25 +26,21 @@ pub fn parse_rfc3339_ms(text: &str) -> Result<i64, &'static str> {
     if b.len() < 20 {
         return Err("not an RFC 3339 timestamp with offset");
     }
-    let num = |range: std::ops::Range<usize>| -> Result<u32, &'static str> {
-        let part = &b[range];
-        if !part.iter().all(u8::is_ascii_digit) {
-            return Err("not an RFC 3339 timestamp with offset");
-        }
-        Ok(part
-            .iter()
-            .fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0')))
-    };
+    // The fixed-width part `YYYY-MM-DDTHH:MM:SS`: separators and digits checked by position
+    // (all within the 20 bytes checked above), then read two or four at a time.
     if b[4] != b'-'
         || b[7] != b'-'
         || !matches!(b[10], b'T' | b't')
         || b[13] != b':'
         || b[16] != b':'
+        || !DIGIT_POSITIONS.iter().all(|&i| b[i].is_ascii_digit())
     {
         return Err("not an RFC 3339 timestamp with offset");
     }
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let d = |i: usize| u32::from(b[i] - b'0');
+    let two = |i: usize| d(i) * 10 + d(i + 1);
+    let (year, month, day) = (two(0) * 100 + two(2), two(5), two(8));
+    let (hour, minute, second) = (two(11), two(14), two(17));
     let mut pos = 19;
     let mut millis = 0u32;
     if b[pos] == b'.' {

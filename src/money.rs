@@ -62,23 +62,30 @@ impl fmt::Display for DecimalError {
 /// an `i64` in those units is [`DecimalError::TooLarge`] (every step is checked, so however
 /// many digits the text has, nothing wraps and the loop stops at the first digit too many).
 pub(crate) fn parse_fixed(text: &str, scale: usize) -> Result<i64, DecimalError> {
-    let (int_part, frac_part) = match text.split_once('.') {
-        Some((i, f)) => (i, Some(f)),
-        None => (text, None),
+    let bytes = text.as_bytes();
+    let (int_part, frac_part) = match memchr::memchr(b'.', bytes) {
+        Some(dot) => (&bytes[..dot], Some(&bytes[dot + 1..])),
+        None => (bytes, None),
     };
-    if int_part.is_empty() || !int_part.bytes().all(|b| b.is_ascii_digit()) {
+    if int_part.is_empty() || !int_part.iter().all(u8::is_ascii_digit) {
         return Err(DecimalError::NotADecimal);
     }
-    let frac = frac_part.unwrap_or("");
-    if frac_part.is_some() && frac.is_empty() || !frac.bytes().all(|b| b.is_ascii_digit()) {
+    let frac = frac_part.unwrap_or_default();
+    if frac_part.is_some() && frac.is_empty() || !frac.iter().all(u8::is_ascii_digit) {
         return Err(DecimalError::NotADecimal);
     }
     if frac.len() > scale {
         return Err(DecimalError::TooManyFractionDigits(frac.len()));
     }
-    let digits = int_part.trim_start_matches('0');
+    let first = int_part.iter().position(|b| *b != b'0');
+    let digits = &int_part[first.unwrap_or(int_part.len())..];
+    if digits.len() + scale <= MAX_UNCHECKED_DIGITS {
+        // The common case (an amount has a few digits): no step can overflow.
+        let value = digits_value(frac, digits_value(digits, 0));
+        return Ok(value * 10i64.pow((scale - frac.len()) as u32));
+    }
     let mut value: i64 = 0;
-    for b in digits.bytes().chain(frac.bytes()) {
+    for b in digits.iter().chain(frac) {
         value = value
             .checked_mul(10)
             .and_then(|v| v.checked_add(i64::from(b - b'0')))
@@ -88,6 +95,17 @@ pub(crate) fn parse_fixed(text: &str, scale: usize) -> Result<i64, DecimalError>
         value = value.checked_mul(10).ok_or(DecimalError::TooLarge)?;
     }
     Ok(value)
+}
+
+/// Digits that always fit an `i64` (10^18 - 1 < 2^63 - 1), so they can be summed unchecked.
+const MAX_UNCHECKED_DIGITS: usize = 18;
+
+/// `start` followed by the ASCII digits `digits` (checked by the caller; together at most
+/// [`MAX_UNCHECKED_DIGITS`] digits, so nothing overflows).
+fn digits_value(digits: &[u8], start: i64) -> i64 {
+    digits
+        .iter()
+        .fold(start, |v, b| v * 10 + i64::from(b - b'0'))
 }
 
 /// Parses a transaction amount: more than 0, below 10,000,000, at most 2 fraction digits.
@@ -260,6 +278,20 @@ mod tests {
             Err(DecimalError::TooLarge)
         );
         assert_eq!(parse_fixed("000000000000000000000001", 2), Ok(100));
+        // 18 digits with the fraction padded: the unchecked sum's limit, either side.
+        assert_eq!(
+            parse_fixed("9999999999999999.99", 2),
+            Ok(999_999_999_999_999_999)
+        );
+        assert_eq!(
+            parse_fixed("99999999999999999.9", 2),
+            Err(DecimalError::TooLarge)
+        );
+        assert_eq!(
+            parse_fixed("9223372036854775.8", 3),
+            Ok(9_223_372_036_854_775_800)
+        );
+        assert_eq!(parse_fixed("0.5", 6), Ok(500_000));
     }
 
     #[test]
