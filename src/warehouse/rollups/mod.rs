@@ -140,6 +140,9 @@ impl Hasher for WordHasher {
     fn write_u8(&mut self, b: u8) {
         self.mix(u64::from(b));
     }
+    fn write_u64(&mut self, word: u64) {
+        self.mix(word);
+    }
 }
 
 /// Refuses a `transactions` batch holding a `column` value (fen) beyond ±[`MAX_FEN`], what

@@ -15,7 +15,7 @@
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::BuildHasherDefault;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::Arc;
 
 use arrow::array::{
@@ -85,20 +85,87 @@ impl Sums {
 
 const DIMENSIONS: usize = PER_HOUR_DIMENSIONS.len();
 
+/// A string of at most 16 bytes as a key hashed and compared in registers: its bytes as two
+/// words (overlapping for 9 to 15 bytes; zero-padded, with the second word 0, below 8) and
+/// its length, which together tell every such string apart. Names of categories, provinces,
+/// devices and currencies are short; a longer one is looked up by its text.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct ShortText {
+    words: (u64, u64),
+    len: u8,
+}
+
+impl ShortText {
+    fn of(bytes: &[u8]) -> Option<ShortText> {
+        let len = bytes.len();
+        let word = |part: &[u8]| {
+            let mut w = [0u8; 8];
+            w[..part.len()].copy_from_slice(part);
+            u64::from_le_bytes(w)
+        };
+        let words = match len {
+            0..8 => (word(bytes), 0),
+            8..=16 => (word(&bytes[..8]), word(&bytes[len - 8..])),
+            _ => return None,
+        };
+        Some(ShortText {
+            words,
+            len: len as u8,
+        })
+    }
+}
+
+impl Hash for ShortText {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let (first, last) = self.words;
+        state.write_u64(first ^ last.rotate_left(29) ^ u64::from(self.len));
+    }
+}
+
 /// The strings of one column of a batch, numbered in the order they first appear.
 #[derive(Default)]
 struct Numbered<'a> {
-    numbers: HashMap<&'a str, usize, BuildHasherDefault<WordHasher>>,
-    strings: Vec<&'a str>,
+    short: HashMap<ShortText, usize, BuildHasherDefault<WordHasher>>,
+    long: HashMap<&'a [u8], usize, BuildHasherDefault<WordHasher>>,
+    strings: Vec<&'a [u8]>,
 }
 
 impl<'a> Numbered<'a> {
-    fn number(&mut self, s: &'a str) -> usize {
+    fn number(&mut self, s: &'a [u8]) -> usize {
         let strings = &mut self.strings;
-        *self.numbers.entry(s).or_insert_with(|| {
+        let new = || {
             strings.push(s);
             strings.len() - 1
-        })
+        };
+        match ShortText::of(s) {
+            Some(key) => *self.short.entry(key).or_insert_with(new),
+            None => *self.long.entry(s).or_insert_with(new),
+        }
+    }
+
+    /// The text numbered `n` (a string column's bytes are UTF-8: nothing is replaced).
+    fn text(&self, n: usize) -> String {
+        String::from_utf8_lossy(self.strings[n]).into_owned()
+    }
+}
+
+/// The bytes of a string column's rows, read from its offsets and data directly.
+struct Texts<'a> {
+    offsets: &'a [i32],
+    data: &'a [u8],
+}
+
+impl<'a> Texts<'a> {
+    fn of(column: &'a StringArray) -> Self {
+        Texts {
+            offsets: column.value_offsets(),
+            data: column.value_data(),
+        }
+    }
+
+    fn get(&self, i: usize) -> &'a [u8] {
+        // Arrow's offsets are non-negative and ascending.
+        &self.data[self.offsets[i] as usize..self.offsets[i + 1] as usize]
     }
 }
 
@@ -166,6 +233,8 @@ impl PerHour {
         }
         let (times, amounts, amounts_cny) =
             (times.values(), amounts.values(), amounts_cny.values());
+        let types = Texts::of(types);
+        let texts: Vec<Texts> = values.iter().map(|c| Texts::of(c)).collect();
         out_of_range(PER_HOUR, "amount", times, amounts)?;
         out_of_range(PER_HOUR, "amount_cny", times, amounts_cny)?;
         // Rows are sorted by time, so an hour's rows come together: they are summed in
@@ -182,13 +251,13 @@ impl PerHour {
                 hour = h;
             }
             // Nearly every row is `paid`: compared, not hashed.
-            let text = types.value(i);
+            let text = types.get(i);
             if kind.0 != Some(text) {
                 kind = (Some(text), open.kinds.number(text));
             }
-            for (d, column) in values.iter().enumerate() {
+            for (d, (column, texts)) in values.iter().zip(&texts).enumerate() {
                 let value = if column.is_valid(i) {
-                    open.values[d].number(column.value(i)) + 1
+                    open.values[d].number(texts.get(i)) + 1
                 } else {
                     0
                 };
@@ -207,16 +276,14 @@ impl PerHour {
     /// Moves the open hour's sums into the groups and zeroes them.
     fn absorb(&mut self, hour: i64, open: &mut OpenHour<'_>) -> Result<()> {
         for (slot, row) in open.sums.iter_mut().enumerate() {
-            let (kind, d) = (open.kinds.strings[slot / DIMENSIONS], slot % DIMENSIONS);
+            let (kind, d) = (open.kinds.text(slot / DIMENSIONS), slot % DIMENSIONS);
             for (value, sums) in row.iter_mut().enumerate() {
                 if sums.events == 0 {
                     continue;
                 }
-                let value = value
-                    .checked_sub(1)
-                    .map(|v| open.values[d].strings[v].to_string());
+                let value = value.checked_sub(1).map(|v| open.values[d].text(v));
                 self.groups
-                    .entry((hour, kind.to_string(), d, value))
+                    .entry((hour, kind.clone(), d, value))
                     .or_default()
                     .checked_add(std::mem::take(sums))
                     .ok_or_else(|| overflow(hour))?;
@@ -321,6 +388,32 @@ mod tests {
     use super::*;
     use crate::schema::amount_type;
     use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+
+    #[test]
+    fn strings_of_every_length_get_their_own_number() {
+        // Runs of one byte (equal words at different lengths), zero bytes (padding), a byte
+        // changed at every position (overlapping words), and long texts.
+        let mut texts: Vec<Vec<u8>> = Vec::new();
+        for len in 0..40 {
+            texts.push(vec![b'a'; len]);
+            if len > 0 {
+                texts.push(vec![0; len]);
+            }
+            for at in 0..len {
+                let mut t = vec![b'a'; len];
+                t[at] = b'b';
+                texts.push(t);
+            }
+        }
+        let mut numbered = Numbered::default();
+        let numbers: Vec<usize> = texts.iter().map(|t| numbered.number(t)).collect();
+        assert_eq!(numbers, (0..texts.len()).collect::<Vec<_>>());
+        let again: Vec<usize> = texts.iter().map(|t| numbered.number(t)).collect();
+        assert_eq!(again, numbers);
+        for (n, t) in texts.iter().enumerate() {
+            assert_eq!(numbered.text(n).as_bytes(), &t[..]);
+        }
+    }
 
     /// (time ms, type, amount fen, amount_cny fen, category, province, device, currency)
     type Row = (
