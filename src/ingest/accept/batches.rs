@@ -194,6 +194,14 @@ impl DayRows {
         (batches, std::mem::take(&mut self.rows))
     }
 
+    /// Whether the rows are a small part of the chunks' batches they keep alive: fewer than
+    /// one in `SPARSE` of their rows (a day that gets a few events of every chunk).
+    pub fn is_sparse(&self) -> bool {
+        const SPARSE: usize = 8;
+        let held: usize = self.batches.iter().map(|(_, b)| b.num_rows()).sum();
+        !self.rows.is_empty() && self.rows.len().saturating_mul(SPARSE) < held
+    }
+
     /// Copies the rows into a batch of their own, so that the chunks' batches they were
     /// part of can be freed: `id` is that batch's number in `held`.
     pub fn compact(&mut self, held: &mut HeldBatches, id: u64) -> Result<()> {
@@ -485,5 +493,34 @@ mod tests {
         assert_eq!(batches[0].column(9).null_count(), 0, "seller_id");
         assert!(batches[0].column(8).is_null(0), "buyer_id");
         assert_eq!(held.bytes(), 0);
+    }
+
+    #[test]
+    fn a_day_with_a_few_rows_of_many_chunks_is_sparse_until_compacted() {
+        let mut held = HeldBatches::default();
+        let names: Vec<String> = (0..10).map(|i| format!("e{i}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let (mut main, mut edge) = (DayRows::default(), DayRows::default());
+        assert!(!edge.is_sparse(), "no rows");
+        for id in 0..10u64 {
+            let batch = chunk(&names, 11);
+            held.add(id, &batch, false);
+            // Nine rows for the busy day, one for the day across midnight.
+            for row in 0..9 {
+                main.push(&mut held, id, &batch, row, 1);
+            }
+            edge.push(&mut held, id, &batch, 9, 1);
+            held.release(id);
+        }
+        assert!(!main.is_sparse(), "9 of every 10 rows");
+        assert!(edge.is_sparse(), "1 of every 10 rows");
+        let all = held.bytes();
+        let _ = main.take(&mut held);
+        assert_eq!(held.bytes(), all, "the edge day still holds every chunk");
+        edge.compact(&mut held, 10).expect("compact");
+        assert!(!edge.is_sparse(), "its own copy");
+        assert!(held.bytes() * 5 < all, "the chunks are freed");
+        let (batches, rows) = edge.take(&mut held);
+        assert_eq!(ids(&batches, &rows), ["e9"; 10]);
     }
 }

@@ -223,7 +223,23 @@ impl<'a> Accept<'a> {
             return Ok(());
         }
         let (batches, rows) = rows.take(&mut self.held);
-        self.out.transactions(day, batches, rows)
+        self.out.transactions(day, batches, rows)?;
+        self.compact_sparse_days()
+    }
+
+    /// Once a day's rows are handed to the writer, the chunks' batches they were in may be
+    /// kept alive only by a few rows of other days (events stamped just across midnight, a
+    /// few in every chunk of a log): those days copy their rows out now, so the batches are
+    /// freed at once instead of piling up to the held limit. A dirty log of 6.7 M lines took
+    /// 1.26-1.42 GiB at peak before this, against 0.93-1.0 GiB for the clean one.
+    fn compact_sparse_days(&mut self) -> Result<()> {
+        for rows in self.days.values_mut() {
+            if rows.is_sparse() {
+                rows.compact(&mut self.held, self.next_batch)?;
+                self.next_batch += 1;
+            }
+        }
+        Ok(())
     }
 
     fn flush_rejects(&mut self) -> Result<()> {
