@@ -59,8 +59,9 @@ impl fmt::Display for DecimalError {
 /// Parses an unsigned plain decimal (`123`, `123.4`, `0.05`) with at most `scale` fraction
 /// digits into an integer of `10^-scale` units. No sign, exponent, spaces or separators:
 /// anything a float parser would "helpfully" accept is refused here. A value that does not fit
-/// an `i64` in those units is [`DecimalError::TooLarge`] (every step is checked, so however
-/// many digits the text has, nothing wraps and the loop stops at the first digit too many).
+/// an `i64` in those units is [`DecimalError::TooLarge`]: up to 18 digits cannot overflow and
+/// are summed directly; longer texts are checked at every step, so however many digits the
+/// text has, nothing wraps and the loop stops at the first digit too many.
 pub(crate) fn parse_fixed(text: &str, scale: usize) -> Result<i64, DecimalError> {
     let bytes = text.as_bytes();
     let (int_part, frac_part) = match memchr::memchr(b'.', bytes) {
