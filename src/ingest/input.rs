@@ -12,7 +12,7 @@
 //! tries them again.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
 
@@ -370,19 +370,23 @@ pub fn open(
 /// has already ingested; with `prefix`, also the checksum of the file's first `prefix` bytes,
 /// so a run can tell a log that grew (same start) from one that was replaced.
 pub fn checksum(path: &Path, name: &str, prefix: Option<u64>) -> Result<Checksums> {
-    let mut file = File::open(path).map_err(|e| Error::io(name, e))?;
+    let io_error = |e| Error::io(name, e);
+    let mut file = File::open(path).map_err(io_error)?;
     let mut hasher = blake3::Hasher::new();
     let mut prefix_hash = None;
-    let mut size = 0;
+    // `update_reader` reads 64 KiB at a time: BLAKE3 then hashes 16 of its 1 KiB chunks side
+    // by side (AVX-512), where `io::copy`'s 8 KiB reads fed it 8, with 8 times the system calls.
     if let Some(n) = prefix {
-        size = io::copy(&mut (&mut file).take(n), &mut hasher).map_err(|e| Error::io(name, e))?;
-        if size == n {
+        hasher
+            .update_reader((&mut file).take(n))
+            .map_err(io_error)?;
+        if file.stream_position().map_err(io_error)? == n {
             prefix_hash = Some(hasher.finalize().to_hex().to_string());
         }
     }
-    size += io::copy(&mut file, &mut hasher).map_err(|e| Error::io(name, e))?;
+    hasher.update_reader(&mut file).map_err(io_error)?;
     Ok(Checksums {
-        size,
+        size: file.stream_position().map_err(io_error)?,
         blake3: hasher.finalize().to_hex().to_string(),
         prefix_blake3: prefix_hash,
     })
