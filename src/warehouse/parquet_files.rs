@@ -701,7 +701,7 @@ mod tests {
         use arrow::array::Decimal128Array;
         use parquet::file::reader::{FileReader, SerializedFileReader};
         let rows = 5_000;
-        let schema = Arc::new(Schema::new(vec![
+        let schema: SchemaRef = Arc::new(Schema::new(vec![
             Field::new("event_id", DataType::Utf8, false),
             Field::new("order_id", DataType::Utf8, false),
             Field::new("amount", DataType::Decimal128(9, 2), false),
@@ -716,7 +716,7 @@ mod tests {
             (0..rows).map(|i| (i % 5 != 0).then(|| ["Beauty", "Shoes, Bags"][i as usize % 2])),
         );
         let batch = RecordBatch::try_new(
-            Arc::clone(&schema) as SchemaRef,
+            Arc::clone(&schema),
             vec![
                 Arc::new(ids),
                 Arc::new(orders),
@@ -727,7 +727,6 @@ mod tests {
         .expect("batch");
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("t.parquet");
-        let schema: SchemaRef = schema;
         write_sorted_file(&path, &schema, &batch, &[], 2).expect("write");
 
         let reader = SerializedFileReader::new(File::open(&path).expect("open")).expect("read");
