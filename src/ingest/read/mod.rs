@@ -85,7 +85,8 @@ impl InputReader<'_, '_> {
         hold_back: bool,
     ) -> Result<InputRead> {
         let opened = input::open(input, forced, progress)?;
-        let mut text = LineWindow::new(opened.reader, hold_back, self.max_record);
+        let mut text =
+            LineWindow::new(opened.reader, hold_back, self.max_record).reading(opened.read_size);
         let mut counts = Counts::default();
         let corrupt = |e| Error::corrupt(&input.name, e);
         let ending = match (opened.encoding, resume) {

@@ -355,38 +355,50 @@ fn int_field(value: &Value<'_>, i: usize) -> Result<Option<i64>, Reject> {
         Some(digits) => (true, digits),
         None => (false, text),
     };
-    // One pass: only digits (a non-digit anywhere makes it "not an integer", even after
-    // an overflow), accumulated towards the sign so that i64::MIN fits.
-    let mut value = Some(0i64);
-    let mut digit_count = 0;
-    for b in digits.bytes() {
-        let d = b.wrapping_sub(b'0');
-        if d > 9 {
-            digit_count = 0;
-            break;
+    // Up to 18 digits are below 10^18 < 2^63: no check can fail (ids have 16 to 19 digits).
+    // One pass without a branch per digit: a non-digit anywhere is noted, and the value
+    // (wrapped, then) unused.
+    if digits.len() <= 18 {
+        let (v, digits_only) = digits
+            .bytes()
+            .fold((0i64, !digits.is_empty()), |(v, ok), b| {
+                let d = b.wrapping_sub(b'0');
+                (v.wrapping_mul(10).wrapping_add(i64::from(d)), ok & (d <= 9))
+            });
+        return if digits_only {
+            Ok(Some(if negative { -v } else { v }))
+        } else {
+            Err(not_an_integer(i, text))
+        };
+    }
+    // A non-digit anywhere makes it "not an integer", even where the digits before it
+    // overflow.
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(not_an_integer(i, text));
+    }
+    // Accumulated towards the sign, so that i64::MIN fits.
+    let value = digits.bytes().try_fold(0i64, |v, b| {
+        let d = i64::from(b - b'0');
+        let v = v.checked_mul(10)?;
+        if negative {
+            v.checked_sub(d)
+        } else {
+            v.checked_add(d)
         }
-        digit_count += 1;
-        let d = i64::from(d);
-        value = value.and_then(|v| v.checked_mul(10)).and_then(|v| {
-            if negative {
-                v.checked_sub(d)
-            } else {
-                v.checked_add(d)
-            }
-        });
-    }
-    if digit_count == 0 {
-        return Err(Reject::new(
-            RejectKind::BadField,
-            format!("{} {text:?} is not an integer", NAMES[i]),
-        ));
-    }
+    });
     value.map(Some).ok_or_else(|| {
         Reject::new(
             RejectKind::BadField,
             format!("{} {text} does not fit in 64 bits", NAMES[i]),
         )
     })
+}
+
+fn not_an_integer(i: usize, text: &str) -> Reject {
+    Reject::new(
+        RejectKind::BadField,
+        format!("{} {text:?} is not an integer", NAMES[i]),
+    )
 }
 
 #[cfg(test)]
@@ -552,6 +564,11 @@ mod tests {
             "0",
             "-0",
             "007",
+            "999999999999999999",
+            "-999999999999999999",
+            "1000000000000000000",
+            "-1000000000000000000",
+            "000000000000000000",
             "-9223372036854775808",
             "9223372036854775807",
             "9223372036854775808",

@@ -31,6 +31,7 @@ pub struct LineWindow<R> {
     consumed: TextPosition,
 }
 
+/// What a window reads at a time unless told otherwise ([`LineWindow::reading`]).
 const CHUNK: usize = 256 * 1024;
 
 impl<R: Read> LineWindow<R> {
@@ -48,6 +49,13 @@ impl<R: Read> LineWindow<R> {
             max_line,
             consumed: TextPosition::default(),
         }
+    }
+
+    /// Reads up to about `bytes` at a time (the window's size; it grows only for a line
+    /// longer than that).
+    pub fn reading(mut self, bytes: usize) -> Self {
+        self.buf.resize(bytes.max(1), 0);
+        self
     }
 
     /// Where the reader has got to.
