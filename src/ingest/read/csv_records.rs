@@ -317,7 +317,7 @@ impl<'t> SliceRecords<'t> {
             };
             let mut bits = m.comma & within;
             while bits != 0 {
-                push(
+                store(
                     &mut self.ends,
                     commas,
                     base + bits.trailing_zeros() as usize,
@@ -331,7 +331,7 @@ impl<'t> SliceRecords<'t> {
                 if rest[at] == b'\r' {
                     return false; // csv_core's business
                 }
-                push(&mut self.quotes, quotes, at);
+                store(&mut self.quotes, quotes, at);
                 quotes += 1;
                 bits &= bits - 1;
             }
@@ -362,8 +362,8 @@ impl<'t> SliceRecords<'t> {
     /// The fields of a line without quotes, whose `commas` commas are in `ends`: between
     /// them. Returns their number.
     fn starts_after_commas(&mut self, commas: usize, end: usize) -> usize {
-        push(&mut self.ends, commas, end);
-        push(&mut self.starts, commas, 0);
+        store(&mut self.ends, commas, end);
+        store(&mut self.starts, commas, 0);
         self.starts[0] = 0;
         for i in 1..=commas {
             self.starts[i] = self.ends[i - 1] + 1;
@@ -402,8 +402,8 @@ impl<'t> SliceRecords<'t> {
                 }
                 (start..end, comma)
             };
-            push(&mut self.starts, fields, field.start);
-            push(&mut self.ends, fields, field.end);
+            store(&mut self.starts, fields, field.start);
+            store(&mut self.ends, fields, field.end);
             fields += 1;
             match next {
                 Some(comma) => {
@@ -521,7 +521,7 @@ impl<'t> SliceRecords<'t> {
 }
 
 /// Sets `v[i]` to `x`, growing `v` if it is that short.
-fn push(v: &mut Vec<usize>, i: usize, x: usize) {
+fn store(v: &mut Vec<usize>, i: usize, x: usize) {
     if i >= v.len() {
         v.resize(i * 2 + 1, 0);
     }

@@ -355,7 +355,8 @@ fn int_field(value: &Value<'_>, i: usize) -> Result<Option<i64>, Reject> {
         Some(digits) => (true, digits),
         None => (false, text),
     };
-    // Up to 18 digits are below 10^18 < 2^63: no check can fail (ids have 16 to 19 digits).
+    // Up to 18 digits are below 10^18 < 2^63: no check can fail (most ids have 16 to 19
+    // digits).
     // One pass without a branch per digit: a non-digit anywhere is noted, and the value
     // (wrapped, then) unused.
     if digits.len() <= 18 {
