@@ -5,7 +5,7 @@
 //! double11 is a CST calendar day, whatever offset the log was written with; this module is
 //! the one place that knows the offset.
 
-use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{Datelike, NaiveDate};
 
 /// China Standard Time is UTC+08:00 all year (no daylight saving).
 pub(crate) const CST_OFFSET_SECONDS: i64 = 8 * 3600;
@@ -85,12 +85,46 @@ pub fn parse_rfc3339_ms(text: &str) -> Result<i64, &'static str> {
         }
         _ => return Err("missing or bad UTC offset"),
     };
-    let date = NaiveDate::from_ymd_opt(year as i32, month, day).ok_or("no such date")?;
-    let time = NaiveTime::from_hms_milli_opt(hour, minute, second, millis)
-        .filter(|_| second < 60)
-        .ok_or("no such time of day")?;
-    let local = NaiveDateTime::new(date, time).and_utc().timestamp_millis();
-    Ok(local - offset_seconds * 1000)
+    let days = days_of_date(&b[..10], || {
+        NaiveDate::from_ymd_opt(year as i32, month, day).map(|d| i64::from(days_from_date(d)))
+    })
+    .ok_or("no such date")?;
+    if hour > 23 || minute > 59 || second > 59 {
+        return Err("no such time of day");
+    }
+    let time_ms = i64::from(((hour * 60 + minute) * 60 + second) * 1000 + millis);
+    Ok(days * MS_PER_DAY + time_ms - offset_seconds * 1000)
+}
+
+thread_local! {
+    /// The date this thread parsed last, as its ten bytes `YYYY-MM-DD` packed into two
+    /// integers, and its days since the epoch: logs are nearly time-ordered, so nearly every
+    /// timestamp repeats the date of the one before, and the calendar is consulted once a day.
+    static LAST_DATE: std::cell::Cell<(u64, u16, i64)> =
+        const { std::cell::Cell::new((0, 0, 0)) };
+}
+
+/// The days since the epoch of the date `text` (the ten bytes `YYYY-MM-DD`, digits and
+/// dashes already checked), from `compute` unless it is the date this thread parsed last.
+/// `None`: no such date.
+fn days_of_date(text: &[u8], compute: impl FnOnce() -> Option<i64>) -> Option<i64> {
+    let (Some(head), Some(tail)) = (text.first_chunk::<8>(), text.get(8..10)) else {
+        return compute();
+    };
+    let key = (
+        u64::from_le_bytes(*head),
+        u16::from_le_bytes([tail[0], tail[1]]),
+    );
+    LAST_DATE.with(|last| {
+        let (head, tail, days) = last.get();
+        // No checked date packs to (0, 0): its bytes are digits and dashes.
+        if (head, tail) == key {
+            return Some(days);
+        }
+        let days = compute()?;
+        last.set((key.0, key.1, days));
+        Some(days)
+    })
 }
 
 /// The CST calendar day of an instant, as days since 1970-01-01 (Arrow `Date32`).
@@ -181,6 +215,32 @@ mod tests {
             "１９１９-11-11T00:00:00Z",
         ] {
             assert!(parse_rfc3339_ms(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_change_of_date_is_seen() {
+        // Each date computed by the calendar, whatever date the thread parsed before.
+        let texts = [
+            "2019-11-11T00:00:01.234+08:00",
+            "2019-11-11T23:59:59.999+08:00",
+            "2019-11-12T00:00:00Z",
+            "2019-11-11T12:00:00Z",
+            "2019-02-29T00:00:00Z",
+            "2019-11-11T12:00:00Z",
+            "2020-02-29T00:00:00Z",
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999Z",
+            "2019-11-11T24:00:00Z",
+            "2019-11-11T00:00:00Z",
+        ];
+        for _ in 0..2 {
+            for text in texts {
+                let chrono = chrono::DateTime::parse_from_rfc3339(text)
+                    .ok()
+                    .map(|t| t.timestamp_millis());
+                assert_eq!(parse_rfc3339_ms(text).ok(), chrono, "{text}");
+            }
         }
     }
 

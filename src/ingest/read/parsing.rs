@@ -76,7 +76,7 @@ fn csv_event<'r>(
     // One UTF-8 check for the whole record; a field is then valid exactly when it starts
     // and ends on character boundaries. Only a record with invalid bytes checks field by
     // field, as it must name the field (an ignored column may hold anything).
-    let all = std::str::from_utf8(bytes).ok();
+    let all = simdutf8::basic::from_utf8(bytes).ok();
     let mut raw: RawEvent<'r> = std::array::from_fn(|_| Value::Absent);
     let mut bad_utf8 = None;
     for (f, col) in layout.columns.iter().enumerate() {
@@ -143,7 +143,7 @@ pub fn parse_ndjson_chunk(
             chunk.reject(line_no, reject, start..start + kept);
             continue;
         }
-        let outcome = match std::str::from_utf8(line) {
+        let outcome = match simdutf8::basic::from_utf8(line) {
             Err(_) => Err(Reject::new(
                 RejectKind::BadEncoding,
                 "line is not valid UTF-8",
