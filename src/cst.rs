@@ -196,20 +196,17 @@ mod tests {
             "2019-11-12T00:00:00Z",
             "2019-11-11T12:00:00Z",
             "2019-02-29T00:00:00Z",
-            "2019-11-11T12:00:00Z",
             "2020-02-29T00:00:00Z",
             "0001-01-01T00:00:00Z",
             "9999-12-31T23:59:59.999Z",
             "2019-11-11T24:00:00Z",
             "2019-11-11T00:00:00Z",
         ];
-        for _ in 0..2 {
-            for text in texts {
-                let chrono = chrono::DateTime::parse_from_rfc3339(text)
-                    .ok()
-                    .map(|t| t.timestamp_millis());
-                assert_eq!(parse_rfc3339_ms(text).ok(), chrono, "{text}");
-            }
+        for text in texts {
+            let chrono = chrono::DateTime::parse_from_rfc3339(text)
+                .ok()
+                .map(|t| t.timestamp_millis());
+            assert_eq!(parse_rfc3339_ms(text).ok(), chrono, "{text}");
         }
     }
 

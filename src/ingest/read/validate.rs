@@ -352,8 +352,9 @@ fn int_field(value: &Value<'_>, i: usize) -> Result<Option<i64>, Reject> {
         other => return Err(wrong_type(RejectKind::BadField, i, other)),
     };
     // Most ids and quantities are at most 19 digits, perhaps after a `-`: read by atoi_simd
-    // (eight digits at a time). Anything it refuses (a `+`, a non-digit, an overflow, more
-    // digits) is read below, which also says why it is refused.
+    // (eight digits at a time). What it refuses (a `+`, a non-digit, an overflow, more
+    // digits) is read again below, which reads a long run of leading zeros too and otherwise
+    // says why it is refused.
     if !text.starts_with('+') {
         if let Ok(v) = atoi_simd::parse::<i64, false, false>(text.as_bytes()) {
             return Ok(Some(v));
@@ -363,35 +364,22 @@ fn int_field(value: &Value<'_>, i: usize) -> Result<Option<i64>, Reject> {
         Some(digits) => (true, digits),
         None => (false, text),
     };
-    // The first 18 digits are below 10^18 < 2^63: no check can fail there, and they are
-    // read in one pass without a branch per digit (most ids have 16 to 19 digits). A
-    // non-digit anywhere is noted, and the value (wrapped, then) unused; only the digits
-    // after the 18th are multiplied in with checks.
-    let bytes = digits.as_bytes();
-    let (head, tail) = bytes.split_at(bytes.len().min(18));
-    let mut digits_only = !bytes.is_empty();
-    let head = head.iter().fold(0u64, |v, &b| {
-        let d = b.wrapping_sub(b'0');
-        digits_only &= d <= 9;
-        v.wrapping_mul(10).wrapping_add(u64::from(d))
-    });
-    let mut magnitude = Some(head);
-    for &b in tail {
-        let d = b.wrapping_sub(b'0');
-        digits_only &= d <= 9;
-        magnitude = magnitude.and_then(|v| v.checked_mul(10)?.checked_add(u64::from(d)));
-    }
     // A non-digit anywhere makes it "not an integer", even where the digits before it
     // overflow.
-    if !digits_only {
-        return Err(not_an_integer(i, text));
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Reject::new(
+            RejectKind::BadField,
+            format!("{} {text:?} is not an integer", NAMES[i]),
+        ));
     }
-    // The magnitude of i64::MIN is one more than i64::MAX.
-    let value = magnitude.and_then(|m| {
+    // Accumulated towards the sign, so that i64::MIN fits.
+    let value = digits.bytes().try_fold(0i64, |v, b| {
+        let d = i64::from(b - b'0');
+        let v = v.checked_mul(10)?;
         if negative {
-            0i64.checked_sub_unsigned(m)
+            v.checked_sub(d)
         } else {
-            i64::try_from(m).ok()
+            v.checked_add(d)
         }
     });
     value.map(Some).ok_or_else(|| {
@@ -400,13 +388,6 @@ fn int_field(value: &Value<'_>, i: usize) -> Result<Option<i64>, Reject> {
             format!("{} {text} does not fit in 64 bits", NAMES[i]),
         )
     })
-}
-
-fn not_an_integer(i: usize, text: &str) -> Reject {
-    Reject::new(
-        RejectKind::BadField,
-        format!("{} {text:?} is not an integer", NAMES[i]),
-    )
 }
 
 #[cfg(test)]
