@@ -589,3 +589,64 @@ fn polars_sum_rows(path: &Path) -> usize {
         .extract::<usize>()
         .expect("n")
 }
+
+/// "Top buyers by rank()" runs as a top K per partition (double11's rule, see
+/// src/sql/rank_top.rs) and keeps every buyer tied at the boundary: ranks computed here from
+/// every buyer's figures agree, by GMV (few ties) and by orders (many), and the tied buyers
+/// come in the order asked for (DataFusion 55 alone returns them unordered: src/sql/orderings.rs).
+#[test]
+fn top_buyers_by_rank_keep_the_ties_of_the_full_ranking() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wh = sample_warehouse(dir.path());
+    let filter = "cst_date = DATE '2019-11-11' AND event_type = 'paid' AND buyer_id IS NOT NULL";
+    let all = common::sql(
+        &wh,
+        &format!(
+            "SELECT buyer_id, count(*), sum(amount_cny) FROM transactions WHERE {filter} \
+             GROUP BY buyer_id"
+        ),
+    );
+    let fen = |s: &str| -> i128 {
+        let (units, cents) = s.split_once('.').expect("two decimals");
+        assert_eq!(cents.len(), 2, "{s}");
+        format!("{units}{cents}").parse().expect("amount")
+    };
+    let buyers: Vec<(i64, i128, i128)> = all[1..]
+        .iter()
+        .map(|r| {
+            let orders = r[1].parse().expect("count");
+            (r[0].parse().expect("buyer"), orders, fen(&r[2]))
+        })
+        .collect();
+    assert!(buyers.len() > 100, "{} buyers", buyers.len());
+    for (key, by) in [("sum(amount_cny)", 2usize), ("count(*)", 1)] {
+        let value = |b: &(i64, i128, i128)| if by == 2 { b.2 } else { b.1 };
+        let k = 3;
+        let query = format!(
+            "SELECT rank, buyer_id FROM (SELECT buyer_id, rank() OVER (ORDER BY {key} DESC) \
+             AS rank FROM transactions WHERE {filter} GROUP BY buyer_id) AS ranked \
+             WHERE rank <= {k} ORDER BY rank, buyer_id"
+        );
+        let plan = sql_out(&wh, &format!("EXPLAIN {query}"), "csv");
+        assert!(plan.contains("PartitionedTopKExec"), "{plan}");
+        let mut want: Vec<(usize, i64)> = buyers
+            .iter()
+            .map(|b| {
+                (
+                    1 + buyers.iter().filter(|o| value(o) > value(b)).count(),
+                    b.0,
+                )
+            })
+            .filter(|(rank, _)| *rank <= k)
+            .collect();
+        want.sort();
+        let got: Vec<(usize, i64)> = common::sql(&wh, &query)[1..]
+            .iter()
+            .map(|r| (r[0].parse().expect("rank"), r[1].parse().expect("buyer")))
+            .collect();
+        assert_eq!(got, want, "by {key}");
+        if by == 1 {
+            assert!(got.len() > k, "ties at the boundary: {got:?}");
+        }
+    }
+}

@@ -8,10 +8,17 @@
 //! Delta versions it pins). No UDF and no bespoke table provider: the same SQL runs on a
 //! Ballista cluster (`--cluster`, [`crate::cluster`]), which reads exactly the files this
 //! session's plan names.
+//!
+//! A local session adds two physical optimizer rules to DataFusion's own: [`orderings`] puts
+//! back the sorts a DataFusion 55 bug drops (an `ORDER BY rank, buyer_id` over a `GROUP BY
+//! buyer_id`), and [`rank_top`] answers `WHERE rank() <= K` with a top K instead of a sort of
+//! every row. A cluster plans on its scheduler, with DataFusion's rules only.
 
 pub(crate) mod literals;
+mod orderings;
 pub(crate) mod params;
 pub(crate) mod pinned_store;
+mod rank_top;
 
 use std::sync::Arc;
 
@@ -23,6 +30,7 @@ use datafusion::datasource::listing::{
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::logical_expr::col;
 use datafusion::prelude::DataFrame;
 use datafusion::sql::parser::DFParser;
@@ -82,7 +90,15 @@ pub async fn session(wh: &Warehouse, settings: &Settings) -> Result<SessionConte
         )));
     }
     let ctx = match &settings.cluster {
-        None => SessionContext::new_with_config_rt(config, runtime),
+        None => SessionContext::new_with_state(
+            SessionStateBuilder::new()
+                .with_config(config)
+                .with_runtime_env(runtime)
+                .with_default_features()
+                .with_physical_optimizer_rules(orderings::rules())
+                .with_physical_optimizer_rule(Arc::new(rank_top::RankTop))
+                .build(),
+        ),
         Some(cluster) => {
             cluster.check_reachable()?;
             // The executors reach S3 with the settings this process uses.
