@@ -650,3 +650,59 @@ fn top_buyers_by_rank_keep_the_ties_of_the_full_ranking() {
         }
     }
 }
+
+/// "Refund share by category" builds its join's hash table from the few refunded orders, not
+/// from the day's paid events (src/sql/event_shares.rs), and its figures are those of the same
+/// question asked without a join.
+#[test]
+fn the_refund_join_builds_from_the_refunded_orders() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wh = sample_warehouse(dir.path());
+    let day = "p.cst_date = DATE '2019-11-11' AND p.event_type = 'paid'";
+    let join = format!(
+        "WITH refunded AS (SELECT DISTINCT order_id FROM transactions WHERE event_type = \
+         'refunded') SELECT p.category, count(*) AS orders, count(r.order_id) AS refunded, \
+         sum(p.amount_cny) FILTER (WHERE r.order_id IS NOT NULL) AS refunded_gmv \
+         FROM transactions AS p LEFT JOIN refunded AS r ON r.order_id = p.order_id \
+         WHERE {day} GROUP BY p.category ORDER BY p.category"
+    );
+    let plan = sql_out(&wh, &format!("EXPLAIN {join}"), "csv");
+    let join_line = plan
+        .lines()
+        .find(|l| l.contains("HashJoinExec"))
+        .unwrap_or_else(|| panic!("a hash join: {plan}"));
+    assert!(join_line.contains("join_type=Right"), "{plan}");
+    // The same figures from two queries without a join: all paid orders, then those refunded.
+    let all = common::sql(
+        &wh,
+        &format!(
+            "SELECT p.category, count(*) FROM transactions AS p WHERE {day} GROUP BY \
+             p.category ORDER BY p.category"
+        ),
+    );
+    let refunded = common::sql(
+        &wh,
+        &format!(
+            "SELECT p.category, count(*), sum(p.amount_cny) FROM transactions AS p WHERE {day} \
+             AND p.order_id IN (SELECT order_id FROM transactions WHERE event_type = \
+             'refunded') GROUP BY p.category"
+        ),
+    );
+    let got = common::sql(&wh, &join);
+    let mut want = vec![got[0].clone()];
+    for row in &all[1..] {
+        let r = refunded[1..].iter().find(|r| r[0] == row[0]);
+        want.push(vec![
+            row[0].clone(),
+            row[1].clone(),
+            r.map_or("0".to_string(), |r| r[1].clone()),
+            r.map_or(String::new(), |r| r[2].clone()),
+        ]);
+    }
+    assert!(got.len() > 3, "{got:?}");
+    assert!(
+        got[1..].iter().any(|r| r[2] != "0"),
+        "some refunds: {got:?}"
+    );
+    assert_eq!(got, want);
+}

@@ -9,11 +9,15 @@
 //! Ballista cluster (`--cluster`, [`crate::cluster`]), which reads exactly the files this
 //! session's plan names.
 //!
-//! A local session adds two physical optimizer rules to DataFusion's own: [`orderings`] puts
-//! back the sorts a DataFusion 55 bug drops (an `ORDER BY rank, buyer_id` over a `GROUP BY
-//! buyer_id`), and [`rank_top`] answers `WHERE rank() <= K` with a top K instead of a sort of
-//! every row. A cluster plans on its scheduler, with DataFusion's rules only.
+//! A local session adds to DataFusion's planning, through DataFusion's own extension points:
+//! two physical optimizer rules, [`orderings`] (puts back the sorts a DataFusion 55 bug drops:
+//! an `ORDER BY rank, buyer_id` over a `GROUP BY buyer_id`) and [`rank_top`] (answers `WHERE
+//! rank() <= K` with a top K instead of a sort of every row); and row estimates that know each
+//! event type's share of `transactions`, from `per_hour` ([`event_shares`]), so that a join
+//! builds its table from the small side. A cluster plans on its scheduler, with DataFusion's
+//! own rules and estimates.
 
+mod event_shares;
 pub(crate) mod literals;
 mod orderings;
 pub(crate) mod params;
@@ -140,6 +144,27 @@ pub async fn session(wh: &Warehouse, settings: &Settings) -> Result<SessionConte
     ctx.register_object_store(&store_url, Arc::new(view));
     for (table, url) in urls {
         register(&ctx, table, url)?;
+    }
+    if settings.cluster.is_none() {
+        // Estimates only: without them (a failed read, as under a tiny memory limit) the
+        // session plans as DataFusion alone would, and the query reports its own errors.
+        let shares = event_shares::EventShares::read(&ctx)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::debug!("event type shares not read from per_hour: {e}");
+                None
+            });
+        if let Some(shares) = shares {
+            let mut state = SessionStateBuilder::new_from_existing(ctx.state())
+                .with_statistics_registry(shares.registry())
+                .build();
+            state
+                .config_mut()
+                .options_mut()
+                .optimizer
+                .use_statistics_registry = true;
+            return Ok(SessionContext::new_with_state(state));
+        }
     }
     Ok(ctx)
 }
