@@ -6,7 +6,7 @@
 //! `event_type = 'refunded'`, and an aggregate's estimate is its input's. So the paid side
 //! (one day's files) looked smaller than the refunded one (every day's), and the join built
 //! its table from 10 M rows: 1.9 s and 1.4 GB, against 1.2 s and 0.4 GB with the sides the
-//! other way round (BENCHMARKS.md, 2026-12-04, stop 34).
+//! other way round (BENCHMARKS.md, 2026-12-05, stop 34).
 //!
 //! The warehouse knows the shares: `per_hour` counts the events of each type. This provider,
 //! in DataFusion's statistics registry, scales the rows of a filter over a `transactions` scan
@@ -33,6 +33,7 @@ use datafusion::physical_plan::{ExecutionPlan, StatisticsArgs, StatisticsContext
 use datafusion::prelude::SessionContext;
 
 use crate::error::Result as D11Result;
+use crate::schema::{PARTITION_COLUMN, TRANSACTIONS};
 
 /// The share of each event type among `transactions`' rows.
 #[derive(Debug)]
@@ -72,7 +73,7 @@ impl EventShares {
                 .into_iter()
                 .map(|(t, n)| (t, n as f64 / total as f64))
                 .collect(),
-            folder: "/transactions/cst_date=".to_string(),
+            folder: format!("/{TRANSACTIONS}/{PARTITION_COLUMN}="),
         }))
     }
 
@@ -220,7 +221,7 @@ mod tests {
     fn conditions_on_the_event_type_keep_its_share() {
         let shares = EventShares {
             shares: [("paid".to_string(), 0.98), ("refunded".to_string(), 0.02)].into(),
-            folder: "/transactions/cst_date=".to_string(),
+            folder: format!("/{TRANSACTIONS}/{PARTITION_COLUMN}="),
         };
         let schema = Schema::new(vec![
             Field::new("event_type", DataType::Utf8, false),

@@ -76,12 +76,11 @@ fn rewrite(plan: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan
     if filter.projection().is_some() {
         return Ok(None);
     }
-    let Some((column, k)) = limit_of(filter.predicate()) else {
+    let Some((mut column, k)) = limit_of(filter.predicate()) else {
         return Ok(None);
     };
     // Between the filter and the window: repartitions, and projections that pass the rank on.
     let mut between = Vec::new();
-    let mut column = column;
     let mut node = filter.input();
     loop {
         if let Some(repartition) = node.downcast_ref::<RepartitionExec>() {
@@ -146,8 +145,8 @@ fn rewrite(plan: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan
     )?);
     let merged = replace_children_if_necessary(Arc::clone(window.input()), vec![top])?;
     let mut new = replace_children_if_necessary(Arc::clone(node), vec![merged])?;
-    for repartition in between.into_iter().rev() {
-        new = replace_children_if_necessary(repartition, vec![new])?;
+    for parent in between.into_iter().rev() {
+        new = replace_children_if_necessary(parent, vec![new])?;
     }
     Ok(Some(replace_children_if_necessary(
         Arc::clone(plan),
