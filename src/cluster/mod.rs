@@ -8,6 +8,7 @@
 //! it: an S3 prefix (the settings travel in the session, [`stores`]) or a folder at the same
 //! path on every machine (a shared mount).
 
+pub(crate) mod codec;
 pub(crate) mod planner;
 pub mod stores;
 
@@ -141,15 +142,20 @@ pub(crate) fn session_state(
         .with_option_extension(s3.unwrap_or_default())
         .with_ballista_query_planner(Arc::new(planner::ClusterPlanner {
             scheduler: url.endpoint(),
-        }));
+        }))
+        .with_ballista_physical_extension_codec(Arc::new(codec::PlanCodec::default()));
     // A shuffle's partitions are a stage's tasks: Ballista's own default (16), not the 16 per
     // core of this machine that a local session uses (SET datafusion.execution.
     // target_partitions for a larger cluster).
     config.options_mut().execution.target_partitions = CLUSTER_PARTITIONS;
+    // The plan is made here (ClusterPlanner), with a local session's rules: the sorts a
+    // DataFusion bug drops put back, a top K for `rank() <= K` (their nodes travel by `codec`).
     let state = SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(runtime)
         .with_default_features()
+        .with_physical_optimizer_rules(crate::sql::orderings::rules())
+        .with_physical_optimizer_rule(Arc::new(crate::sql::rank_top::RankTop))
         .build();
     Ok(state.upgrade_for_ballista(url.endpoint())?)
 }
@@ -183,6 +189,7 @@ pub async fn serve_scheduler(opts: &SchedulerOptions) -> Result<()> {
         no_executors_grace_period_seconds: timeout,
         override_config_producer: Some(Arc::new(stores::config)),
         override_session_builder: Some(Arc::new(scheduler_session)),
+        override_physical_codec: Some(Arc::new(codec::PlanCodec::default())),
         scheduling_policy: SCHEDULING,
         stage_max_failures: STAGE_ATTEMPTS,
         ..SchedulerConfig::default()
@@ -296,6 +303,7 @@ pub async fn serve_executor(opts: &ExecutorOptions) -> Result<()> {
         override_runtime_producer: Some(Arc::new(move |config: &SessionConfig| {
             stores::runtime_for(config, Some(&spill))
         })),
+        override_physical_codec: Some(Arc::new(codec::PlanCodec::default())),
         ..Default::default()
     };
     eprintln!(

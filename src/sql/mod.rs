@@ -19,10 +19,10 @@
 
 mod event_shares;
 pub(crate) mod literals;
-mod orderings;
+pub(crate) mod orderings;
 pub(crate) mod params;
 pub(crate) mod pinned_store;
-mod rank_top;
+pub(crate) mod rank_top;
 
 use std::sync::Arc;
 

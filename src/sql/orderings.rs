@@ -102,13 +102,13 @@ impl PhysicalOptimizerRule for KeepOrderings {
 /// Its input as it is, minus the uniqueness DataFusion believes it has: below the sorts that
 /// [`KeepOrderings`] puts back.
 #[derive(Debug)]
-struct Unconstrained {
+pub(crate) struct Unconstrained {
     input: Arc<dyn ExecutionPlan>,
     properties: Arc<PlanProperties>,
 }
 
 impl Unconstrained {
-    fn new(input: Arc<dyn ExecutionPlan>) -> Self {
+    pub(crate) fn new(input: Arc<dyn ExecutionPlan>) -> Self {
         let mut properties = input.properties().as_ref().clone();
         properties
             .eq_properties
