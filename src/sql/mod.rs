@@ -9,13 +9,15 @@
 //! Ballista cluster (`--cluster`, [`crate::cluster`]), which reads exactly the files this
 //! session's plan names.
 //!
-//! A local session adds to DataFusion's planning, through DataFusion's own extension points:
+//! A session adds to DataFusion's planning, through DataFusion's own extension points:
 //! two physical optimizer rules, [`orderings`] (puts back the sorts a DataFusion 55 bug drops:
 //! an `ORDER BY rank, buyer_id` over a `GROUP BY buyer_id`) and [`rank_top`] (answers `WHERE
 //! rank() <= K` with a top K instead of a sort of every row); and row estimates that know each
 //! event type's share of `transactions`, from `per_hour` ([`event_shares`]), so that a join
-//! builds its table from the small side. A cluster plans on its scheduler, with DataFusion's
-//! own rules and estimates.
+//! builds its table from the small side. A cluster session plans here too
+//! ([`crate::cluster::planner`]) with the two rules, whose nodes travel by
+//! [`crate::cluster::codec`]; not with the estimates: Ballista's settings join by sort-merge,
+//! which has no build side.
 
 mod event_shares;
 pub(crate) mod literals;
