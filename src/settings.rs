@@ -19,6 +19,11 @@ pub const DEFAULT_MEMORY_LIMIT: usize = 2 << 30;
 pub const MEMORY_LIMIT_ENV: &str = "DOUBLE11_MEMORY_LIMIT";
 /// The environment variable for the cluster that runs queries (`--cluster`).
 pub const CLUSTER_ENV: &str = "DOUBLE11_CLUSTER";
+/// The environment variable for the largest scan a cluster session runs in its own process
+/// (`0`: every plan that reads a file goes to the cluster); see [`crate::cluster::planner`].
+pub const CLUSTER_LOCAL_BYTES_ENV: &str = "DOUBLE11_CLUSTER_LOCAL_BYTES";
+/// Its default: the rollups of many days, never a day of `transactions` at scale.
+pub const DEFAULT_CLUSTER_LOCAL_BYTES: u64 = 64 << 20;
 /// The environment variable for the number of threads (`--threads`).
 pub const THREADS_ENV: &str = "DOUBLE11_THREADS";
 /// Accepted rows of one CST day held in memory before they are written out.
@@ -178,6 +183,23 @@ pub fn parse_size(text: &str) -> Option<usize> {
         .ok()?
         .checked_mul(1 << shift)
         .filter(|n| *n > 0)
+}
+
+/// The largest scan a cluster session runs in its own process, from
+/// [`CLUSTER_LOCAL_BYTES_ENV`] (a size as `--memory-limit` takes, or `0`).
+pub fn cluster_local_bytes() -> Result<u64> {
+    let Ok(text) = std::env::var(CLUSTER_LOCAL_BYTES_ENV) else {
+        return Ok(DEFAULT_CLUSTER_LOCAL_BYTES);
+    };
+    if text.trim() == "0" {
+        return Ok(0);
+    }
+    parse_size(&text).map(|n| n as u64).ok_or_else(|| {
+        Error::Usage(format!(
+            "{CLUSTER_LOCAL_BYTES_ENV}={text:?}: expected a size such as 64M or 1G, or 0 to send \
+             every plan that reads a file to the cluster"
+        ))
+    })
 }
 
 #[cfg(test)]

@@ -261,6 +261,55 @@ fn an_s3_warehouse_on_a_cluster_equals_the_local_run_with_the_sessions_credentia
     assert!(!stderr.contains("not-the-secret"), "{stderr}");
 }
 
+/// By default a plan over small files (here every report: the sample warehouse is a few MB)
+/// runs in the client, not as a Ballista job: it answers, equal to the local run, after every
+/// executor is gone. A bad `DOUBLE11_CLUSTER_LOCAL_BYTES` is a usage error naming it.
+#[test]
+fn small_scans_run_in_the_client_without_a_job() {
+    let mut cluster = Cluster::start();
+    for executor in &mut cluster.executors {
+        let _ = executor.kill();
+        let _ = executor.wait();
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wh = dir.path().join("wh");
+    common::ingest(&wh, &[&common::sample_logs()]);
+    let args = common::report_all_args(common::path(&wh), None);
+    let local = common::double11().args(&args).output().expect("runs");
+    assert!(local.status.success(), "local report all");
+
+    let mut remote = common::double11();
+    remote
+        .env_remove("DOUBLE11_CLUSTER_LOCAL_BYTES")
+        .args(["--cluster", &cluster.url])
+        .args(&args);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(remote.output()));
+    let out = rx
+        .recv_timeout(Duration::from_secs(120))
+        .expect("report all waited for executors: it was sent to the cluster")
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&local.stdout)
+    );
+
+    let out = common::double11()
+        .env("DOUBLE11_CLUSTER_LOCAL_BYTES", "lots")
+        .args(["--cluster", &cluster.url])
+        .args(&args)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("DOUBLE11_CLUSTER_LOCAL_BYTES"), "{stderr}");
+}
+
 #[test]
 fn a_scheduler_that_is_down_fails_at_once_naming_its_address() {
     let dir = tempfile::tempdir().expect("tempdir");

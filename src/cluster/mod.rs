@@ -142,6 +142,7 @@ pub(crate) fn session_state(
         .with_option_extension(s3.unwrap_or_default())
         .with_ballista_query_planner(Arc::new(planner::ClusterPlanner {
             scheduler: url.endpoint(),
+            local_scan_bytes: crate::settings::cluster_local_bytes()?,
         }))
         .with_ballista_physical_extension_codec(Arc::new(codec::PlanCodec::default()));
     // A shuffle's partitions are a stage's tasks: Ballista's own default (16), not the 16 per

@@ -8,7 +8,9 @@
 //! (Ballista's own client sends the logical plan instead, and the scheduler lists the folders.)
 //!
 //! A plan that reads no warehouse file (`information_schema`, `SELECT 1`, `EXPLAIN`) runs
-//! here. A plan that writes files (an export, `COPY`) sends only its input: the rows come back
+//! here, and so does one whose files are small (at most `DOUBLE11_CLUSTER_LOCAL_BYTES`, 64 MiB
+//! by default: the reports over the rollups), where a Ballista job's own cost (stages, task
+//! polls, results over Flight: most of a second) would be most of the answer's time. A plan that writes files (an export, `COPY`) sends only its input: the rows come back
 //! and are written by this process, where the user asked for them, not on an executor's disk.
 
 use std::fmt;
@@ -46,6 +48,10 @@ use futures::{StreamExt, TryStreamExt};
 pub(crate) struct ClusterPlanner {
     /// `http://host:port` of the scheduler.
     pub scheduler: String,
+    /// A plan whose files total at most this many bytes runs here: a report over the rollups
+    /// reads a few MB, which takes this process milliseconds and a Ballista job (stages,
+    /// tasks polled for, results fetched) most of a second.
+    pub local_scan_bytes: u64,
 }
 
 #[async_trait]
@@ -58,8 +64,16 @@ impl QueryPlanner for ClusterPlanner {
         let plan = DefaultPhysicalPlanner::default()
             .create_physical_plan(logical_plan, session_state)
             .await?;
-        if !reads_files(&plan)? || plan.is::<AnalyzeExec>() {
+        if plan.is::<AnalyzeExec>() {
             return Ok(plan);
+        }
+        match scanned_bytes(&plan)? {
+            None => return Ok(plan),
+            Some(bytes) if bytes <= self.local_scan_bytes => {
+                tracing::debug!("the plan reads {bytes} bytes of files: run here");
+                return Ok(plan);
+            }
+            Some(_) => {}
         }
         let session_id = session_state.session_id().to_string();
         if let Some(sink) = plan.downcast_ref::<DataSinkExec>() {
@@ -94,23 +108,24 @@ impl ClusterPlanner {
     }
 }
 
-/// Whether `plan` scans any file (a warehouse table, or any other listing table).
-fn reads_files(plan: &Arc<dyn ExecutionPlan>) -> Result<bool> {
-    let mut found = false;
+/// The bytes of the files `plan` scans (of a warehouse table, or any other listing table),
+/// whole files counted; `None` when it scans none.
+fn scanned_bytes(plan: &Arc<dyn ExecutionPlan>) -> Result<Option<u64>> {
+    let mut bytes: Option<u64> = None;
     plan.apply(|node| {
-        if let Some(source) = node.downcast_ref::<DataSourceExec>() {
-            if source
-                .data_source()
-                .downcast_ref::<FileScanConfig>()
-                .is_some()
-            {
-                found = true;
-                return Ok(TreeNodeRecursion::Stop);
-            }
+        if let Some(scan) = node
+            .downcast_ref::<DataSourceExec>()
+            .and_then(|source| source.data_source().downcast_ref::<FileScanConfig>())
+        {
+            let files = scan.file_groups.iter().flat_map(|group| group.files());
+            let sum = files.fold(0u64, |sum, file| {
+                sum.saturating_add(file.object_meta.size)
+            });
+            bytes = Some(bytes.unwrap_or(0).saturating_add(sum));
         }
         Ok(TreeNodeRecursion::Continue)
     })?;
-    Ok(found)
+    Ok(bytes)
 }
 
 /// A physical plan run by the cluster: its results stream back from the executors.
