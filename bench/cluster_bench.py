@@ -13,7 +13,9 @@ each repetition, times:
    buyers, a province's top categories, refund share by a join, top buyers by rank(), orders per
    minute).
 Prints median seconds and the cluster/local ratio per step; each step's output must be equal
-(checked). On one 2-core machine this measures the cluster's overhead (planning here, shipping
+(checked). A cluster session runs a plan whose files total at most `DOUBLE11_CLUSTER_LOCAL_BYTES`
+(64 MiB by default) in the client; `--local-bytes 0` sends every plan that reads a file to the
+cluster (what every cluster run did before stop 35). On one 2-core machine this measures the cluster's overhead (planning here, shipping
 the plan, stages, shuffles through Arrow Flight, results back), not a speed-up.
 """
 import argparse
@@ -59,7 +61,12 @@ def main():
     ap.add_argument("--scale", type=float, default=0.002)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--bin", default=None)
+    ap.add_argument("--local-bytes", default=None,
+                    help="DOUBLE11_CLUSTER_LOCAL_BYTES for the cluster runs (default: double11's own, 64M)")
     args = ap.parse_args()
+    cluster_env = dict(os.environ)
+    if args.local_bytes is not None:
+        cluster_env["DOUBLE11_CLUSTER_LOCAL_BYTES"] = args.local_bytes
     binary = double11_binary(args.bin)
     print(machine())
     work = tempfile.mkdtemp(prefix="d11-cluster-bench-")
@@ -88,7 +95,7 @@ def main():
                     full = [binary, "-q", "--warehouse", wh]
                     if where == "cluster":
                         full += ["--cluster", url]
-                    took, outputs[where] = timed(full + cmd)
+                    took, outputs[where] = timed(full + cmd, env=cluster_env if where == "cluster" else None)
                     times[name][where].append(took)
                 if outputs["local"] != outputs["cluster"]:
                     import difflib
@@ -99,7 +106,8 @@ def main():
             print(f"run {rep + 1}/{args.repeat} done", flush=True)
         print(f"\nlocal (one process, 2 threads) vs Ballista (scheduler + 2 executors x 1 core, "
               f"same machine); scale {args.scale}; {args.repeat} alternating runs, median s; "
-              f"outputs checked equal")
+              f"outputs checked equal; DOUBLE11_CLUSTER_LOCAL_BYTES="
+              f"{args.local_bytes if args.local_bytes is not None else 'default (64M)'}")
         print(f"{'step':<56}{'local':>8}{'cluster':>9}{'cluster/local':>15}")
         for name, label, _ in steps:
             loc = statistics.median(times[name]["local"])
