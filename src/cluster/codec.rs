@@ -146,11 +146,10 @@ mod tests {
         let parts = (0..3i64)
             .map(|p| {
                 let b: Vec<i64> = (0..500i64).map(|i| (i * 31 + p * 7) % 97).collect();
-                vec![RecordBatch::try_new(
-                    Arc::clone(&schema),
-                    vec![Arc::new(Int64Array::from(b))],
-                )
-                .expect("batch")]
+                vec![
+                    RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(Int64Array::from(b))])
+                        .expect("batch"),
+                ]
             })
             .collect();
         let state = SessionStateBuilder::new()
@@ -180,8 +179,8 @@ mod tests {
         assert!(shown.contains("PartitionedTopKExec"), "{shown}");
 
         let codec = PlanCodec::default();
-        let node = PhysicalPlanNode::try_from_physical_plan(Arc::clone(&plan), &codec)
-            .expect("encode");
+        let node =
+            PhysicalPlanNode::try_from_physical_plan(Arc::clone(&plan), &codec).expect("encode");
         let back = node
             .try_into_physical_plan(&ctx.task_ctx(), &codec)
             .expect("decode");

@@ -118,9 +118,7 @@ fn scanned_bytes(plan: &Arc<dyn ExecutionPlan>) -> Result<Option<u64>> {
             .and_then(|source| source.data_source().downcast_ref::<FileScanConfig>())
         {
             let files = scan.file_groups.iter().flat_map(|group| group.files());
-            let sum = files.fold(0u64, |sum, file| {
-                sum.saturating_add(file.object_meta.size)
-            });
+            let sum = files.fold(0u64, |sum, file| sum.saturating_add(file.object_meta.size));
             bytes = Some(bytes.unwrap_or(0).saturating_add(sum));
         }
         Ok(TreeNodeRecursion::Continue)
