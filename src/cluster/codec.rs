@@ -155,8 +155,7 @@ mod tests {
         let state = SessionStateBuilder::new()
             .with_config(SessionConfig::new().with_target_partitions(3))
             .with_default_features()
-            .with_physical_optimizer_rules(crate::sql::orderings::rules())
-            .with_physical_optimizer_rule(Arc::new(crate::sql::rank_top::RankTop))
+            .with_physical_optimizer_rules(crate::sql::physical_rules())
             .build();
         let ctx = SessionContext::new_with_state(state);
         ctx.register_table(

@@ -155,8 +155,7 @@ pub(crate) fn session_state(
         .with_config(config)
         .with_runtime_env(runtime)
         .with_default_features()
-        .with_physical_optimizer_rules(crate::sql::orderings::rules())
-        .with_physical_optimizer_rule(Arc::new(crate::sql::rank_top::RankTop))
+        .with_physical_optimizer_rules(crate::sql::physical_rules())
         .build();
     Ok(state.upgrade_for_ballista(url.endpoint())?)
 }

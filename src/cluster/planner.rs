@@ -10,8 +10,9 @@
 //! A plan that reads no warehouse file (`information_schema`, `SELECT 1`, `EXPLAIN`) runs
 //! here, and so does one whose files are small (at most `DOUBLE11_CLUSTER_LOCAL_BYTES`, 64 MiB
 //! by default: the reports over the rollups), where a Ballista job's own cost (stages, task
-//! polls, results over Flight: most of a second) would be most of the answer's time. A plan that writes files (an export, `COPY`) sends only its input: the rows come back
-//! and are written by this process, where the user asked for them, not on an executor's disk.
+//! polls, results over Flight: most of a second) would be most of the answer's time. A plan
+//! that writes files (an export, `COPY`) sends only its input: the rows come back and are
+//! written by this process, where the user asked for them, not on an executor's disk.
 
 use std::fmt;
 use std::sync::Arc;

@@ -24,7 +24,7 @@ pub(crate) mod literals;
 pub(crate) mod orderings;
 pub(crate) mod params;
 pub(crate) mod pinned_store;
-pub(crate) mod rank_top;
+mod rank_top;
 
 use std::sync::Arc;
 
@@ -38,6 +38,7 @@ use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::logical_expr::col;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::prelude::DataFrame;
 use datafusion::sql::parser::DFParser;
 
@@ -101,8 +102,7 @@ pub async fn session(wh: &Warehouse, settings: &Settings) -> Result<SessionConte
                 .with_config(config)
                 .with_runtime_env(runtime)
                 .with_default_features()
-                .with_physical_optimizer_rules(orderings::rules())
-                .with_physical_optimizer_rule(Arc::new(rank_top::RankTop))
+                .with_physical_optimizer_rules(physical_rules())
                 .build(),
         ),
         Some(cluster) => {
@@ -169,6 +169,15 @@ pub async fn session(wh: &Warehouse, settings: &Settings) -> Result<SessionConte
         }
     }
     Ok(ctx)
+}
+
+/// DataFusion's physical optimizer rules with double11's two: [`orderings`] (just before the
+/// query's own output ordering is dropped) and [`rank_top`] (last). Local and cluster sessions
+/// plan with these.
+pub(crate) fn physical_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
+    let mut rules = orderings::rules();
+    rules.push(Arc::new(rank_top::RankTop));
+    rules
 }
 
 /// The URL of `table`'s folder.
