@@ -3,15 +3,16 @@
 //! The contract promises that a re-delivery carries the same `event_time` instant, so ids only
 //! need to be compared within a slice of time. Seen ids are kept in one set per minute of
 //! event time ("shard"). When more than a budget of ids is in memory, the least recently used
-//! shards are written to spill files in the run's staging folder and read back only if an
-//! event of that minute turns up again. Logs are nearly time-ordered, so a shard is usually
-//! spilled once and never read again; memory stays bounded whatever the input size.
+//! shards are written to a spill file in the run's staging folder (one file per eviction, a
+//! segment per shard) and read back only if an event of that minute turns up again. Logs are
+//! nearly time-ordered, so a shard is usually spilled once and never read again; memory stays
+//! bounded whatever the input size, and the spill files hold each id once.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -73,9 +74,24 @@ pub fn id_hash(id: &str) -> u128 {
 }
 
 struct Shard {
-    /// `None` while the shard lives only in its spill file.
-    ids: Option<IdSet>,
+    /// Ids added since the shard was last spilled (all of them, if it never was); `None`
+    /// while the shard lives only in its spilled segments.
+    fresh: Option<IdSet>,
+    /// The ids of `segments`, read back because an event of the shard's minute turned up
+    /// again: looked up, never written again.
+    spilled: Option<IdSet>,
+    /// Where the shard's spilled ids lie: each id is written once, in the eviction that
+    /// first found it fresh.
+    segments: Vec<Segment>,
     last_use: u64,
+}
+
+/// `count` ids (16 bytes each) from byte `offset` of spill file number `file`.
+#[derive(Clone, Copy, Debug)]
+struct Segment {
+    file: u32,
+    offset: u64,
+    count: u64,
 }
 
 /// Every id accepted so far (committed earlier or in this run), sharded by minute.
@@ -87,6 +103,8 @@ pub struct SeenIds {
     shards: HashMap<i64, Shard, BuildHasherDefault<SmallKey>>,
     /// Ids in the shard used last: the size a new shard starts with.
     last_len: usize,
+    /// Spill files written so far: one per eviction.
+    spill_files: u32,
 }
 
 impl SeenIds {
@@ -99,15 +117,12 @@ impl SeenIds {
             clock: 0,
             shards: HashMap::default(),
             last_len: 0,
+            spill_files: 0,
         }
     }
 
     fn shard_of(event_time_ms: i64) -> i64 {
         event_time_ms.div_euclid(SHARD_MS)
-    }
-
-    fn spill_path(&self, shard: i64) -> PathBuf {
-        spill_path(&self.spill_dir, shard)
     }
 
     /// Records `id` at `event_time_ms`; `false` when it was seen before (a duplicate).
@@ -123,22 +138,25 @@ impl SeenIds {
                 // the one used last, instead of growing it step by step.
                 let ids = IdSet::with_capacity_and_hasher(self.last_len, Default::default());
                 v.insert(Shard {
-                    ids: Some(ids),
+                    fresh: Some(ids),
+                    spilled: None,
+                    segments: Vec::new(),
                     last_use: clock,
                 })
             }
         };
         shard.last_use = clock;
-        let ids = match &mut shard.ids {
-            Some(ids) => ids,
-            None => {
-                let ids = read_ids(&spill_path(&self.spill_dir, key))?;
-                self.in_memory += ids.len();
-                shard.ids.insert(ids)
-            }
-        };
-        let fresh = ids.insert(id);
-        self.last_len = ids.len();
+        if shard.fresh.is_none() {
+            let spilled = read_segments(&self.spill_dir, &shard.segments)?;
+            self.in_memory += spilled.len();
+            shard.spilled = Some(spilled);
+        }
+        if shard.spilled.as_ref().is_some_and(|s| s.contains(&id)) {
+            return Ok(false);
+        }
+        let fresh_ids = shard.fresh.get_or_insert_with(IdSet::default);
+        let fresh = fresh_ids.insert(id);
+        self.last_len = fresh_ids.len();
         if fresh {
             self.in_memory += 1;
             if self.in_memory > self.budget {
@@ -154,29 +172,71 @@ impl SeenIds {
         self.insert(event_time_ms, id).map(|_| ())
     }
 
-    /// Spills the least recently used shards (never `keep`) until half the budget is free.
+    /// Spills the least recently used shards (never `keep`) until half the budget is free,
+    /// into one new spill file: a file per shard made the file system's inode allocation
+    /// the run's bottleneck (0.5 s of one core, the pipeline stalled, for the 1,440 minutes
+    /// of a day: BENCHMARKS.md, 2026-12-05, stop 36).
     fn evict(&mut self, keep: i64) -> Result<()> {
         let mut loaded: Vec<(u64, i64)> = self
             .shards
             .iter()
-            .filter(|(k, s)| **k != keep && s.ids.is_some())
+            .filter(|(k, s)| **k != keep && s.fresh.is_some())
             .map(|(k, s)| (s.last_use, *k))
             .collect();
         loaded.sort_unstable();
-        fs::create_dir_all(&self.spill_dir)
-            .map_err(|e| Error::io(self.spill_dir.display().to_string(), e))?;
+        let file = self.spill_files;
+        let path = spill_path(&self.spill_dir, file);
+        let name = path.display().to_string();
+        let mut out: Option<BufWriter<fs::File>> = None;
+        let mut offset = 0u64;
         for (_, key) in loaded {
             if self.in_memory <= self.budget / 2 {
                 break;
             }
-            let path = self.spill_path(key);
-            let Some(ids) = self.shards.get_mut(&key).and_then(|s| s.ids.take()) else {
+            let Some(shard) = self.shards.get_mut(&key) else {
                 continue;
             };
-            write_ids(&path, &ids)?;
-            self.in_memory -= ids.len();
+            let fresh = shard.fresh.take().unwrap_or_default();
+            let spilled = shard.spilled.take().unwrap_or_default();
+            self.in_memory -= fresh.len() + spilled.len();
+            if fresh.is_empty() {
+                continue; // its ids are all in its segments already
+            }
+            let w = match &mut out {
+                Some(w) => w,
+                None => {
+                    fs::create_dir_all(&self.spill_dir)
+                        .map_err(|e| Error::io(self.spill_dir.display().to_string(), e))?;
+                    let f = fs::File::create(&path).map_err(|e| Error::io(&name, e))?;
+                    out.insert(BufWriter::with_capacity(1 << 20, f))
+                }
+            };
+            for id in &fresh {
+                w.write_all(&id.to_le_bytes())
+                    .map_err(|e| Error::io(&name, e))?;
+            }
+            let count = fresh.len() as u64;
+            shard.segments.push(Segment {
+                file,
+                offset,
+                count,
+            });
+            offset += count * 16;
+        }
+        if let Some(mut w) = out {
+            w.flush().map_err(|e| Error::io(&name, e))?;
+            self.spill_files += 1;
         }
         Ok(())
+    }
+
+    /// Ids never written to a spill file.
+    #[cfg(test)]
+    fn unspilled(&self) -> usize {
+        self.shards
+            .values()
+            .map(|s| s.fresh.as_ref().map_or(0, |f| f.len()))
+            .sum()
     }
 
     /// Ids currently held in memory.
@@ -186,35 +246,42 @@ impl SeenIds {
     }
 }
 
-fn spill_path(dir: &Path, shard: i64) -> PathBuf {
-    dir.join(format!("{shard}.ids"))
+fn spill_path(dir: &Path, file: u32) -> PathBuf {
+    dir.join(format!("{file}.ids"))
 }
 
-fn read_ids(path: &Path) -> Result<IdSet> {
-    let name = path.display().to_string();
-    let mut bytes = Vec::new();
-    fs::File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
-        .map_err(|e| Error::io(&name, e))?;
+/// The ids of a spilled shard, read back from its segments.
+fn read_segments(dir: &Path, segments: &[Segment]) -> Result<IdSet> {
+    let total: u64 = segments.iter().map(|s| s.count).sum();
     let mut ids = IdSet::default();
-    ids.reserve(bytes.len() / 16);
-    for chunk in bytes.chunks_exact(16) {
-        let mut raw = [0u8; 16];
-        raw.copy_from_slice(chunk);
-        ids.insert(u128::from_le_bytes(raw));
+    ids.reserve(usize::try_from(total).unwrap_or(0));
+    let mut bytes = Vec::new();
+    for s in segments {
+        let path = spill_path(dir, s.file);
+        let name = path.display().to_string();
+        bytes.clear();
+        fs::File::open(&path)
+            .and_then(|mut f| {
+                f.seek(SeekFrom::Start(s.offset))?;
+                f.take(s.count * 16).read_to_end(&mut bytes)
+            })
+            .map_err(|e| Error::io(&name, e))?;
+        if bytes.len() as u64 != s.count * 16 {
+            return Err(Error::io(
+                &name,
+                std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "a spill file of seen event ids is shorter than written",
+                ),
+            ));
+        }
+        for chunk in bytes.chunks_exact(16) {
+            let mut raw = [0u8; 16];
+            raw.copy_from_slice(chunk);
+            ids.insert(u128::from_le_bytes(raw));
+        }
     }
     Ok(ids)
-}
-
-fn write_ids(path: &Path, ids: &IdSet) -> Result<()> {
-    let name = path.display().to_string();
-    let file = fs::File::create(path).map_err(|e| Error::io(&name, e))?;
-    let mut w = BufWriter::with_capacity(1 << 20, file);
-    for id in ids {
-        w.write_all(&id.to_le_bytes())
-            .map_err(|e| Error::io(&name, e))?;
-    }
-    w.flush().map_err(|e| Error::io(&name, e))
 }
 
 #[cfg(test)]
@@ -248,5 +315,49 @@ mod tests {
         // The same id in another minute is another event (the contract ties re-deliveries
         // to the same instant).
         assert!(seen.insert(60 * SHARD_MS, 5).expect("insert"));
+    }
+
+    #[test]
+    fn a_shard_read_back_and_spilled_again_writes_only_its_new_ids() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spill = dir.path().join("ids");
+        let mut seen = SeenIds::new(spill.clone(), 100);
+        // Four minutes in turn, 60 new ids each time: every turn reads a spilled shard back
+        // and spills others, over and over.
+        let id =
+            |round: u64, minute: i64, j: u64| u128::from(round * 1000 + minute as u64 * 100 + j);
+        let mut distinct = 0u64;
+        for round in 0..20 {
+            for minute in 0..4 {
+                for j in 0..60 {
+                    assert!(seen
+                        .insert(minute * SHARD_MS, id(round, minute, j))
+                        .expect("insert"));
+                    distinct += 1;
+                }
+            }
+        }
+        for round in 0..20 {
+            for minute in 0..4 {
+                for j in 0..60 {
+                    assert!(
+                        !seen
+                            .insert(minute * SHARD_MS + 59_999, id(round, minute, j))
+                            .expect("insert"),
+                        "round {round}, minute {minute}, id {j} is a duplicate"
+                    );
+                }
+            }
+        }
+        let files: Vec<u64> = fs::read_dir(&spill)
+            .expect("spill folder")
+            .map(|e| e.expect("entry").metadata().expect("metadata").len())
+            .collect();
+        assert!(files.len() > 1, "spilled in several evictions: {files:?}");
+        // Each id is written once, however often its shard went out and came back.
+        assert_eq!(
+            files.iter().sum::<u64>(),
+            distinct * 16 - 16 * seen.unspilled() as u64
+        );
     }
 }
