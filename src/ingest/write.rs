@@ -81,8 +81,8 @@ impl<'t> Writer<'t> {
         let key = TRANSACTIONS_TABLE.sort_columns()?;
         let (count, threads) = (rows.len() as u64, self.threads);
         self.in_background(file, count, move |path| {
-            let sorted = take_sorted(&batches, rows, &key)?;
-            drop(batches); // the chunks' rows, before encoding needs memory
+            // The chunks' rows are let go column by column as they are copied.
+            let sorted = take_sorted(batches, rows, &key)?;
             let rollups = Rollups::of_transactions(&sorted)?;
             let bytes = write_sorted_file(path, &sorted.schema(), &sorted, &key, threads)?;
             Ok(Written {

@@ -8,7 +8,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use arrow::array::{Array, RecordBatch, StringArray, TimestampMillisecondArray, UInt32Array};
+use arrow::array::{
+    Array, ArrayRef, RecordBatch, StringArray, TimestampMillisecondArray, UInt32Array,
+};
 use arrow::compute::{lexsort_to_indices, take_record_batch, SortColumn};
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -194,8 +196,12 @@ fn sort_by_time_then_text<'a, R: Copy>(
 /// The rows `rows` ((batch, row)) of `batches`, sorted by a key of a millisecond timestamp
 /// and a string (the columns `key`, such as `transactions`' (`event_time`, `event_id`), no
 /// two rows alike), copied into one batch: each value is copied once, whatever the order.
+///
+/// The batches are taken: each column of theirs is let go as soon as it is copied, so the
+/// rows are held about once, not twice, while they are sorted (unless another owner, such
+/// as a day still holding rows of the same chunk, keeps a column alive).
 pub fn take_sorted(
-    batches: &[RecordBatch],
+    batches: Vec<RecordBatch>,
     mut rows: Vec<(usize, usize)>,
     key: &[usize],
 ) -> Result<RecordBatch> {
@@ -227,8 +233,29 @@ pub fn take_sorted(
         |(b, r)| times[b].value(r),
         |(b, r)| texts[b].value(r),
     );
-    let refs: Vec<&RecordBatch> = batches.iter().collect();
-    Ok(arrow::compute::interleave_record_batch(&refs, &rows)?)
+    drop((times, texts));
+    let Some(schema) = batches.first().map(|b| b.schema()) else {
+        return Ok(RecordBatch::new_empty(Arc::new(
+            arrow::datatypes::Schema::empty(),
+        )));
+    };
+    let mut columns: Vec<Vec<Option<ArrayRef>>> = batches
+        .into_iter()
+        .map(|b| b.columns().iter().cloned().map(Some).collect())
+        .collect();
+    let mut sorted = Vec::with_capacity(schema.fields().len());
+    for c in 0..schema.fields().len() {
+        let sources: Vec<ArrayRef> = columns
+            .iter_mut()
+            .map(|cols| cols.get_mut(c).and_then(Option::take))
+            .collect::<Option<_>>()
+            .ok_or_else(|| {
+                Error::Other(anyhow::anyhow!("take_sorted: batches of other schemas"))
+            })?;
+        let refs: Vec<&dyn Array> = sources.iter().map(|a| a.as_ref()).collect();
+        sorted.push(arrow::compute::interleave(&refs, &rows)?);
+    }
+    Ok(RecordBatch::try_new(schema, sorted)?)
 }
 
 /// Writes one Parquet file (sorted by `sorted_by` if given) and returns its size in bytes.
@@ -799,7 +826,7 @@ mod tests {
             (2, 1),
             (2, 2),
         ];
-        let got = take_sorted(&chunks, rows.clone(), &[1, 0]).expect("take");
+        let got = take_sorted(chunks.to_vec(), rows.clone(), &[1, 0]).expect("take");
         let picked =
             arrow::compute::interleave_record_batch(&chunks.iter().collect::<Vec<_>>(), &rows)
                 .expect("interleave");
@@ -815,7 +842,7 @@ mod tests {
         assert_eq!(ids, ["a", "b", "c", "a", "b", "x", "y", "z", "q"]);
         // Already in order: the same rows, and other columns come along.
         let sorted =
-            take_sorted(&chunks[..1], vec![(0, 1), (0, 0), (0, 3)], &[1, 0]).expect("take");
+            take_sorted(chunks[..1].to_vec(), vec![(0, 1), (0, 0), (0, 3)], &[1, 0]).expect("take");
         assert_eq!(sorted.num_rows(), 3);
         let row = sorted
             .column(2)
@@ -824,7 +851,7 @@ mod tests {
             .expect("row");
         assert_eq!(row.values(), &[1, 0, 3]);
         assert!(
-            take_sorted(&chunks, rows, &[0]).is_err(),
+            take_sorted(chunks.to_vec(), rows, &[0]).is_err(),
             "a key of one column"
         );
     }

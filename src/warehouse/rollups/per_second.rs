@@ -10,7 +10,7 @@
 //! that knows it opens the warehouse with the writer lock ([`upgrade`](crate::warehouse::upgrade)).
 
 use std::any::Any;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arrow::array::{
@@ -32,16 +32,73 @@ const RUN_LIMIT: usize = 64;
 /// The `transactions` columns the rollup reads.
 pub const SOURCE_COLUMNS: [&str; 4] = ["event_time", "platform", "event_type", "amount_cny"];
 
+/// Platform × event type pairs, numbered as they first appear: a group's key holds the
+/// pair's number, not two strings of its own (a day has ~10^5-10^6 groups and a few pairs).
+#[derive(Debug, Default, Clone)]
+struct Pairs {
+    names: Vec<(String, String)>,
+    ids: HashMap<String, HashMap<String, usize>>,
+}
+
+impl Pairs {
+    fn id(&mut self, platform: &str, kind: &str) -> usize {
+        if let Some(id) = self.ids.get(platform).and_then(|kinds| kinds.get(kind)) {
+            return *id;
+        }
+        let id = self.names.len();
+        self.names.push((platform.to_string(), kind.to_string()));
+        self.ids
+            .entry(platform.to_string())
+            .or_default()
+            .insert(kind.to_string(), id);
+        id
+    }
+}
+
 /// (CST second as epoch ms, platform, event type) -> (events, sum of `amount_cny` in fen).
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Default, Clone)]
 pub struct PerSecond {
-    groups: BTreeMap<(i64, String, String), (i64, i128)>,
+    pairs: Pairs,
+    /// (second, number of the platform × type pair in `pairs`) -> sums.
+    groups: BTreeMap<(i64, usize), (i64, i128)>,
+}
+
+impl PartialEq for PerSecond {
+    fn eq(&self, other: &Self) -> bool {
+        self.named_groups() == other.named_groups()
+    }
+}
+
+impl Eq for PerSecond {}
+
+impl std::fmt::Debug for PerSecond {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.named_groups()).finish()
+    }
 }
 
 impl PerSecond {
     /// Groups held (rows of the file [`Self::take_batch`] would write).
     pub fn len(&self) -> usize {
         self.groups.len()
+    }
+
+    /// Sets a group's sums directly (tests of sums no file could hold).
+    #[cfg(test)]
+    fn insert_group(&mut self, (second, platform, kind): (i64, &str, &str), sums: (i64, i128)) {
+        let pair = self.pairs.id(platform, kind);
+        self.groups.insert((second, pair), sums);
+    }
+
+    /// The groups by (second, platform, type), in the order a file holds them.
+    fn named_groups(&self) -> BTreeMap<(i64, &str, &str), (i64, i128)> {
+        self.groups
+            .iter()
+            .map(|(&(second, pair), &sums)| {
+                let (platform, kind) = &self.pairs.names[pair];
+                ((second, platform.as_str(), kind.as_str()), sums)
+            })
+            .collect()
     }
 
     /// The rollup of a `transactions` batch (columns found by name, so a projection of
@@ -92,10 +149,8 @@ impl PerSecond {
 
     fn absorb(&mut self, second: i64, run: &mut Vec<(&str, &str, i64, i128)>) -> Result<()> {
         for (platform, kind, events, fen) in run.drain(..) {
-            let group = self
-                .groups
-                .entry((second, platform.to_string(), kind.to_string()))
-                .or_default();
+            let pair = self.pairs.id(platform, kind);
+            let group = self.groups.entry((second, pair)).or_default();
             group.0 += events;
             group.1 = group.1.checked_add(fen).ok_or_else(|| overflow(second))?;
         }
@@ -104,12 +159,18 @@ impl PerSecond {
 
     /// Adds another rollup's groups (of the same day) to these.
     pub fn merge(&mut self, other: PerSecond) {
-        if self.groups.is_empty() {
-            self.groups = other.groups;
+        if self.groups.is_empty() && self.pairs.names.is_empty() {
+            *self = other;
             return;
         }
-        for (key, (events, fen)) in other.groups {
-            let group = self.groups.entry(key).or_default();
+        let ids: Vec<usize> = other
+            .pairs
+            .names
+            .iter()
+            .map(|(platform, kind)| self.pairs.id(platform, kind))
+            .collect();
+        for ((second, pair), (events, fen)) in other.groups {
+            let group = self.groups.entry((second, ids[pair])).or_default();
             group.0 += events;
             // Cannot saturate (see MAX_FEN); if it did, take_batch would refuse the sum.
             group.1 = group.1.saturating_add(fen);
@@ -119,15 +180,28 @@ impl PerSecond {
     /// The groups as a batch of [`PER_SECOND_FILE_SCHEMA`], sorted by second, platform and
     /// type; the rollup starts over empty.
     pub fn take_batch(&mut self) -> Result<RecordBatch> {
-        let groups = std::mem::take(&mut self.groups);
+        let PerSecond { pairs, groups } = std::mem::take(self);
+        // The pairs' places in (platform, type) order, to order each second's groups by.
+        let mut by_name: Vec<usize> = (0..pairs.names.len()).collect();
+        by_name.sort_unstable_by(|a, b| pairs.names[*a].cmp(&pairs.names[*b]));
+        let mut rank = vec![0; by_name.len()];
+        for (place, pair) in by_name.into_iter().enumerate() {
+            rank[pair] = place;
+        }
+        let mut rows: Vec<(i64, usize, usize, (i64, i128))> = groups
+            .into_iter()
+            .map(|((second, pair), sums)| (second, rank[pair], pair, sums))
+            .collect();
+        rows.sort_unstable_by_key(|&(second, place, _, _)| (second, place));
         let mut second =
-            TimestampMillisecondBuilder::with_capacity(groups.len()).with_timezone(CST_TIMEZONE);
+            TimestampMillisecondBuilder::with_capacity(rows.len()).with_timezone(CST_TIMEZONE);
         let mut platform = StringBuilder::new();
         let mut kind = StringBuilder::new();
-        let mut events = Int64Builder::with_capacity(groups.len());
+        let mut events = Int64Builder::with_capacity(rows.len());
         let mut amount =
-            Decimal128Builder::with_capacity(groups.len()).with_data_type(amount_cny_type());
-        for ((s, p, k), (n, fen)) in groups {
+            Decimal128Builder::with_capacity(rows.len()).with_data_type(amount_cny_type());
+        for (s, _, pair, (n, fen)) in rows {
+            let (p, k) = &pairs.names[pair];
             if fen.abs() > MAX_FEN {
                 return Err(Error::Data(format!(
                     "per_second: on {} (CST), the sum of {p} {k} events in one second exceeds \
@@ -243,9 +317,9 @@ mod tests {
         halves.merge(PerSecond::of_transactions(&batch(&rows[3..])).expect("rollup"));
         assert_eq!(whole, halves);
         let got: Vec<_> = whole
-            .groups
-            .iter()
-            .map(|((s, p, k), v)| (*s, p.as_str(), k.as_str(), *v))
+            .named_groups()
+            .into_iter()
+            .map(|((s, p, k), v)| (s, p, k, v))
             .collect();
         assert_eq!(
             got,
@@ -266,8 +340,7 @@ mod tests {
     #[test]
     fn a_sum_beyond_decimal_18_2_is_an_error() {
         let mut r = PerSecond::default();
-        r.groups
-            .insert((0, "p".into(), "paid".into()), (1, MAX_FEN + 1));
+        r.insert_group((0, "p", "paid"), (1, MAX_FEN + 1));
         let err = r.take_batch().expect_err("overflow");
         assert!(err.to_string().contains("decimal(18, 2)"), "{err}");
     }
@@ -318,16 +391,16 @@ mod tests {
     fn sums_never_wrap() {
         // Sums a file could not hold, put straight into the groups: adding to them saturates
         // or fails, and what is left is refused, never a wrapped (small or negative) figure.
-        let key = (NOV_11, "tmall".to_string(), "paid".to_string());
+        let key = (NOV_11, "tmall", "paid");
         let mut a = PerSecond::default();
-        a.groups.insert(key.clone(), (1, i128::MAX - 1));
+        a.insert_group(key, (1, i128::MAX - 1));
         let mut b = PerSecond::default();
-        b.groups.insert(key.clone(), (1, 5));
+        b.insert_group(key, (1, 5));
         a.merge(b);
-        assert_eq!(a.groups[&key], (2, i128::MAX));
+        assert_eq!(a.named_groups()[&key], (2, i128::MAX));
         assert!(a.take_batch().is_err());
         let mut c = PerSecond::default();
-        c.groups.insert(key.clone(), (1, i128::MAX - 1));
+        c.insert_group(key, (1, i128::MAX - 1));
         let err = c
             .add_transactions(&batch(&[(NOV_11, "tmall", "paid", MAX_FEN)]))
             .expect_err("i128 overflow")
