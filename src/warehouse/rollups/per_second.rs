@@ -192,7 +192,10 @@ impl PerSecond {
             .into_iter()
             .map(|((second, pair), sums)| (second, rank[pair], pair, sums))
             .collect();
-        rows.sort_unstable_by_key(|&(second, place, _, _)| (second, place));
+        // The map is in (second, pair number) order: only each second's few groups move.
+        for second in rows.chunk_by_mut(|a, b| a.0 == b.0) {
+            second.sort_unstable_by_key(|&(_, place, _, _)| place);
+        }
         let mut second =
             TimestampMillisecondBuilder::with_capacity(rows.len()).with_timezone(CST_TIMEZONE);
         let mut platform = StringBuilder::new();
@@ -333,6 +336,26 @@ mod tests {
         );
         let b = whole.take_batch().expect("batch");
         assert_eq!(b.num_rows(), 5);
+        // The file's order is by name within a second, not the order pairs first appeared in.
+        let text = |name: &str| -> Vec<String> {
+            let column = b.column_by_name(name).expect("column");
+            let strings = column
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .expect("strings");
+            strings
+                .iter()
+                .map(|v| v.unwrap_or_default().to_string())
+                .collect()
+        };
+        assert_eq!(
+            text("platform"),
+            ["kaola", "taobao", "tmall", "tmall", "tmall"]
+        );
+        assert_eq!(
+            text("event_type"),
+            ["paid", "paid", "paid", "refunded", "paid"]
+        );
         assert!(whole.is_empty());
         assert_eq!(b.schema(), *PER_SECOND_FILE_SCHEMA);
     }
