@@ -235,8 +235,8 @@ pub fn take_sorted(
     );
     drop((times, texts));
     let Some(schema) = batches.first().map(|b| b.schema()) else {
-        return Ok(RecordBatch::new_empty(Arc::new(
-            arrow::datatypes::Schema::empty(),
+        return Err(Error::Other(anyhow::anyhow!(
+            "take_sorted: no batches to take rows of"
         )));
     };
     let mut columns: Vec<Vec<Option<ArrayRef>>> = batches

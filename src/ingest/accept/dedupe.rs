@@ -156,7 +156,7 @@ impl SeenIds {
         }
         let fresh_ids = shard.fresh.get_or_insert_with(IdSet::default);
         let fresh = fresh_ids.insert(id);
-        self.last_len = fresh_ids.len();
+        self.last_len = fresh_ids.len() + shard.spilled.as_ref().map_or(0, |s| s.len());
         if fresh {
             self.in_memory += 1;
             if self.in_memory > self.budget {
