@@ -115,6 +115,16 @@ impl ShortText {
     }
 }
 
+impl ShortText {
+    /// A slot of [`Numbered::recent`]: the top bits of a multiplicative hash.
+    fn slot(&self) -> usize {
+        let (first, last) = self.words;
+        let mixed = (first ^ last.rotate_left(29) ^ u64::from(self.len))
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (mixed >> (64 - RECENT_SLOTS.trailing_zeros())) as usize
+    }
+}
+
 impl Hash for ShortText {
     fn hash<H: Hasher>(&self, state: &mut H) {
         let (first, last) = self.words;
@@ -128,7 +138,14 @@ struct Numbered<'a> {
     short: HashMap<ShortText, usize, BuildHasherDefault<WordHasher>>,
     long: HashMap<&'a [u8], usize, BuildHasherDefault<WordHasher>>,
     strings: Vec<&'a [u8]>,
+    /// Short texts numbered lately, one per slot of their hash: a column holds a few dozen
+    /// names, so nearly every lookup ends here, with one comparison instead of a probe of
+    /// the map.
+    recent: [Option<(ShortText, usize)>; RECENT_SLOTS],
 }
+
+/// Slots of [`Numbered::recent`] (a power of two).
+const RECENT_SLOTS: usize = 32;
 
 impl<'a> Numbered<'a> {
     fn number(&mut self, s: &'a [u8]) -> usize {
@@ -138,7 +155,17 @@ impl<'a> Numbered<'a> {
             strings.len() - 1
         };
         match ShortText::of(s) {
-            Some(key) => *self.short.entry(key).or_insert_with(new),
+            Some(key) => {
+                let slot = key.slot();
+                match self.recent[slot] {
+                    Some((seen, n)) if seen == key => n,
+                    _ => {
+                        let n = *self.short.entry(key).or_insert_with(new);
+                        self.recent[slot] = Some((key, n));
+                        n
+                    }
+                }
+            }
             None => *self.long.entry(s).or_insert_with(new),
         }
     }
