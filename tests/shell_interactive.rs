@@ -24,7 +24,23 @@ fn wait_for(session: &str, needle: &str) -> String {
     }
 }
 
+/// Waits until the shell waits for a line: the pane's last line is a bare prompt (`double11>`,
+/// or `->` inside a statement). A line typed while the shell was still busy with the one
+/// before lost its text under load (CI, stop 36: the screen showed two empty `->` lines).
+fn wait_for_prompt(session: &str) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        let screen = tmux(&["capture-pane", "-t", session, "-p"]);
+        let last = screen.lines().rev().find(|l| !l.trim().is_empty());
+        if matches!(last.map(str::trim), Some("double11>" | "->")) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn type_line(session: &str, text: &str) {
+    wait_for_prompt(session);
     // tmux reads a trailing ';' as its own command separator: escape it.
     let text = text.replace(';', "\\;");
     tmux(&["send-keys", "-t", session, "-l", &text]);
