@@ -12,31 +12,32 @@ fn tmux(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Waits until the pane shows `needle` (or gives up after a few seconds).
-fn wait_for(session: &str, needle: &str) -> String {
+/// Waits until the pane's text (with 200 lines of history) satisfies `done`, or gives up
+/// after a few seconds; returns the last text seen.
+fn wait_until(session: &str, done: impl Fn(&str) -> bool) -> String {
     let start = Instant::now();
     loop {
         let screen = tmux(&["capture-pane", "-t", session, "-p", "-S", "-200"]);
-        if screen.contains(needle) || start.elapsed() > Duration::from_secs(20) {
+        if done(&screen) || start.elapsed() > Duration::from_secs(20) {
             return screen;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
+/// Waits until the pane shows `needle` (or gives up after a few seconds).
+fn wait_for(session: &str, needle: &str) -> String {
+    wait_until(session, |screen| screen.contains(needle))
+}
+
 /// Waits until the shell waits for a line: the pane's last line is a bare prompt (`double11>`,
 /// or `->` inside a statement). A line typed while the shell was still busy with the one
 /// before lost its text under load (CI, stop 36: the screen showed two empty `->` lines).
 fn wait_for_prompt(session: &str) {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(20) {
-        let screen = tmux(&["capture-pane", "-t", session, "-p"]);
+    wait_until(session, |screen| {
         let last = screen.lines().rev().find(|l| !l.trim().is_empty());
-        if matches!(last.map(str::trim), Some("double11>" | "->")) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        matches!(last.map(str::trim), Some("double11>" | "->"))
+    });
 }
 
 fn type_line(session: &str, text: &str) {

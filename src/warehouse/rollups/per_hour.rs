@@ -116,19 +116,22 @@ impl ShortText {
 }
 
 impl ShortText {
+    /// The text's words and length folded into one word: what the map hashes.
+    fn folded(&self) -> u64 {
+        let (first, last) = self.words;
+        first ^ last.rotate_left(29) ^ u64::from(self.len)
+    }
+
     /// A slot of [`Numbered::recent`]: the top bits of a multiplicative hash.
     fn slot(&self) -> usize {
-        let (first, last) = self.words;
-        let mixed = (first ^ last.rotate_left(29) ^ u64::from(self.len))
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mixed = self.folded().wrapping_mul(0x9E37_79B9_7F4A_7C15);
         (mixed >> (64 - RECENT_SLOTS.trailing_zeros())) as usize
     }
 }
 
 impl Hash for ShortText {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        let (first, last) = self.words;
-        state.write_u64(first ^ last.rotate_left(29) ^ u64::from(self.len));
+        state.write_u64(self.folded());
     }
 }
 
