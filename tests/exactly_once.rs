@@ -24,6 +24,76 @@ fn ingesting_the_same_files_again_adds_nothing() {
     assert_eq!(second["totals"]["accepted"], 0);
 }
 
+/// Every input's size and checksum in the manifest are those of its whole file, however much
+/// of it was read (the checksums of files no run has seen are taken while they are read), so
+/// a second run skips each file that was ingested and reads again the one that was not a log.
+#[test]
+fn the_manifest_checksums_each_whole_file_however_much_of_it_was_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).expect("logs");
+    let plain = logs.join("a.csv");
+    common::write_volume_csv(&plain, 20_000, "a-");
+    // Not a log: its first line names none of the contract's columns, so nothing after it
+    // is read.
+    let other = logs.join("b.csv");
+    let mut table = String::from("city,population\n");
+    for i in 0..100_000 {
+        table += &format!("town{i},{i}\n");
+    }
+    std::fs::write(&other, table).expect("other");
+    // Gzip damaged in its middle: its records are read up to the damage.
+    let damaged = logs.join("c.csv.gz");
+    let c = dir.path().join("c.csv");
+    common::write_volume_csv(&c, 20_000, "c-");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&std::fs::read(&c).expect("read"))
+        .expect("gzip");
+    let mut gz = enc.finish().expect("gzip");
+    let middle = gz.len() / 2;
+    for b in &mut gz[middle..middle + 64] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(&damaged, &gz).expect("gz");
+    let wh = dir.path().join("wh");
+    let _ = common::run(&[
+        "ingest",
+        common::path(&logs),
+        "--warehouse",
+        common::path(&wh),
+        "-q",
+    ]);
+    let m = common::manifest(&wh);
+    let inputs = m["runs"][0]["inputs"].as_array().expect("inputs").clone();
+    assert_eq!(inputs.len(), 3, "{inputs:?}");
+    for (input, file) in inputs.iter().zip([&plain, &other, &damaged]) {
+        let bytes = std::fs::read(file).expect("read");
+        assert_eq!(input["size"], bytes.len() as u64, "{input}");
+        assert_eq!(
+            input["blake3"],
+            blake3::hash(&bytes).to_hex().to_string(),
+            "{input}"
+        );
+    }
+    assert!(inputs[1]["unreadable"].is_string(), "{}", inputs[1]);
+    assert!(inputs[2]["rejected"].as_u64() > Some(0), "{}", inputs[2]);
+    let _ = common::run(&[
+        "ingest",
+        common::path(&logs),
+        "--warehouse",
+        common::path(&wh),
+        "-q",
+    ]);
+    let m = common::manifest(&wh);
+    let second = m["runs"][1]["inputs"].as_array().expect("inputs");
+    assert_eq!(
+        second[0]["skipped_as_ingested_by"], "r000001",
+        "{}",
+        second[0]
+    );
+    assert!(second[1]["unreadable"].is_string(), "{}", second[1]);
+}
+
 #[test]
 fn overlapping_files_across_runs_count_each_event_once() {
     let dir = tempfile::tempdir().expect("tempdir");

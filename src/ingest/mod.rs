@@ -122,7 +122,8 @@ fn read_inputs(
     let mut records = Vec::new();
     let mut read_in_run = ReadInRun::new();
     let run_id = Manifest::run_id(manifest.next_run);
-    let mut checksums = checksums_ahead(manifest, inputs);
+    let unseen = unseen_files(manifest, inputs);
+    let mut checksums = checksums_ahead(manifest, inputs, &unseen);
     for (n, input) in inputs.iter().enumerate() {
         crate::faults::point("input", n);
         let mut record = unread_record(input);
@@ -131,41 +132,46 @@ fn read_inputs(
             records.push(record);
             continue;
         }
-        let (mut resume, mut hold_back) = (None, false);
+        let (mut resume, mut hold_back, mut running) = (None, false, None);
         if let (Some(path), Some(abs)) = (&input.path, &record.path) {
-            let sums = checksums.get(n, input, plan::read_before(manifest, abs))?;
-            let settling = opts
+            hold_back = opts
                 .settle
                 .is_some_and(|window| input::modified_within(path, window));
-            let decided = plan::plan(manifest, &read_in_run, abs, &sums, settling);
-            record.size = Some(sums.size);
-            record.blake3 = Some(sums.blake3.clone());
-            match decided {
-                Plan::Skip { by } => {
-                    tracing::info!(
-                        "{}: same bytes as already ingested by {by}; skipped",
-                        input.name
-                    );
-                    if let Some(p) = &progress {
-                        p.inc(sums.size);
+            if unseen[n] {
+                // Read whole whatever its checksums: they are taken as it is read.
+                running = Some(input::RunningChecksum::default());
+            } else {
+                let sums = checksums.get(n, input, plan::read_before(manifest, abs))?;
+                let decided = plan::plan(manifest, &read_in_run, abs, &sums, hold_back);
+                record.size = Some(sums.size);
+                record.blake3 = Some(sums.blake3.clone());
+                match decided {
+                    Plan::Skip { by } => {
+                        tracing::info!(
+                            "{}: same bytes as already ingested by {by}; skipped",
+                            input.name
+                        );
+                        if let Some(p) = &progress {
+                            p.inc(sums.size);
+                        }
+                        record.skipped_as_ingested_by = Some(by);
+                        records.push(record);
+                        remote::forget(input);
+                        continue;
                     }
-                    record.skipped_as_ingested_by = Some(by);
-                    records.push(record);
-                    remote::forget(input);
-                    continue;
+                    Plan::Read {
+                        resume: from,
+                        hold_back: hold,
+                    } => (resume, hold_back) = (from, hold),
                 }
-                Plan::Read {
-                    resume: from,
-                    hold_back: hold,
-                } => (resume, hold_back) = (from, hold),
-            }
-            read_in_run.insert((sums.size, sums.blake3), run_id.clone());
-            if let Some(at) = resume {
-                tracing::info!(
-                    "{}: grew since it was last read; reading on from line {}",
-                    input.name,
-                    at.lines + 1
-                );
+                read_in_run.insert((sums.size, sums.blake3), run_id.clone());
+                if let Some(at) = resume {
+                    tracing::info!(
+                        "{}: grew since it was last read; reading on from line {}",
+                        input.name,
+                        at.lines + 1
+                    );
+                }
             }
         }
         let read = reader.read(
@@ -174,7 +180,14 @@ fn read_inputs(
             progress.clone(),
             resume,
             hold_back,
+            running.clone(),
         )?;
+        if let (Some(running), Some(path)) = (running, &input.path) {
+            let sums = running.finish(path, &input.name)?;
+            record.size = Some(sums.size);
+            record.blake3 = Some(sums.blake3.clone());
+            read_in_run.insert((sums.size, sums.blake3), run_id.clone());
+        }
         note_read(&mut record, read, resume);
         records.push(record);
         remote::forget(input);
@@ -185,13 +198,35 @@ fn read_inputs(
     Ok(records)
 }
 
-/// Starts checksumming the input files on another thread, ahead of reading them.
-fn checksums_ahead(manifest: &Manifest, inputs: &[Input]) -> input::ChecksumsAhead {
+/// Which inputs are local files that [`plan::unseen`] says are read whole whatever their
+/// checksums.
+fn unseen_files(manifest: &Manifest, inputs: &[Input]) -> Vec<bool> {
+    let files: Vec<Option<(String, u64)>> = inputs
+        .iter()
+        .map(|input| {
+            let path = input.path.as_ref()?;
+            if input.remote.is_some() || input.unreadable.is_some() {
+                return None; // fetched, or not read, ahead of their turn
+            }
+            let size = std::fs::metadata(path).ok()?.len();
+            Some((input.ledger_name()?, size))
+        })
+        .collect();
+    plan::unseen(manifest, &files)
+}
+
+/// Starts checksumming the input files on another thread, ahead of reading them, except the
+/// `unseen` ones, whose checksums are taken as they are read.
+fn checksums_ahead(
+    manifest: &Manifest,
+    inputs: &[Input],
+    unseen: &[bool],
+) -> input::ChecksumsAhead {
     input::ChecksumsAhead::start(
         inputs
             .iter()
             .enumerate()
-            .filter(|(_, input)| input.unreadable.is_none())
+            .filter(|(n, input)| input.unreadable.is_none() && !unseen[*n])
             .filter_map(|(n, input)| {
                 let path = input.path.clone()?;
                 let prefix = plan::read_before(manifest, &input.ledger_name()?);

@@ -5,7 +5,7 @@
 //! checksums, what this run already read, and whether the file may still be growing; the
 //! checksums and the settle check (file system work) are the caller's.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::ingest::input::Checksums;
 use crate::warehouse::manifest::{Manifest, TextPosition};
@@ -61,6 +61,39 @@ pub fn plan(
         resume,
         hold_back: settling,
     }
+}
+
+/// Which of the input files (each its absolute path and size, `None` when either is not
+/// known) [`plan`] would read whole whatever their checksums: no earlier run read a file at
+/// that path (there is nothing to resume), and no file in the manifest and no other input of
+/// this run has that size (there is nothing to be a copy of). Their checksums can be taken
+/// while they are read instead of before ([`crate::ingest::input::RunningChecksum`]).
+///
+/// The sizes are those of now. A file that grows after this to exactly the size and bytes of
+/// another is then read instead of skipped, and de-duplication drops its events as
+/// re-deliveries: the warehouse and its figures are the same either way.
+pub fn unseen(manifest: &Manifest, files: &[Option<(String, u64)>]) -> Vec<bool> {
+    let ingested: HashSet<u64> = manifest
+        .runs
+        .iter()
+        .flat_map(|run| &run.inputs)
+        .filter(|i| i.blake3.is_some())
+        .filter_map(|i| i.size)
+        .collect();
+    let mut in_run: HashMap<u64, usize> = HashMap::new();
+    for (_, size) in files.iter().flatten() {
+        *in_run.entry(*size).or_default() += 1;
+    }
+    files
+        .iter()
+        .map(|file| {
+            file.as_ref().is_some_and(|(path, size)| {
+                in_run.get(size) == Some(&1)
+                    && !ingested.contains(size)
+                    && manifest.last_read_of(path).is_none()
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -202,5 +235,40 @@ mod tests {
                 hold_back: false
             }
         );
+    }
+
+    #[test]
+    fn only_a_file_no_run_read_and_of_a_size_no_other_file_has_is_unseen() {
+        let m = manifest(vec![read(100, "x", 100, 0)]);
+        let file = |path: &str, size| Some((path.to_string(), size));
+        let got = unseen(
+            &m,
+            &[
+                file("/new.csv", 50),    // unseen
+                file(PATH, 120),         // read before at this path: may resume
+                file("/copy.csv", 100),  // the size of an ingested file: may be a copy
+                file("/twin-a.csv", 70), // two inputs of one size: the second may be
+                file("/twin-b.csv", 70), // a copy of the first
+                None,                    // standard input, or no size
+                file("/other.csv", 80),  // unseen
+            ],
+        );
+        assert_eq!(got, [true, false, false, false, false, false, true]);
+        // Every unseen file is read whole by `plan`, whatever its checksums.
+        for (size, blake3) in [(50, "x"), (80, "x"), (80, "z")] {
+            assert_eq!(
+                plan(
+                    &m,
+                    &ReadInRun::new(),
+                    "/new.csv",
+                    &sums(size, blake3, None),
+                    false
+                ),
+                Plan::Read {
+                    resume: None,
+                    hold_back: false
+                }
+            );
+        }
     }
 }

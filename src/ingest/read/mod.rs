@@ -75,7 +75,8 @@ pub(crate) struct InputRead {
 }
 
 impl InputReader<'_, '_> {
-    /// Reads one input (from `resume` on, when given) into the accept stage.
+    /// Reads one input (from `resume` on, when given) into the accept stage, hashing its
+    /// raw bytes into `checksum` when given.
     pub fn read(
         &mut self,
         input: &Input,
@@ -83,8 +84,9 @@ impl InputReader<'_, '_> {
         progress: Option<indicatif::ProgressBar>,
         resume: Option<TextPosition>,
         hold_back: bool,
+        checksum: Option<input::RunningChecksum>,
     ) -> Result<InputRead> {
-        let opened = input::open(input, forced, progress)?;
+        let opened = input::open(input, forced, progress, checksum)?;
         let mut text =
             LineWindow::new(opened.reader, hold_back, self.max_record).reading(opened.read_size);
         let mut counts = Counts::default();
@@ -276,7 +278,7 @@ pub(crate) fn check_mapping(
         .iter()
         .filter(|i| i.path.is_some() && i.unreadable.is_none())
     {
-        let opened = input::open(input, None, None)?;
+        let opened = input::open(input, None, None, None)?;
         if opened.encoding != Encoding::Csv {
             continue;
         }
