@@ -773,6 +773,8 @@ fn empty_value(l: &mut Line, field: usize, rng: &mut Rng, json: bool) {
             1 => l.set_kind(field, Kind::Null),
             _ => l.set(field, b"", Kind::Str),
         }
+    } else {
+        l.set_empty(field);
     }
 }
 

@@ -1,6 +1,7 @@
 //! One log line: field values rendered once, then written as a CSV row or an NDJSON object.
 //!
-//! Hot path: numbers, times and ids are formatted by hand into one reused buffer.
+//! Hot path: numbers, times and ids are formatted by hand into one reused buffer, in which a
+//! clean line is already its CSV row.
 
 /// Field positions: the contract's fields in `schema::INPUT_FIELDS` order, then one column
 /// the contract does not know (dirty mode only; readers must ignore it).
@@ -68,10 +69,13 @@ pub(crate) enum CsvShape {
     OneExtra,
 }
 
-/// The values of one line.
+/// The values of one line, each after a comma but the first: a line whose values were all
+/// written in column order and need no quoting is, in `buf`, its CSV row already.
 pub(crate) struct Line {
     pub(crate) buf: Vec<u8>,
     spans: [Span; FIELDS],
+    /// False once a value that may need CSV quoting was set.
+    plain: bool,
 }
 
 impl Line {
@@ -79,17 +83,24 @@ impl Line {
         Line {
             buf: Vec::with_capacity(512),
             spans: [ABSENT; FIELDS],
+            plain: true,
         }
     }
 
     pub(crate) fn clear(&mut self) {
         self.buf.clear();
         self.spans = [ABSENT; FIELDS];
+        self.plain = true;
     }
 
-    /// Where the next value starts; pair with [`Line::close`] after pushing its bytes.
+    /// Where the next value starts (after a comma, unless it is the first); pair with
+    /// [`Line::close`] after pushing its bytes, which must need no CSV quoting (numbers,
+    /// times, ids: text goes through [`Line::set`]).
     #[inline]
-    pub(crate) fn open(&self) -> u32 {
+    pub(crate) fn open(&mut self) -> u32 {
+        if !self.buf.is_empty() {
+            self.buf.push(b',');
+        }
         self.buf.len() as u32
     }
 
@@ -107,6 +118,14 @@ impl Line {
         let start = self.open();
         self.buf.extend_from_slice(bytes);
         self.close(field, start, kind);
+        self.plain &= !needs_quotes(bytes);
+    }
+
+    /// An empty CSV field, in its place among the others.
+    #[inline]
+    pub(crate) fn set_empty(&mut self, field: usize) {
+        let start = self.open();
+        self.close(field, start, Kind::Absent);
     }
 
     #[inline]
@@ -126,6 +145,11 @@ impl Line {
 
     /// Writes the line as a CSV row (RFC 4180 quoting) with the columns in `columns` order.
     pub(crate) fn write_csv(&self, out: &mut Vec<u8>, columns: &[usize], shape: CsvShape) {
+        if shape == CsvShape::Whole && self.is_csv_row(columns) {
+            out.extend_from_slice(&self.buf);
+            out.push(b'\n');
+            return;
+        }
         let n = if shape == CsvShape::OneShort {
             columns.len() - 1
         } else {
@@ -144,6 +168,26 @@ impl Line {
             out.extend_from_slice(b",x");
         }
         out.push(b'\n');
+    }
+
+    /// True when `buf` is the line's CSV row with the columns in `columns` order: the
+    /// columns are in field order, each value was written in its turn right after the
+    /// comma that ends the one before, and none needs quoting.
+    fn is_csv_row(&self, columns: &[usize]) -> bool {
+        let mut next = 0;
+        for (i, &field) in columns.iter().enumerate() {
+            let s = self.spans[field];
+            let written = match s.kind {
+                Kind::Str | Kind::Num => true,
+                Kind::Absent => s.start == s.end,
+                Kind::Null => false,
+            };
+            if field != i || !written || s.start != next {
+                return false;
+            }
+            next = s.end + 1;
+        }
+        self.plain && next as usize == self.buf.len() + 1
     }
 
     /// Writes the line as one JSON object with the keys in `keys` order.
@@ -183,11 +227,15 @@ pub(crate) fn csv_header(columns: &[usize]) -> Vec<u8> {
     out
 }
 
-fn push_csv_field(out: &mut Vec<u8>, bytes: &[u8]) {
-    if !bytes
+/// True when `bytes` must be quoted in a CSV field.
+fn needs_quotes(bytes: &[u8]) -> bool {
+    bytes
         .iter()
         .any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
-    {
+}
+
+fn push_csv_field(out: &mut Vec<u8>, bytes: &[u8]) {
+    if !needs_quotes(bytes) {
         out.extend_from_slice(bytes);
         return;
     }
@@ -225,18 +273,8 @@ fn push_json_string(out: &mut Vec<u8>, bytes: &[u8]) {
 
 /// Decimal digits of `v`.
 #[inline]
-pub(crate) fn push_u64(out: &mut Vec<u8>, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
+pub(crate) fn push_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 #[inline]
@@ -278,12 +316,52 @@ pub(crate) fn push_amount(out: &mut Vec<u8>, fen: i64, shortest: bool) {
 #[inline]
 pub(crate) fn push_uuid(out: &mut Vec<u8>, hi: u64, lo: u64) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let v = (u128::from(hi) << 64) | u128::from(lo);
-    for i in 0..32 {
-        if matches!(i, 8 | 12 | 16 | 20) {
-            out.push(b'-');
+    let bytes = ((u128::from(hi) << 64) | u128::from(lo)).to_be_bytes();
+    // Two digits per byte at fixed places (the loop unrolls): 8-4-4-4-12 digits.
+    let mut text = [b'-'; 36];
+    let mut at = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            at += 1;
         }
-        out.push(HEX[((v >> (124 - 4 * i)) & 15) as usize]);
+        text[at] = HEX[usize::from(b >> 4)];
+        text[at + 1] = HEX[usize::from(b & 15)];
+        at += 2;
+    }
+    out.extend_from_slice(&text);
+}
+
+/// Text of a known greatest length (a time) built on the stack, then appended to a buffer at
+/// once: one capacity check and one copy, where pushing each byte onto the buffer checked its
+/// capacity every time.
+struct Stack<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Stack<N> {
+    fn new() -> Self {
+        Stack {
+            bytes: [0; N],
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, b: u8) {
+        self.bytes[self.len] = b;
+        self.len += 1;
+    }
+
+    /// Two decimal digits of `v` (below 100).
+    #[inline]
+    fn push_2(&mut self, v: u32) {
+        self.push(b'0' + (v / 10) as u8);
+        self.push(b'0' + (v % 10) as u8);
+    }
+
+    fn append_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.bytes[..self.len]);
     }
 }
 
@@ -309,52 +387,55 @@ pub(crate) fn push_time(out: &mut Vec<u8>, ms: i64, offset: Offset, frac: u8, no
     let days = local.div_euclid(86_400_000);
     let in_day = local.rem_euclid(86_400_000);
     let (y, m, d) = civil_from_days(days);
-    push_2(out, (y / 100) as u32);
-    push_2(out, (y % 100) as u32);
-    out.push(b'-');
-    push_2(out, m);
-    out.push(b'-');
-    push_2(out, d);
-    out.push(b'T');
+    // `yyyy-mm-ddThh:mm:ss.fffffffff+hh:mm`: 35 bytes at most.
+    let mut text = Stack::<40>::new();
+    text.push_2((y / 100) as u32);
+    text.push_2((y % 100) as u32);
+    text.push(b'-');
+    text.push_2(m);
+    text.push(b'-');
+    text.push_2(d);
+    text.push(b'T');
     let secs = (in_day / 1000) as u32;
-    push_2(out, secs / 3600);
-    out.push(b':');
-    push_2(out, secs / 60 % 60);
-    out.push(b':');
-    push_2(out, secs % 60);
+    text.push_2(secs / 3600);
+    text.push(b':');
+    text.push_2(secs / 60 % 60);
+    text.push(b':');
+    text.push_2(secs % 60);
     let milli = (in_day % 1000) as u32;
     match frac {
         0 => {}
         1 => {
-            out.push(b'.');
-            out.push(b'0' + (milli / 100) as u8);
+            text.push(b'.');
+            text.push(b'0' + (milli / 100) as u8);
         }
         2 => {
-            out.push(b'.');
-            push_2(out, milli / 10);
+            text.push(b'.');
+            text.push_2(milli / 10);
         }
         _ => {
-            out.push(b'.');
-            out.push(b'0' + (milli / 100) as u8);
-            push_2(out, milli % 100);
+            text.push(b'.');
+            text.push(b'0' + (milli / 100) as u8);
+            text.push_2(milli % 100);
             let extra = u32::from(frac.saturating_sub(3));
             let mut noise = noise;
             for _ in 0..extra {
-                out.push(b'0' + (noise % 10) as u8);
+                text.push(b'0' + (noise % 10) as u8);
                 noise /= 10;
             }
         }
     }
     match offset {
-        Offset::Zulu => out.push(b'Z'),
+        Offset::Zulu => text.push(b'Z'),
         Offset::Minutes(m) => {
-            out.push(if m < 0 { b'-' } else { b'+' });
+            text.push(if m < 0 { b'-' } else { b'+' });
             let a = m.unsigned_abs();
-            push_2(out, a / 60);
-            out.push(b':');
-            push_2(out, a % 60);
+            text.push_2(a / 60);
+            text.push(b':');
+            text.push_2(a % 60);
         }
     }
+    text.append_to(out);
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).
@@ -452,6 +533,63 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "e1,\"Toys \"\"Lego\"\", 女装\",12.50,\n{\"event_id\":\"e1\",\"category\":\"Toys \\\"Lego\\\", 女装\",\"amount\":12.50,\"device\":null}\n"
+        );
+    }
+
+    /// A line written in field order is its own CSV row; any other line, one value quoted,
+    /// an empty one, a value set again or columns in another order, is written field by
+    /// field; both give the same text.
+    #[test]
+    fn a_line_in_column_order_is_its_own_csv_row() {
+        let fill = |category: &str| {
+            let mut line = Line::new();
+            for field in 0..=QUANTITY {
+                match field {
+                    CATEGORY => line.set(field, category.as_bytes(), Kind::Str),
+                    CURRENCY => line.set_empty(field),
+                    _ => {
+                        let s = line.open();
+                        push_u64(&mut line.buf, field as u64 * 1001);
+                        line.close(field, s, Kind::Num);
+                    }
+                }
+            }
+            line
+        };
+        let order: Vec<usize> = (0..=QUANTITY).collect();
+        let csv = |line: &Line, columns: &[usize], shape| {
+            let mut out = Vec::new();
+            line.write_csv(&mut out, columns, shape);
+            String::from_utf8(out).unwrap()
+        };
+        let expected = "0,1001,2002,3003,4004,5005,,7007,8008,Toys,10010,11011,12012\n";
+        let line = fill("Toys");
+        assert!(line.is_csv_row(&order));
+        assert_eq!(csv(&line, &order, CsvShape::Whole), expected);
+        // The same text field by field (one field too many: `,x` added).
+        assert_eq!(
+            csv(&line, &order, CsvShape::OneExtra),
+            expected.replace('\n', ",x\n")
+        );
+        let quoted = fill("Shoes, Bags");
+        assert!(!quoted.is_csv_row(&order));
+        assert_eq!(
+            csv(&quoted, &order, CsvShape::Whole),
+            expected.replace("Toys", "\"Shoes, Bags\"")
+        );
+        let mut again = fill("Toys");
+        again.set(AMOUNT, b"1.00", Kind::Str);
+        assert!(!again.is_csv_row(&order));
+        assert_eq!(
+            csv(&again, &order, CsvShape::Whole),
+            expected.replace("5005", "1.00")
+        );
+        let mut swapped = order.clone();
+        swapped.swap(0, 1);
+        assert!(!line.is_csv_row(&swapped));
+        assert_eq!(
+            csv(&line, &swapped, CsvShape::Whole),
+            expected.replacen("0,1001", "1001,0", 1)
         );
     }
 }
