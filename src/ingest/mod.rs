@@ -199,14 +199,18 @@ fn read_inputs(
 }
 
 /// Which inputs are local files that [`plan::unseen`] says are read whole whatever their
-/// checksums.
+/// checksums. None in a run with objects in a bucket among its inputs: their sizes are known
+/// only once they are fetched, so any of them may be a copy of a local file.
 fn unseen_files(manifest: &Manifest, inputs: &[Input]) -> Vec<bool> {
+    if inputs.iter().any(|input| input.remote.is_some()) {
+        return vec![false; inputs.len()];
+    }
     let files: Vec<Option<(String, u64)>> = inputs
         .iter()
         .map(|input| {
             let path = input.path.as_ref()?;
-            if input.remote.is_some() || input.unreadable.is_some() {
-                return None; // fetched, or not read, ahead of their turn
+            if input.unreadable.is_some() {
+                return None; // not read
             }
             let size = std::fs::metadata(path).ok()?.len();
             Some((input.ledger_name()?, size))
