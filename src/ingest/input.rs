@@ -325,7 +325,7 @@ impl RunningChecksum {
     /// damage in compressed data). Bytes appended meanwhile are covered, as [`checksum`]
     /// covers those appended before it.
     pub fn finish(self, path: &Path, name: &str) -> Result<Checksums> {
-        let (mut hasher, read) = self
+        let (hasher, read) = self
             .0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -333,12 +333,7 @@ impl RunningChecksum {
         let io_error = |e| Error::io(name, e);
         let mut file = File::open(path).map_err(io_error)?;
         file.seek(SeekFrom::Start(read)).map_err(io_error)?;
-        hasher.update_reader(&mut file).map_err(io_error)?;
-        Ok(Checksums {
-            size: file.stream_position().map_err(io_error)?,
-            blake3: hasher.finalize().to_hex().to_string(),
-            prefix_blake3: None,
-        })
+        hash_to_end(hasher, file, name, None)
     }
 }
 
@@ -444,11 +439,23 @@ pub fn checksum(path: &Path, name: &str, prefix: Option<u64>) -> Result<Checksum
             prefix_hash = Some(hasher.finalize().to_hex().to_string());
         }
     }
+    hash_to_end(hasher, file, name, prefix_hash)
+}
+
+/// The checksums of a file whose bytes up to its read position are in `hasher`: the rest is
+/// hashed, and its end is its size.
+fn hash_to_end(
+    mut hasher: blake3::Hasher,
+    mut file: File,
+    name: &str,
+    prefix_blake3: Option<String>,
+) -> Result<Checksums> {
+    let io_error = |e| Error::io(name, e);
     hasher.update_reader(&mut file).map_err(io_error)?;
     Ok(Checksums {
         size: file.stream_position().map_err(io_error)?,
         blake3: hasher.finalize().to_hex().to_string(),
-        prefix_blake3: prefix_hash,
+        prefix_blake3,
     })
 }
 
