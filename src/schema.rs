@@ -95,6 +95,23 @@ pub(crate) fn amount_sum_type() -> DataType {
     DataType::Decimal128(AMOUNT_CNY_PRECISION, AMOUNT_SCALE)
 }
 
+/// The columns of random ids: an equality on one keeps a few rows, and no page's statistics
+/// can skip it, so SQL filters such a scan's rows while decoding them (`sql::row_filters`).
+pub(crate) const ID_COLUMNS: [&str; 4] = ["event_id", "order_id", "buyer_id", "seller_id"];
+
+/// The text columns of `transactions` with a few values each (a dictionary per page): no
+/// statistics are written for them (see `warehouse::parquet_files`), and SQL reads them as
+/// `Utf8View`, which points into the page's dictionary instead of copying each row's text
+/// (see `sql::register`).
+pub(crate) const LOW_CARDINALITY_TEXT_COLUMNS: [&str; 6] = [
+    "event_type",
+    "platform",
+    "currency",
+    "category",
+    "province",
+    "device",
+];
+
 /// Columns stored in each Parquet file of `transactions` (the partition column is in the path).
 pub(crate) static TRANSACTIONS_FILE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![

@@ -706,3 +706,84 @@ fn the_refund_join_builds_from_the_refunded_orders() {
     );
     assert_eq!(got, want);
 }
+
+/// Scans decode rows selectively only for a filter on an id (src/sql/row_filters.rs), the
+/// text of a few values is read as views into each page's dictionary and handed to SQL as
+/// `Utf8` (src/sql/mod.rs, `register`), and neither changes an answer: each query gives the
+/// same rows with every scan filtering while decoding (DataFusion's session switch).
+#[test]
+fn filters_run_where_they_pay_and_change_no_answer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wh = sample_warehouse(dir.path());
+    let buyer = &common::sql(
+        &wh,
+        "SELECT buyer_id FROM transactions WHERE buyer_id IS NOT NULL \
+         GROUP BY buyer_id ORDER BY count(*) DESC, buyer_id LIMIT 1",
+    )[1][0];
+    let province = &common::sql(
+        &wh,
+        "SELECT province FROM transactions WHERE province IS NOT NULL \
+         ORDER BY event_time, event_id LIMIT 1",
+    )[1][0];
+    let lookup = format!(
+        "SELECT event_id, event_type, category, amount_cny FROM transactions \
+         WHERE buyer_id = {buyer} ORDER BY event_time, event_id"
+    );
+    let grouped = format!(
+        "SELECT category, arrow_typeof(category) AS t, count(*) AS n, sum(amount_cny) AS gmv \
+         FROM transactions WHERE event_type = 'paid' AND province = '{province}' \
+         GROUP BY category ORDER BY category NULLS LAST"
+    );
+    let scan_line = |query: &str| {
+        let plan = sql_out(&wh, &format!("EXPLAIN {query}"), "csv");
+        let physical = plan
+            .split("physical_plan")
+            .nth(1)
+            .unwrap_or_else(|| panic!("a physical plan: {plan}"))
+            .to_string();
+        let scan = physical
+            .lines()
+            .find(|l| l.contains("DataSourceExec"))
+            .unwrap_or_else(|| panic!("a scan: {plan}"))
+            .to_string();
+        (physical, scan)
+    };
+    // The buyer's rows are picked in the scan: no filter is left above it.
+    let (physical, scan) = scan_line(&lookup);
+    assert!(!physical.contains("FilterExec"), "{physical}");
+    assert!(scan.contains(&format!("buyer_id@8 = {buyer}")), "{scan}");
+    // An event type and a province keep many rows: filtered after decoding, on views.
+    let (physical, scan) = scan_line(&grouped);
+    assert!(physical.contains("FilterExec"), "{physical}");
+    assert!(physical.contains("CAST(category@"), "{physical}");
+    assert!(scan.contains("predicate=event_type@2 = paid"), "{scan}");
+
+    let everywhere = |query: &str| {
+        common::sql(
+            &wh,
+            &format!("SET datafusion.execution.parquet.pushdown_filters = true; {query}"),
+        )
+    };
+    for query in [&lookup, &grouped] {
+        let got = common::sql(&wh, query);
+        assert!(got.len() > 2, "{query}: {got:?}");
+        assert_eq!(got, everywhere(query), "{query}");
+    }
+    let grouped = common::sql(&wh, &grouped);
+    assert!(grouped[1..].iter().all(|r| r[1] == "Utf8"), "{grouped:?}");
+    let described = common::sql(&wh, "DESCRIBE transactions");
+    for column in [
+        "event_type",
+        "platform",
+        "currency",
+        "category",
+        "province",
+        "device",
+    ] {
+        let row = described
+            .iter()
+            .find(|r| r[0] == column)
+            .unwrap_or_else(|| panic!("{column} in {described:?}"));
+        assert_eq!(row[1], "Utf8", "{row:?}");
+    }
+}

@@ -24,6 +24,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, Result};
+use crate::schema::LOW_CARDINALITY_TEXT_COLUMNS;
 use crate::warehouse::manifest::Manifest;
 use crate::warehouse::storage::Source;
 
@@ -61,20 +62,6 @@ const PLAIN_COLUMNS: [&str; 6] = [
 /// DuckDB and Polars all read the encoding.
 const RANDOM_TEXT_COLUMNS: [&str; 2] = ["event_id", "order_id"];
 
-/// Text columns of a few values each, independent of time: in a file sorted by time every
-/// page holds nearly all of them (`Anhui` .. `Zhejiang`), so their minimum and maximum prune
-/// no page and no row group (a filter on them reads every page either way; reports by them
-/// read `per_hour`), yet computing them compares every value twice: 2-3 % of ingest's CPU in
-/// perf. See BENCHMARKS.md (2026-12-04, stop 29) for the measurement.
-const UNPRUNABLE_TEXT_COLUMNS: [&str; 6] = [
-    "event_type",
-    "platform",
-    "currency",
-    "category",
-    "province",
-    "device",
-];
-
 /// Columns zstd barely shrinks: random 64-bit ids use every bit, and sorted times are already
 /// packed into a few bits per delta. In a 6.6 M-row warehouse zstd saved 3.8 % of `buyer_id`
 /// and `seller_id` (105.8 -> 102.5 MB) and 8 % of `event_time` (3.7 -> 3.4 MB): 1 % of the
@@ -93,7 +80,15 @@ fn properties(sorting: Option<Vec<SortingColumn>>) -> WriterProperties {
     for column in PLAIN_COLUMNS {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
     }
-    for &column in RANDOM_TEXT_COLUMNS.iter().chain(&UNPRUNABLE_TEXT_COLUMNS) {
+    // The text columns of a few values each, independent of time: in a file sorted by time
+    // every page holds nearly all of them (`Anhui` .. `Zhejiang`), so their minimum and
+    // maximum prune no page and no row group (a filter on them reads every page either way;
+    // reports by them read `per_hour`), yet computing them compares every value twice: 2-3 %
+    // of ingest's CPU in perf (BENCHMARKS.md, 2026-12-04, stop 29).
+    for &column in RANDOM_TEXT_COLUMNS
+        .iter()
+        .chain(&LOW_CARDINALITY_TEXT_COLUMNS)
+    {
         builder = builder
             .set_column_statistics_enabled(ColumnPath::from(column), EnabledStatistics::None);
     }
