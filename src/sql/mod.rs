@@ -205,7 +205,8 @@ fn table_url(wh: &Warehouse, table: &Table) -> Result<ListingTableUrl> {
 }
 
 /// Registers `table` as a Parquet listing table over its folder `url`, with the partition
-/// column and the file order its descriptor gives.
+/// column and the file order its descriptor gives; `transactions` as a view over one that
+/// reads its text columns of a few values as `Utf8View`.
 fn register(ctx: &SessionContext, table: &Table, url: ListingTableUrl) -> Result<()> {
     let mut options =
         ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
@@ -218,10 +219,10 @@ fn register(ctx: &SessionContext, table: &Table, url: ListingTableUrl) -> Result
         options = options.with_file_sort_order(vec![order]);
     }
     let stored = table.schema();
-    let viewed: Vec<&str> = if table.name == TRANSACTIONS {
-        LOW_CARDINALITY_TEXT_COLUMNS.to_vec()
+    let viewed: &[&str] = if table.name == TRANSACTIONS {
+        &LOW_CARDINALITY_TEXT_COLUMNS
     } else {
-        Vec::new()
+        &[]
     };
     let read_as_view = |field: &Field| {
         viewed.contains(&field.name().as_str()) && field.data_type() == &DataType::Utf8
