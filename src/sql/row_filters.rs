@@ -5,15 +5,16 @@
 //! when the filter keeps a few rows: every event of one buyer is 0.15 s with it and 0.8 s
 //! without (19 M records). It costs when the filter keeps many: decoding the other columns
 //! row by row is slower than decoding them whole and filtering after, and the ad-hoc queries
-//! that filter on an event type, a province or a device (11-50 % of the rows) took 15-25 %
-//! longer with it (BENCHMARKS.md, 2026-12-05, stop 38). DataFusion 55 has one switch for the
-//! whole session; this rule makes the choice per scan.
+//! that filter on an event type, a province or a device took up to 25 % longer with it
+//! (BENCHMARKS.md, 2026-12-05, stop 38). DataFusion 55 has one switch for the whole session;
+//! this rule makes the choice per scan.
 //!
 //! The session turns the switch off; this rule, placed before DataFusion's own filter
 //! pushdown, turns it on for a Parquet scan whose filter compares an id column
-//! ([`crate::schema::ID_COLUMNS`]) with `=` or `IN` to values: ids are random, so such a
-//! filter keeps a few rows, and no statistics can prune for it. Either way the filter also
-//! prunes row groups and pages by their statistics, as before.
+//! ([`crate::schema::ID_COLUMNS`]) with `=` or `IN` to values, or is an `OR` of such
+//! comparisons: ids are random, so such a filter keeps a few rows, and no statistics can
+//! prune for it. Either way the filter also prunes row groups and pages by their statistics,
+//! as before.
 
 use std::sync::Arc;
 
@@ -80,12 +81,18 @@ impl PhysicalOptimizerRule for RowFilters {
     }
 }
 
-/// Whether `expr` is `id = value`, `value = id` or `id IN (values)` for an id column.
+/// Whether `expr` is `id = value`, `value = id` or `id IN (values)` for an id column, or an
+/// `OR` of such (`buyer_id = 1 OR order_id = '7'`).
 fn picks_ids(expr: &Arc<dyn PhysicalExpr>) -> bool {
     if let Some(binary) = expr.downcast_ref::<BinaryExpr>() {
-        return *binary.op() == Operator::Eq
-            && ((is_id(binary.left()) && is_value(binary.right()))
-                || (is_value(binary.left()) && is_id(binary.right())));
+        return match binary.op() {
+            Operator::Eq => {
+                (is_id(binary.left()) && is_value(binary.right()))
+                    || (is_value(binary.left()) && is_id(binary.right()))
+            }
+            Operator::Or => picks_ids(binary.left()) && picks_ids(binary.right()),
+            _ => false,
+        };
     }
     if let Some(list) = expr.downcast_ref::<InListExpr>() {
         return !list.negated() && is_id(list.expr()) && list.list().iter().all(is_value);
@@ -162,6 +169,20 @@ mod tests {
         assert!(picks_ids(&eq(cast_buyer, lit("7"))));
         assert!(picks_ids(&orders(false)));
         assert!(!picks_ids(&orders(true)), "NOT IN keeps most rows");
+        let or = |left, right| -> Arc<dyn PhysicalExpr> {
+            Arc::new(BinaryExpr::new(left, Operator::Or, right))
+        };
+        assert!(picks_ids(&or(
+            eq(Arc::clone(&buyer), lit(7i64)),
+            orders(false)
+        )));
+        assert!(
+            !picks_ids(&or(
+                eq(Arc::clone(&buyer), lit(7i64)),
+                eq(Arc::clone(&province), lit("Zhejiang"))
+            )),
+            "an OR with a condition on anything else keeps many rows"
+        );
         assert!(!picks_ids(&eq(Arc::clone(&province), lit("Zhejiang"))));
         assert!(!picks_ids(&eq(Arc::clone(&buyer), Arc::clone(&buyer))));
         let greater: Arc<dyn PhysicalExpr> =
