@@ -102,7 +102,7 @@ pub(crate) const ID_COLUMNS: [&str; 4] = ["event_id", "order_id", "buyer_id", "s
 /// The text columns of `transactions` with a few values each (a dictionary per page): no
 /// statistics are written for them (see `warehouse::parquet_files`), and SQL reads them as
 /// `Utf8View`, which points into the page's dictionary instead of copying each row's text
-/// (see `sql::register`).
+/// (`dictionary_text` of `transactions` in `warehouse::tables`).
 pub(crate) const LOW_CARDINALITY_TEXT_COLUMNS: [&str; 6] = [
     "event_type",
     "platform",

@@ -51,7 +51,6 @@ use datafusion::prelude::DataFrame;
 use datafusion::sql::parser::DFParser;
 
 use crate::error::{Error, Result};
-use crate::schema::{LOW_CARDINALITY_TEXT_COLUMNS, TRANSACTIONS};
 use crate::settings::Settings;
 use crate::warehouse::manifest::Manifest;
 use crate::warehouse::tables::{self, Table};
@@ -205,8 +204,8 @@ fn table_url(wh: &Warehouse, table: &Table) -> Result<ListingTableUrl> {
 }
 
 /// Registers `table` as a Parquet listing table over its folder `url`, with the partition
-/// column and the file order its descriptor gives; `transactions` as a view over one that
-/// reads its text columns of a few values as `Utf8View`.
+/// column and the file order its descriptor gives; a table with `dictionary_text` columns as a
+/// view over one that reads those as `Utf8View`.
 fn register(ctx: &SessionContext, table: &Table, url: ListingTableUrl) -> Result<()> {
     let mut options =
         ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
@@ -219,13 +218,9 @@ fn register(ctx: &SessionContext, table: &Table, url: ListingTableUrl) -> Result
         options = options.with_file_sort_order(vec![order]);
     }
     let stored = table.schema();
-    let viewed: &[&str] = if table.name == TRANSACTIONS {
-        &LOW_CARDINALITY_TEXT_COLUMNS
-    } else {
-        &[]
-    };
     let read_as_view = |field: &Field| {
-        viewed.contains(&field.name().as_str()) && field.data_type() == &DataType::Utf8
+        table.dictionary_text.contains(&field.name().as_str())
+            && field.data_type() == &DataType::Utf8
     };
     let read = Schema::new_with_metadata(
         stored

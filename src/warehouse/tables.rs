@@ -11,9 +11,9 @@ use arrow::datatypes::SchemaRef;
 
 use crate::error::{Error, Result};
 use crate::schema::{
-    DUPLICATES, DUPLICATES_SCHEMA, FX_RATES, FX_RATES_SCHEMA, PARTITION_COLUMN, PER_HOUR,
-    PER_HOUR_FILE_SCHEMA, PER_SECOND, PER_SECOND_FILE_SCHEMA, REJECTS, REJECTS_SCHEMA,
-    TRANSACTIONS, TRANSACTIONS_FILE_SCHEMA,
+    DUPLICATES, DUPLICATES_SCHEMA, FX_RATES, FX_RATES_SCHEMA, LOW_CARDINALITY_TEXT_COLUMNS,
+    PARTITION_COLUMN, PER_HOUR, PER_HOUR_FILE_SCHEMA, PER_SECOND, PER_SECOND_FILE_SCHEMA, REJECTS,
+    REJECTS_SCHEMA, TRANSACTIONS, TRANSACTIONS_FILE_SCHEMA,
 };
 
 /// The order of the rows in each file of a table.
@@ -48,6 +48,9 @@ pub struct Table {
     /// sorted by (so it can skip a sort); the rest of the order is not declared.
     pub declared_columns: usize,
     pub naming: FileNaming,
+    /// Text columns of a few values each (a dictionary per page) that SQL reads as views into
+    /// the page's dictionary and casts back to `Utf8` above the scan (`sql::register`).
+    pub dictionary_text: &'static [&'static str],
 }
 
 pub static TRANSACTIONS_TABLE: Table = Table {
@@ -58,6 +61,7 @@ pub static TRANSACTIONS_TABLE: Table = Table {
     order: RowOrder::SortedBy(&["event_time", "event_id"]),
     declared_columns: 1,
     naming: FileNaming::Numbered("part"),
+    dictionary_text: &LOW_CARDINALITY_TEXT_COLUMNS,
 };
 
 pub static REJECTS_TABLE: Table = Table {
@@ -67,6 +71,7 @@ pub static REJECTS_TABLE: Table = Table {
     order: RowOrder::AsWritten,
     declared_columns: 0,
     naming: FileNaming::Numbered(REJECTS),
+    dictionary_text: &[],
 };
 
 pub static DUPLICATES_TABLE: Table = Table {
@@ -76,6 +81,7 @@ pub static DUPLICATES_TABLE: Table = Table {
     order: RowOrder::AsWritten,
     declared_columns: 0,
     naming: FileNaming::Numbered(DUPLICATES),
+    dictionary_text: &[],
 };
 
 pub static FX_RATES_TABLE: Table = Table {
@@ -85,6 +91,7 @@ pub static FX_RATES_TABLE: Table = Table {
     order: RowOrder::SortedBy(&["currency", "date"]),
     declared_columns: 0,
     naming: FileNaming::OnePerRun(FX_RATES),
+    dictionary_text: &[],
 };
 
 pub static PER_SECOND_TABLE: Table = Table {
@@ -94,6 +101,7 @@ pub static PER_SECOND_TABLE: Table = Table {
     order: RowOrder::SortedBy(&["second_cst", "platform", "event_type"]),
     declared_columns: 0,
     naming: FileNaming::Numbered(PER_SECOND),
+    dictionary_text: &[],
 };
 
 pub static PER_HOUR_TABLE: Table = Table {
@@ -103,6 +111,7 @@ pub static PER_HOUR_TABLE: Table = Table {
     order: RowOrder::SortedBy(&["hour_cst", "event_type", "dimension"]),
     declared_columns: 0,
     naming: FileNaming::Numbered(PER_HOUR),
+    dictionary_text: &[],
 };
 
 /// Every table, in the order they are created and registered.
