@@ -94,7 +94,7 @@ fn run(
     opts: &IngestOptions,
 ) -> Result<IngestReport> {
     let started_at = now_rfc3339();
-    let mut accept = Accept::new(wh, &manifest, txn, opts);
+    let mut accept = Accept::new(wh, &manifest, txn, opts)?;
     let mut reader = InputReader {
         mapping: &opts.mapping,
         fx: &rates.fx,

@@ -7,6 +7,7 @@
 //! write is in flight, which bounds memory to two batches.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 
@@ -51,16 +52,24 @@ pub(crate) struct Writer<'t> {
     days: BTreeMap<i32, DayOutput>,
     /// Threads that encode a file's columns.
     threads: usize,
+    /// The threads that copy a file's rows into order and sum its rollups: as many.
+    pool: Arc<rayon::ThreadPool>,
 }
 
 impl<'t> Writer<'t> {
-    pub fn new(txn: &'t mut WriteTxn, threads: usize) -> Self {
-        Writer {
+    pub fn new(txn: &'t mut WriteTxn, threads: usize) -> Result<Self> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .thread_name(|i| format!("double11-write-{i}"))
+            .build()
+            .map_err(|e| Error::Other(anyhow::anyhow!("cannot start the writer's threads: {e}")))?;
+        Ok(Writer {
             txn,
             pending: None,
             days: BTreeMap::new(),
             threads,
-        }
+            pool: Arc::new(pool),
+        })
     }
 
     /// Writes a file of accepted rows of the CST `day`, the rows `rows` ((batch, row)) of
@@ -79,12 +88,19 @@ impl<'t> Writer<'t> {
             self.flush_rollups()?;
         }
         let key = TRANSACTIONS_TABLE.sort_columns()?;
-        let (count, threads) = (rows.len() as u64, self.threads);
+        let (count, threads, pool) = (rows.len() as u64, self.threads, Arc::clone(&self.pool));
         self.in_background(file, count, move |path| {
-            // The chunks' rows are let go column by column as they are copied.
-            let sorted = take_sorted(batches, rows, &key)?;
-            let rollups = Rollups::of_transactions(&sorted)?;
-            let bytes = write_sorted_file(path, &sorted.schema(), &sorted, &key, threads)?;
+            // This stage is the one the others wait on, so it uses every core: the chunks'
+            // rows are copied into order column by column (and let go as they are), then
+            // summed while they are encoded.
+            let (rollups, bytes) = pool.install(|| {
+                let sorted = take_sorted(batches, rows, &key)?;
+                let (rollups, bytes) = rayon::join(
+                    || Rollups::of_transactions(&sorted),
+                    || write_sorted_file(path, &sorted.schema(), &sorted, &key, threads),
+                );
+                Ok::<_, Error>((rollups?, bytes?))
+            })?;
             Ok(Written {
                 bytes,
                 rollups: Some((day, rollups)),

@@ -22,6 +22,7 @@ use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::schema::LOW_CARDINALITY_TEXT_COLUMNS;
@@ -234,22 +235,28 @@ pub fn take_sorted(
             "take_sorted: no batches to take rows of"
         )));
     };
-    let mut columns: Vec<Vec<Option<ArrayRef>>> = batches
-        .into_iter()
-        .map(|b| b.columns().iter().cloned().map(Some).collect())
-        .collect();
-    let mut sorted = Vec::with_capacity(schema.fields().len());
-    for c in 0..schema.fields().len() {
-        let sources: Vec<ArrayRef> = columns
-            .iter_mut()
-            .map(|cols| cols.get_mut(c).and_then(Option::take))
-            .collect::<Option<_>>()
-            .ok_or_else(|| {
-                Error::Other(anyhow::anyhow!("take_sorted: batches of other schemas"))
-            })?;
-        let refs: Vec<&dyn Array> = sources.iter().map(|a| a.as_ref()).collect();
-        sorted.push(arrow::compute::interleave(&refs, &rows)?);
+    // Column by column: each column's sources, one array per batch.
+    let mut columns: Vec<Vec<ArrayRef>> =
+        vec![Vec::with_capacity(batches.len()); schema.fields().len()];
+    for batch in batches {
+        if batch.num_columns() != columns.len() {
+            return Err(Error::Other(anyhow::anyhow!(
+                "take_sorted: batches of other schemas"
+            )));
+        }
+        for (sources, column) in columns.iter_mut().zip(batch.columns()) {
+            sources.push(Arc::clone(column));
+        }
     }
+    // The columns are copied on every core (the write is the stage the others wait on); each
+    // column's sources are let go once it is copied.
+    let sorted = columns
+        .into_par_iter()
+        .map(|sources| {
+            let refs: Vec<&dyn Array> = sources.iter().map(|a| a.as_ref()).collect();
+            arrow::compute::interleave(&refs, &rows)
+        })
+        .collect::<std::result::Result<Vec<ArrayRef>, _>>()?;
     Ok(RecordBatch::try_new(schema, sorted)?)
 }
 

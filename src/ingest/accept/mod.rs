@@ -79,8 +79,8 @@ impl<'a> Accept<'a> {
         manifest: &'a Manifest,
         txn: &'a mut WriteTxn,
         opts: &IngestOptions,
-    ) -> Self {
-        Accept {
+    ) -> Result<Self> {
+        Ok(Accept {
             wh,
             manifest,
             run_id: txn.run_id().to_string(),
@@ -94,8 +94,8 @@ impl<'a> Accept<'a> {
             rejects_by_kind: BTreeMap::new(),
             seen: SeenIds::new(txn.scratch_dir("ids"), opts.ids_in_memory),
             rows_per_file: opts.rows_per_file.max(1),
-            out: Writer::new(txn, opts.threads),
-        }
+            out: Writer::new(txn, opts.threads)?,
+        })
     }
 
     /// Takes the records of a chunk, whose first line is line `lines_before + 1` of `input`.

@@ -12,6 +12,7 @@ use std::any::Any;
 use std::hash::Hasher;
 
 use arrow::array::RecordBatch;
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::warehouse::tables::Table;
@@ -68,11 +69,13 @@ impl Default for Rollups {
 }
 
 impl Rollups {
+    /// The rollups are summed side by side, each on a core of its own when one is free.
     pub fn of_transactions(batch: &RecordBatch) -> Result<Self> {
         let mut rollups = Rollups::default();
-        for rollup in &mut rollups.0 {
-            rollup.add_transactions(batch)?;
-        }
+        rollups
+            .0
+            .par_iter_mut()
+            .try_for_each(|rollup| rollup.add_transactions(batch))?;
         Ok(rollups)
     }
 
