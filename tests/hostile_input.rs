@@ -615,3 +615,61 @@ fn a_stream_that_breaks_off_keeps_what_was_read_before() {
         }
     }
 }
+
+/// Text beyond ASCII in a log whose bytes are all valid UTF-8 (read with one check per chunk)
+/// is kept byte for byte, in plain fields, quoted ones and ones with doubled quotes; in a log
+/// with one invalid byte, only that line is rejected, naming its field, and the rest is kept
+/// byte for byte too.
+#[test]
+fn text_beyond_ascii_is_kept_and_a_bad_byte_rejects_only_its_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let header = "event_id,event_time,event_type,order_id,platform,amount,currency,buyer_id,\
+                  seller_id,category,province,device,quantity";
+    let line = |id: &str, category: &str, province: &str, device: &str| {
+        format!(
+            "{id},2019-11-11T10:00:00.000+08:00,paid,o-{id},tmall,9.90,CNY,1,2,\
+             {category},{province},{device},1"
+        )
+    };
+    let lines = [
+        line("a1", "鞋包", "Zhèjiāng", "📱"),
+        line("a2", "\"鞋, 包\"", "上海", "手机"),
+        line("a3", "\"say \"\"好\"\"\"", "Ελλάδα", "pc"),
+    ];
+    let valid = dir.path().join("valid.csv");
+    std::fs::write(&valid, format!("{header}\n{}\n", lines.join("\n"))).expect("write");
+    let mut mixed = format!("{header}\n{}\n", line("b1", "鞋包", "Zhèjiāng", "📱")).into_bytes();
+    mixed.extend_from_slice(b"b2,2019-11-11T10:00:00.000+08:00,paid,o-b2,tmall,9.90,CNY,1,2,");
+    mixed.extend_from_slice(b"\xe9\x9e,Shanghai,pc,1\n"); // a character cut short
+    mixed.extend_from_slice(
+        format!("{}\n", line("b3", "\"say \"\"好\"\"\"", "上海", "手机")).as_bytes(),
+    );
+    let mixed_path = dir.path().join("mixed.csv");
+    std::fs::write(&mixed_path, &mixed).expect("write");
+
+    let wh = dir.path().join("wh");
+    common::ingest(&wh, &[&valid, &mixed_path]);
+    let rows = common::sql(
+        &wh,
+        "SELECT event_id, category, province, device FROM transactions ORDER BY event_id",
+    );
+    let got: Vec<Vec<&str>> = rows[1..]
+        .iter()
+        .map(|r| r.iter().map(String::as_str).collect())
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ["a1", "鞋包", "Zhèjiāng", "📱"],
+            ["a2", "鞋, 包", "上海", "手机"],
+            ["a3", "say \"好\"", "Ελλάδα", "pc"],
+            ["b1", "鞋包", "Zhèjiāng", "📱"],
+            ["b3", "say \"好\"", "上海", "手机"],
+        ]
+    );
+    let rejects = common::sql(&wh, "SELECT file, line, kind, reason FROM rejects");
+    assert_eq!(rejects.len(), 2, "{rejects:?}");
+    assert!(rejects[1][0].ends_with("mixed.csv"), "{rejects:?}");
+    assert_eq!(rejects[1][1..3], ["3", "bad_encoding"], "{rejects:?}");
+    assert!(rejects[1][3].contains("category"), "{rejects:?}");
+}

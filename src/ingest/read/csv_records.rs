@@ -495,6 +495,12 @@ impl<'t> SliceRecords<'t> {
         self.field_count
     }
 
+    /// Where [`Self::field_bytes`] lies in the chunk's text, when the record is a plain line
+    /// (its fields are then slices of the text itself, not unescaped copies).
+    pub fn line_range(&self) -> Option<std::ops::Range<usize>> {
+        self.plain.clone()
+    }
+
     /// The bytes the current record's unquoted fields lie in ([`Self::field_range`]): the
     /// fields one after the other, or for a plain line, the line with its commas.
     pub fn field_bytes(&self) -> &'_ [u8] {

@@ -35,6 +35,9 @@ pub fn parse_csv_chunk(
         std::mem::take(&mut chunk.fields),
         std::mem::take(&mut chunk.ends),
     );
+    // One UTF-8 check for the whole chunk: a line of a valid chunk is valid, since lines end
+    // at a newline, an ASCII byte. Only a chunk with invalid bytes checks record by record.
+    let valid = simdutf8::basic::from_utf8(&text).ok();
     let mut records = SliceRecords::new(&text, fields, ends);
     while records.advance() {
         let line = records.line();
@@ -45,7 +48,7 @@ pub fn parse_csv_chunk(
             chunk.reject(line, reject, raw.start..raw.start + kept);
             continue;
         }
-        match csv_event(&records, layout, mapping, fx) {
+        match csv_event(&records, valid, layout, mapping, fx) {
             Ok(e) => chunk.accept(line, &e, id_hash(&e.event_id)),
             Err(reject) => chunk.reject(line, reject, records.raw_range()),
         }
@@ -55,9 +58,11 @@ pub fn parse_csv_chunk(
     chunk.text = text;
 }
 
-/// The current record of `records` as an accepted event, or why it is rejected.
+/// The current record of `records` as an accepted event, or why it is rejected. `valid`: the
+/// chunk's text, when all of it is valid UTF-8.
 fn csv_event<'r>(
     records: &'r SliceRecords<'_>,
+    valid: Option<&'r str>,
     layout: &CsvLayout,
     mapping: &ColumnMapping,
     fx: &FxRates,
@@ -73,10 +78,14 @@ fn csv_event<'r>(
         ));
     }
     let bytes = records.field_bytes();
-    // One UTF-8 check for the whole record; a field is then valid exactly when it starts
-    // and ends on character boundaries. Only a record with invalid bytes checks field by
-    // field, as it must name the field (an ignored column may hold anything).
-    let all = simdutf8::basic::from_utf8(bytes).ok();
+    // One UTF-8 check for the whole record (none when it is a line of a valid chunk); a
+    // field is then valid exactly when it starts and ends on character boundaries. Only a
+    // record with invalid bytes checks field by field, as it must name the field (an ignored
+    // column may hold anything).
+    let all = match (valid, records.line_range()) {
+        (Some(chunk), Some(line)) => chunk.get(line),
+        _ => simdutf8::basic::from_utf8(bytes).ok(),
+    };
     let mut raw: RawEvent<'r> = std::array::from_fn(|_| Value::Absent);
     let mut bad_utf8 = None;
     for (f, col) in layout.columns.iter().enumerate() {
