@@ -167,8 +167,10 @@ impl From<datafusion::error::DataFusionError> for Error {
 /// as text): the scheduler went away, no executor took the job, a task failed on every try, an
 /// executor died while another read its shuffle output (the Arrow Flight stream cut mid-way:
 /// HTTP/2 says so; or the fetch failed, and the stage's one attempt, `STAGE_ATTEMPTS` in
-/// `cluster`, was used up: Ballista names the most recent failure reason).
-const CLUSTER_FAILURES: [&str; 8] = [
+/// `cluster`, was used up: Ballista names the most recent failure reason), or the scheduler
+/// cancelled the job twice because an executor it used was lost (`cluster::planner::RUNS`).
+const CLUSTER_FAILURES: [&str; 9] = [
+    crate::cluster::planner::CANCELLED,
     "Stream closed without job completing",
     "transport error",
     "Could not connect",

@@ -415,7 +415,7 @@ const PER_MINUTE: &str = "SELECT date_trunc('minute', event_time) AS minute_cst,
                           GROUP BY 1 ORDER BY 1";
 
 #[test]
-fn an_executor_killed_mid_query_gives_the_right_answer_or_a_clear_error() {
+fn an_executor_killed_mid_query_gives_the_right_answer() {
     let mut cluster = Cluster::start();
     let dir = tempfile::tempdir().expect("tempdir");
     let wh = big_warehouse(dir.path());
@@ -468,13 +468,17 @@ fn an_executor_killed_mid_query_gives_the_right_answer_or_a_clear_error() {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
+    // The scheduler does not let Ballista recover the job in place (that counted rows twice):
+    // it fails or cancels the job, and the client runs it again on the executor left.
     let read = |p: &Path| std::fs::read_to_string(p).expect("client output");
     let stderr = read(&err_path);
-    match status.code() {
-        Some(0) => assert_eq!(read(&out_path), local, "after the retry"),
-        Some(69) => assert!(stderr.contains("cluster"), "a clear error: {stderr}"),
-        code => panic!("exit {code:?}: {stderr}\n{}", cluster.logs()),
-    }
+    assert_eq!(status.code(), Some(0), "{stderr}\n{}", cluster.logs());
+    assert_eq!(
+        read(&out_path),
+        local,
+        "after the executor was lost: {stderr}"
+    );
+    eprintln!("the client after the kill: {stderr}");
     // The surviving executor runs the next queries alone, right.
     assert_eq!(on_cluster(&cluster, args), local, "one executor left");
     assert_eq!(

@@ -9,6 +9,7 @@
 //! path on every machine (a shared mount).
 
 pub(crate) mod codec;
+mod lost;
 pub(crate) mod planner;
 pub mod stores;
 
@@ -44,9 +45,10 @@ const SCHEDULING: TaskSchedulingPolicy = TaskSchedulingPolicy::PullStaged;
 /// a query fails (exit 69: run it again) instead of being recovered. Ballista 55 recovers a lost
 /// shuffle twice over, once when a task's fetch fails (it re-runs the map stage at once) and
 /// again when the dead executor's silence passes `--executor-timeout` (it rolls the stages back);
-/// when both happen to one query, we saw it hang, or answer with a partition's rows twice
-/// (tests/cluster.rs, the executor-kill test, with a 10 s timeout). An executor lost before its
-/// output was fetched is still recovered, by the timeout alone: the right answer, later.
+/// when both happen to one query, we saw it hang (tests/cluster.rs, the executor-kill test, with
+/// a 10 s timeout). An executor lost before its output was fetched is found by the timeout
+/// alone: the scheduler then cancels the jobs that used it ([`lost`]: Ballista's own recovery
+/// can count rows twice) and their clients run them again: the right answer, later.
 const STAGE_ATTEMPTS: usize = 1;
 
 /// The shortest silence after which the scheduler takes an executor as lost. Under pull
@@ -200,12 +202,15 @@ pub async fn serve_scheduler(opts: &SchedulerOptions) -> Result<()> {
     let cluster = BallistaCluster::new_from_config(&config)
         .await
         .map_err(|e| Error::Other(anyhow::anyhow!("cannot start the scheduler: {e}")))?;
+    let executors = Arc::new(lost::CancelOnLoss::new(cluster.cluster_state()));
+    let cluster = BallistaCluster::new(executors.clone(), cluster.job_state());
     let scheduler = ballista_scheduler::scheduler_process::create_scheduler::<
         LogicalPlanNode,
         PhysicalPlanNode,
     >(cluster, Arc::new(config))
     .await
     .map_err(|e| Error::Other(anyhow::anyhow!("cannot start the scheduler: {e}")))?;
+    executors.attach(scheduler.clone());
     eprintln!("double11 scheduler listening on {}", opts.bind);
     tokio::select! {
         served = ballista_scheduler::scheduler_process::start_grpc_service_with_listener(

@@ -127,6 +127,32 @@ fn scanned_bytes(plan: &Arc<dyn ExecutionPlan>) -> Result<Option<u64>> {
     Ok(bytes)
 }
 
+/// How many times a query is submitted when the cluster fails it for want of an executor. The
+/// double11 scheduler does not let Ballista 55 recover a job in place once an executor it used is
+/// lost (that can count rows twice): it fails the stage whose task could not fetch the lost
+/// executor's output (`STAGE_ATTEMPTS` in `cluster`), or cancels the job when the executor's
+/// silence passes the timeout (`cluster::lost`). The job's results do not exist yet, so the
+/// client runs it again from its plan, once, on the executors left (they are the ones asking
+/// for tasks); a second such failure is reported (exit 69).
+const RUNS: usize = 2;
+
+/// Whether a job failed because an executor it used was lost: the scheduler cancelled it (a
+/// job's status carries its failure as text, and a cancelled job's is `Cancelled`; the client's
+/// own cancel ends this process), or one of its stages could not fetch its input from another
+/// executor (Ballista words only that failure `Stage <n> has failed <k> times, most recent
+/// failure reason: …`; a task failing on every try says `failed <k> times, fail the stage`).
+fn lost_an_executor(e: &datafusion::error::DataFusionError) -> bool {
+    let text = e.find_root().to_string();
+    text.ends_with(CANCELLED) || (text.contains(" has failed ") && text.contains(LOST_INPUT))
+}
+
+/// How Ballista's client words a job the scheduler cancelled (`Job <id> failed: Cancelled`).
+pub(crate) const CANCELLED: &str = "failed: Cancelled";
+
+/// The end of Ballista's words for a stage that could not fetch its input (or a task that
+/// failed on every try).
+const LOST_INPUT: &str = "most recent failure reason";
+
 /// A physical plan run by the cluster: its results stream back from the executors.
 #[derive(Debug)]
 pub(crate) struct ClusterExec {
@@ -216,18 +242,68 @@ impl ExecutionPlan for ClusterExec {
         );
         let schema = self.plan.schema();
         let stream = futures::stream::once(async move {
-            ballista_core::execution_plans::execute_physical_plan::<PhysicalPlanNode>(
-                scheduler,
-                &ballista,
-                plan,
-                codec.as_ref(),
-                session_id,
-                config,
-            )
-            .await
+            let mut runs = 0;
+            loop {
+                runs += 1;
+                let run =
+                    ballista_core::execution_plans::execute_physical_plan::<PhysicalPlanNode>(
+                        scheduler.clone(),
+                        &ballista,
+                        Arc::clone(&plan),
+                        codec.as_ref(),
+                        session_id.clone(),
+                        config.clone(),
+                    )
+                    .await;
+                match run {
+                    Err(e) if runs < RUNS && lost_an_executor(&e) => tracing::warn!(
+                        "the cluster lost an executor the query used ({}): running it again on \
+                         the executors left",
+                        e.find_root()
+                    ),
+                    run => break run,
+                }
+            }
         })
         .try_flatten()
         .boxed();
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lost_an_executor;
+    use datafusion::error::DataFusionError;
+
+    fn job_failed(why: &str) -> DataFusionError {
+        // As Ballista's client reports a failed job (execute_physical_plan).
+        DataFusionError::Execution(format!("Job 0196f0a2 failed: {why}"))
+    }
+
+    #[test]
+    fn a_job_is_run_again_only_when_an_executor_it_used_was_lost() {
+        // Cancelled by the scheduler when the executor's silence passed the timeout.
+        assert!(lost_an_executor(&job_failed("Cancelled")));
+        // A stage whose task could not fetch the lost executor's shuffle output.
+        assert!(lost_an_executor(&job_failed(
+            "Stage 2 has failed 1 times, most recent failure reason: \"FetchFailed(\\\"exec-1\\\", \
+             1, 3, \\\"connection refused\\\")\""
+        )));
+        // Wrapped the way DataFusion passes errors on.
+        let wrapped =
+            DataFusionError::Context("collect".to_string(), Box::new(job_failed("Cancelled")));
+        assert!(lost_an_executor(&wrapped));
+        // A task that fails on every try fails the same way again: not run again.
+        assert!(!lost_an_executor(&job_failed(
+            "Task 3 in Stage 2 failed 4 times, fail the stage, most recent failure reason: \
+             \"Arrow error: divide by zero\""
+        )));
+        assert!(!lost_an_executor(&job_failed(
+            "Execution error: no such column"
+        )));
+        assert!(!lost_an_executor(&DataFusionError::Plan(
+            "table 'transactions' not found".to_string()
+        )));
     }
 }
