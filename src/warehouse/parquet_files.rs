@@ -5,17 +5,17 @@
 
 use std::fs::File;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, RecordBatch, StringArray, TimestampMillisecondArray, UInt32Array,
 };
 use arrow::compute::{lexsort_to_indices, take_record_batch, SortColumn};
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{FieldRef, SchemaRef};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::arrow_writer::{
-    compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory,
+    compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowLeafColumn,
+    ArrowRowGroupWriterFactory,
 };
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
@@ -330,7 +330,9 @@ pub fn write_sorted_file(
     Ok(file.metadata().map_err(|e| Error::io(&name, e))?.len())
 }
 
-/// Encodes the columns of one row group, each column on whichever thread is free next.
+/// Encodes the columns of one row group, each column a job of the current rayon pool (ingest's
+/// write stage runs in its pool of `--threads`; elsewhere it is rayon's global pool, one
+/// thread per core), or one after the other when `threads` is 1.
 fn encode_row_group(
     factory: &ArrowRowGroupWriterFactory,
     group: usize,
@@ -356,54 +358,41 @@ fn encode_row_group(
                 "more Parquet leaves than column writers"
             )));
         }
-        jobs.push(Mutex::new(Some((field, column, leaves, own))));
+        jobs.push((field, column, leaves, own));
     }
-    let done: Vec<Mutex<Option<Result<Vec<ArrowColumnChunk>>>>> =
-        jobs.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    let encode = || loop {
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        let (Some(job), Some(slot)) = (jobs.get(i), done.get(i)) else {
-            return;
-        };
-        let Some((field, column, leaves, own)) = job.lock().ok().and_then(|mut j| j.take()) else {
-            return;
-        };
-        let chunks = match leaves {
-            Some(leaves) => Ok(leaves),
-            None => compute_leaves(field, column),
-        }
-        .and_then(|leaves| {
-            own.into_iter()
-                .zip(leaves)
-                .map(|(mut writer, leaf)| {
-                    writer.write(&leaf)?;
-                    writer.close()
-                })
-                .collect()
-        })
-        .map_err(Error::from);
-        if let Ok(mut slot) = slot.lock() {
-            *slot = Some(chunks);
-        }
+    let encoded: Vec<Vec<ArrowColumnChunk>> = if threads > 1 {
+        jobs.into_par_iter()
+            .map(encode_column)
+            .collect::<Result<_>>()?
+    } else {
+        jobs.into_iter().map(encode_column).collect::<Result<_>>()?
     };
-    let threads = threads.clamp(1, jobs.len().max(1));
-    std::thread::scope(|scope| {
-        for _ in 1..threads {
-            scope.spawn(encode);
-        }
-        encode();
-    });
-    let mut chunks = Vec::new();
-    for slot in done {
-        let encoded = slot.into_inner().ok().flatten().unwrap_or_else(|| {
-            Err(Error::Other(anyhow::anyhow!(
-                "a Parquet column encoder stopped"
-            )))
-        });
-        chunks.extend(encoded?);
-    }
-    Ok(chunks)
+    Ok(encoded.into_iter().flatten().collect())
+}
+
+/// One column of a row group to encode: its field and values, its leaves if already computed
+/// (a nested column's), and its column writers (one per leaf).
+type ColumnJob<'a> = (
+    &'a FieldRef,
+    &'a ArrayRef,
+    Option<Vec<ArrowLeafColumn>>,
+    Vec<ArrowColumnWriter>,
+);
+
+/// Encodes and compresses one column of a row group.
+fn encode_column((field, column, leaves, writers): ColumnJob<'_>) -> Result<Vec<ArrowColumnChunk>> {
+    let leaves = match leaves {
+        Some(leaves) => leaves,
+        None => compute_leaves(field, column)?,
+    };
+    writers
+        .into_iter()
+        .zip(leaves)
+        .map(|(mut writer, leaf)| {
+            writer.write(&leaf)?;
+            Ok(writer.close()?)
+        })
+        .collect()
 }
 
 /// Parquet wraps I/O errors (a full disk, say); unwrap them so the user sees the cause.
