@@ -155,6 +155,12 @@ async fn compact(
     let mut pending_rows = 0;
     let limit = settings.rows_per_file.max(1);
     let threads = settings.threads();
+    // The files' columns are encoded as jobs of this pool: `--threads` of them, not one per core.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .thread_name(|i| format!("double11-optimize-{i}"))
+        .build()
+        .map_err(|e| Error::Other(anyhow::anyhow!("cannot start optimize's threads: {e}")))?;
     let mut flush = |batches: &mut Vec<RecordBatch>, txn: &mut WriteTxn| -> Result<()> {
         if batches.is_empty() {
             return Ok(());
@@ -162,7 +168,8 @@ async fn compact(
         let batch = concat_batches(schema, batches.iter())?;
         batches.clear();
         let file = txn.new_file(table, Some(day));
-        let bytes = write_sorted_file(&file.path, schema, &batch, &order, threads)?;
+        let bytes =
+            pool.install(|| write_sorted_file(&file.path, schema, &batch, &order, threads))?;
         let n = batch.num_rows() as u64;
         txn.record(file, n, bytes);
         written += 1;

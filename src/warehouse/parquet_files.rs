@@ -262,7 +262,7 @@ pub fn take_sorted(
 
 /// Writes one Parquet file (sorted by `sorted_by` if given) and returns its size in bytes.
 /// The batch is taken so that, once sorted, its unsorted rows are freed before encoding.
-/// Columns are encoded on up to `threads` threads.
+/// Columns are encoded as in [`write_sorted_file`].
 pub fn write_file(
     path: &Path,
     schema: &SchemaRef,
@@ -281,8 +281,8 @@ pub fn write_file(
 }
 
 /// Writes one Parquet file of rows already sorted by the columns `sorted_by` (recorded in
-/// the file's metadata) and returns its size in bytes. Columns are encoded on up to `threads`
-/// threads.
+/// the file's metadata) and returns its size in bytes. Columns are encoded on the current
+/// rayon pool (the caller's, to bound the threads), or one after the other when `threads` is 1.
 pub fn write_sorted_file(
     path: &Path,
     schema: &SchemaRef,
