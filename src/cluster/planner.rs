@@ -138,12 +138,16 @@ const RUNS: usize = 2;
 
 /// Whether a job failed because an executor it used was lost: the scheduler cancelled it (a
 /// job's status carries its failure as text, and a cancelled job's is `Cancelled`; the client's
-/// own cancel ends this process), or one of its stages could not fetch its input from another
+/// own cancel ends this process); one of its stages could not fetch its input from another
 /// executor (Ballista words only that failure `Stage <n> has failed <k> times, most recent
-/// failure reason: …`; a task failing on every try says `failed <k> times, fail the stage`).
+/// failure reason: …`; a task failing on every try says `failed <k> times, fail the stage`); or
+/// a task's fetch was cut mid-way by the executor serving it dying (Arrow Flight's HTTP/2
+/// stream broke: Ballista fails the stage at once, as a runtime error).
 fn lost_an_executor(e: &datafusion::error::DataFusionError) -> bool {
     let text = e.find_root().to_string();
-    text.ends_with(CANCELLED) || (text.contains(" has failed ") && text.contains(LOST_INPUT))
+    text.ends_with(CANCELLED)
+        || (text.contains(" has failed ") && text.contains(LOST_INPUT))
+        || text.contains(STREAM_CUT)
 }
 
 /// How Ballista's client words a job the scheduler cancelled (`Job <id> failed: Cancelled`).
@@ -152,6 +156,9 @@ pub(crate) const CANCELLED: &str = "failed: Cancelled";
 /// The end of Ballista's words for a stage that could not fetch its input (or a task that
 /// failed on every try).
 const LOST_INPUT: &str = "most recent failure reason";
+
+/// What a shuffle fetch says when the executor it read from died mid-stream.
+const STREAM_CUT: &str = "h2 protocol error";
 
 /// A physical plan run by the cluster: its results stream back from the executors.
 #[derive(Debug)]
@@ -294,6 +301,14 @@ mod tests {
         let wrapped =
             DataFusionError::Context("collect".to_string(), Box::new(job_failed("Cancelled")));
         assert!(lost_an_executor(&wrapped));
+        // A task whose fetch was cut mid-way by the serving executor's death (as seen in the
+        // executor-kill test).
+        assert!(lost_an_executor(&job_failed(
+            "Job failed due to stage 2 failed: Task failed due to runtime execution error: \
+             DataFusionError(Shared(External(ArrowError(IpcError(\"Arrow error: Ipc error: code: \
+             'Unknown error', message: \\\"h2 protocol error: error reading a body from \
+             connection\\\"\")))))"
+        )));
         // A task that fails on every try fails the same way again: not run again.
         assert!(!lost_an_executor(&job_failed(
             "Task 3 in Stage 2 failed 4 times, fail the stage, most recent failure reason: \
