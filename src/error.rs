@@ -177,8 +177,8 @@ const CLUSTER_FAILURES: [&str; 9] = [
     "ConnectError",
     "no executors",
     "Executor lost",
-    "h2 protocol error",
-    "most recent failure reason",
+    crate::cluster::planner::STREAM_CUT,
+    crate::cluster::planner::LOST_INPUT,
 ];
 
 /// Whether a query failed because a Parquet file could not be decoded (a truncated or

@@ -155,10 +155,10 @@ pub(crate) const CANCELLED: &str = "failed: Cancelled";
 
 /// The end of Ballista's words for a stage that could not fetch its input (or a task that
 /// failed on every try).
-const LOST_INPUT: &str = "most recent failure reason";
+pub(crate) const LOST_INPUT: &str = "most recent failure reason";
 
 /// What a shuffle fetch says when the executor it read from died mid-stream.
-const STREAM_CUT: &str = "h2 protocol error";
+pub(crate) const STREAM_CUT: &str = "h2 protocol error";
 
 /// A physical plan run by the cluster: its results stream back from the executors.
 #[derive(Debug)]
