@@ -132,6 +132,30 @@ pub(crate) static TRANSACTIONS_FILE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(
     ]))
 });
 
+/// How ingest holds the few-valued text columns ([`LOW_CARDINALITY_TEXT_COLUMNS`]) in memory:
+/// a dictionary of names and a key per row (`warehouse::coded_text`). Files store them as
+/// `Utf8`, with the same bytes.
+pub(crate) fn coded_text_type() -> DataType {
+    DataType::Dictionary(Box::new(DataType::UInt32), Box::new(DataType::Utf8))
+}
+
+/// [`TRANSACTIONS_FILE_SCHEMA`] as ingest holds rows in memory: the few-valued text columns
+/// coded ([`coded_text_type`]).
+pub(crate) static TRANSACTIONS_CODED_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let fields: Vec<Field> = TRANSACTIONS_FILE_SCHEMA
+        .fields()
+        .iter()
+        .map(|f| {
+            if LOW_CARDINALITY_TEXT_COLUMNS.contains(&f.name().as_str()) {
+                Field::new(f.name(), coded_text_type(), f.is_nullable())
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+});
+
 /// Columns stored in each Parquet file of `per_second` (`cst_date` is in the path): one row
 /// per (CST second, platform, event type) that has events. `events` and `amount_cny` are the
 /// count and the exact sum of those events' `transactions` rows, so `sum(events)` is

@@ -16,6 +16,7 @@ use arrow::array::RecordBatch;
 
 use crate::cst::date_from_days;
 use crate::error::{Error, Result};
+use crate::schema::TRANSACTIONS_FILE_SCHEMA;
 use crate::warehouse::parquet_files::{take_sorted, write_sorted_file};
 use crate::warehouse::rollups::Rollups;
 use crate::warehouse::tables::{Table, TRANSACTIONS_TABLE};
@@ -100,7 +101,7 @@ impl<'t> Writer<'t> {
                 let sorted = take_sorted(batches, rows, &key)?;
                 let (rollups, bytes) = rayon::join(
                     || Rollups::of_transactions(&sorted),
-                    || write_sorted_file(path, &sorted.schema(), &sorted, &key, threads),
+                    || write_sorted_file(path, &TRANSACTIONS_FILE_SCHEMA, &sorted, &key, threads),
                 );
                 Ok::<_, Error>((rollups?, bytes?))
             })?;

@@ -24,6 +24,7 @@
 //! both the same way (see [`storage`]). A writer holds the OS lock `_writer.lock` on local
 //! disk, the lease `_double11/writer.lease` on S3 (see [`lease`]).
 
+pub(crate) mod coded_text;
 pub(crate) mod commit;
 pub(crate) mod delta;
 pub mod history;

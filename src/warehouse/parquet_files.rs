@@ -25,7 +25,8 @@ use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::schema::LOW_CARDINALITY_TEXT_COLUMNS;
+use crate::schema::{coded_text_type, LOW_CARDINALITY_TEXT_COLUMNS};
+use crate::warehouse::coded_text;
 use crate::warehouse::manifest::Manifest;
 use crate::warehouse::storage::Source;
 
@@ -230,34 +231,57 @@ pub fn take_sorted(
         |(b, r)| texts[b].value(r),
     );
     drop((times, texts));
+    gather_rows(batches, &rows, true)
+}
+
+/// The rows `rows` ((batch, row)) of `batches`, in that order, as one batch: column by column,
+/// side by side on the current rayon pool when `parallel`. Coded text columns are gathered
+/// by key ([`coded_text::gather`]), the others by Arrow's `interleave`. Each column's sources
+/// are let go once it is copied.
+pub fn gather_rows(
+    batches: Vec<RecordBatch>,
+    rows: &[(usize, usize)],
+    parallel: bool,
+) -> Result<RecordBatch> {
     let Some(schema) = batches.first().map(|b| b.schema()) else {
         return Err(Error::Other(anyhow::anyhow!(
-            "take_sorted: no batches to take rows of"
+            "gather_rows: no batches to take rows of"
         )));
     };
     // Column by column: each column's sources, one array per batch.
     let mut columns: Vec<Vec<ArrayRef>> =
         vec![Vec::with_capacity(batches.len()); schema.fields().len()];
     for batch in batches {
-        if batch.num_columns() != columns.len() {
+        if batch.schema() != schema {
             return Err(Error::Other(anyhow::anyhow!(
-                "take_sorted: batches of other schemas"
+                "gather_rows: batches of other schemas"
             )));
         }
         for (sources, column) in columns.iter_mut().zip(batch.columns()) {
             sources.push(Arc::clone(column));
         }
     }
-    // The columns are copied on every core (the write is the stage the others wait on); each
-    // column's sources are let go once it is copied.
-    let sorted = columns
-        .into_par_iter()
-        .map(|sources| {
-            let refs: Vec<&dyn Array> = sources.iter().map(|a| a.as_ref()).collect();
-            arrow::compute::interleave(&refs, &rows)
-        })
-        .collect::<std::result::Result<Vec<ArrayRef>, _>>()?;
-    Ok(RecordBatch::try_new(schema, sorted)?)
+    let coded = coded_text_type();
+    let gather = |sources: Vec<ArrayRef>| -> Result<ArrayRef> {
+        let refs: Vec<&dyn Array> = sources.iter().map(|a| a.as_ref()).collect();
+        if refs.first().is_some_and(|a| a.data_type() == &coded) {
+            coded_text::gather(&refs, rows)
+        } else {
+            Ok(arrow::compute::interleave(&refs, rows)?)
+        }
+    };
+    let gathered = if parallel {
+        columns
+            .into_par_iter()
+            .map(gather)
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        columns
+            .into_iter()
+            .map(gather)
+            .collect::<Result<Vec<_>>>()?
+    };
+    Ok(RecordBatch::try_new(schema, gathered)?)
 }
 
 /// Writes one Parquet file (sorted by `sorted_by` if given) and returns its size in bytes.

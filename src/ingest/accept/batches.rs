@@ -11,24 +11,26 @@ use crate::cst::CST_TIMEZONE;
 use crate::error::Result;
 use crate::ingest::read::validate::{Event, Reject};
 use crate::schema::{
-    amount_cny_type, amount_type, DUPLICATES_SCHEMA, REJECTS_SCHEMA, TRANSACTIONS_FILE_SCHEMA,
+    amount_cny_type, amount_type, DUPLICATES_SCHEMA, REJECTS_SCHEMA, TRANSACTIONS_CODED_SCHEMA,
 };
+use crate::warehouse::coded_text::CodedBuilder;
+use crate::warehouse::parquet_files::gather_rows;
 
 /// Accepted events of one CST day, column by column.
 pub struct TransactionsBuilder {
     event_id: StringBuilder,
     event_time: TimestampMillisecondBuilder,
-    event_type: StringBuilder,
+    event_type: CodedBuilder,
     order_id: StringBuilder,
-    platform: StringBuilder,
+    platform: CodedBuilder,
     amount: Decimal128Builder,
-    currency: StringBuilder,
+    currency: CodedBuilder,
     amount_cny: Decimal128Builder,
     buyer_id: Int64Builder,
     seller_id: Int64Builder,
-    category: StringBuilder,
-    province: StringBuilder,
-    device: StringBuilder,
+    category: CodedBuilder,
+    province: CodedBuilder,
+    device: CodedBuilder,
     quantity: Int64Builder,
     rows: usize,
 }
@@ -38,17 +40,17 @@ impl Default for TransactionsBuilder {
         TransactionsBuilder {
             event_id: StringBuilder::new(),
             event_time: TimestampMillisecondBuilder::new().with_timezone(CST_TIMEZONE),
-            event_type: StringBuilder::new(),
+            event_type: CodedBuilder::default(),
             order_id: StringBuilder::new(),
-            platform: StringBuilder::new(),
+            platform: CodedBuilder::default(),
             amount: Decimal128Builder::new().with_data_type(amount_type()),
-            currency: StringBuilder::new(),
+            currency: CodedBuilder::default(),
             amount_cny: Decimal128Builder::new().with_data_type(amount_cny_type()),
             buyer_id: Int64Builder::new(),
             seller_id: Int64Builder::new(),
-            category: StringBuilder::new(),
-            province: StringBuilder::new(),
-            device: StringBuilder::new(),
+            category: CodedBuilder::default(),
+            province: CodedBuilder::default(),
+            device: CodedBuilder::default(),
             quantity: Int64Builder::new(),
             rows: 0,
         }
@@ -85,6 +87,7 @@ impl TransactionsBuilder {
     /// otherwise copy each buffer into one of twice the size (and touch those fresh pages).
     fn sized_like(batch: &RecordBatch) -> Self {
         let rows = batch.num_rows() + batch.num_rows() / 8;
+        let coded = || CodedBuilder::with_capacity(rows);
         let text = |i: usize| {
             let bytes = batch
                 .column(i)
@@ -96,17 +99,17 @@ impl TransactionsBuilder {
             event_id: text(0),
             event_time: TimestampMillisecondBuilder::with_capacity(rows)
                 .with_timezone(CST_TIMEZONE),
-            event_type: text(2),
+            event_type: coded(),
             order_id: text(3),
-            platform: text(4),
+            platform: coded(),
             amount: Decimal128Builder::with_capacity(rows).with_data_type(amount_type()),
-            currency: text(6),
+            currency: coded(),
             amount_cny: Decimal128Builder::with_capacity(rows).with_data_type(amount_cny_type()),
             buyer_id: Int64Builder::with_capacity(rows),
             seller_id: Int64Builder::with_capacity(rows),
-            category: text(10),
-            province: text(11),
-            device: text(12),
+            category: coded(),
+            province: coded(),
+            device: coded(),
             quantity: Int64Builder::with_capacity(rows),
             rows: 0,
         }
@@ -118,20 +121,20 @@ impl TransactionsBuilder {
         let columns: Vec<ArrayRef> = vec![
             Arc::new(self.event_id.finish()),
             Arc::new(self.event_time.finish()),
-            Arc::new(self.event_type.finish()),
+            Arc::new(self.event_type.finish()?),
             Arc::new(self.order_id.finish()),
-            Arc::new(self.platform.finish()),
+            Arc::new(self.platform.finish()?),
             Arc::new(self.amount.finish()),
-            Arc::new(self.currency.finish()),
+            Arc::new(self.currency.finish()?),
             Arc::new(self.amount_cny.finish()),
             Arc::new(self.buyer_id.finish()),
             Arc::new(self.seller_id.finish()),
-            Arc::new(self.category.finish()),
-            Arc::new(self.province.finish()),
-            Arc::new(self.device.finish()),
+            Arc::new(self.category.finish()?),
+            Arc::new(self.province.finish()?),
+            Arc::new(self.device.finish()?),
             Arc::new(self.quantity.finish()),
         ];
-        let batch = RecordBatch::try_new(Arc::clone(&TRANSACTIONS_FILE_SCHEMA), columns)?;
+        let batch = RecordBatch::try_new(Arc::clone(&TRANSACTIONS_CODED_SCHEMA), columns)?;
         *self = Self::sized_like(&batch);
         Ok(batch)
     }
@@ -211,8 +214,7 @@ impl DayRows {
         }
         let bytes = self.bytes;
         let (batches, rows) = self.take(held);
-        let refs: Vec<&RecordBatch> = batches.iter().collect();
-        let own = arrow::compute::interleave_record_batch(&refs, &rows)?;
+        let own = gather_rows(batches, &rows, false)?;
         held.add(id, &own, true);
         self.rows = (0..own.num_rows()).map(|row| (0, row)).collect();
         self.batches = vec![(id, own)];

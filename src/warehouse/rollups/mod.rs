@@ -11,10 +11,12 @@ pub(crate) mod per_second;
 use std::any::Any;
 use std::hash::Hasher;
 
-use arrow::array::RecordBatch;
+use arrow::array::{Array, AsArray, RecordBatch, StringArray};
+use arrow::datatypes::UInt32Type;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::warehouse::coded_text::Coded;
 use crate::warehouse::tables::Table;
 
 /// The largest `amount_cny` a `decimal(18, 2)` holds, in fen. One group would need ~10^9
@@ -100,6 +102,47 @@ impl Rollups {
             .iter_mut()
             .map(|r| Ok((r.table(), r.take_batch()?)))
             .collect()
+    }
+}
+
+/// A text column of a `transactions` batch: plain, as read from a file, or coded, as ingest
+/// holds the few-valued columns ([`crate::warehouse::coded_text`]).
+pub(crate) enum TextColumn<'a> {
+    Plain(&'a StringArray),
+    /// The column and its names.
+    Coded(&'a Coded, &'a StringArray),
+}
+
+impl<'a> TextColumn<'a> {
+    pub(crate) fn of(batch: &'a RecordBatch, name: &str) -> Result<Self> {
+        let wrong = || {
+            Error::Data(format!(
+                "rollups: transactions column {name} missing or of the wrong type"
+            ))
+        };
+        let column = batch.column_by_name(name).ok_or_else(wrong)?;
+        if let Some(plain) = column.as_string_opt::<i32>() {
+            return Ok(TextColumn::Plain(plain));
+        }
+        let coded = column.as_dictionary_opt::<UInt32Type>().ok_or_else(wrong)?;
+        let names = coded.values().as_string_opt::<i32>().ok_or_else(wrong)?;
+        Ok(TextColumn::Coded(coded, names))
+    }
+
+    pub(crate) fn null_count(&self) -> usize {
+        match self {
+            TextColumn::Plain(plain) => plain.null_count(),
+            TextColumn::Coded(coded, _) => coded.null_count(),
+        }
+    }
+
+    /// Row `i`'s text (of a row that is not null).
+    pub(crate) fn value(&self, i: usize) -> &'a str {
+        match self {
+            TextColumn::Plain(plain) => plain.value(i),
+            // A valid key is below its names' length (Arrow checks when a column is built).
+            TextColumn::Coded(coded, names) => names.value(coded.keys().values()[i] as usize),
+        }
     }
 }
 

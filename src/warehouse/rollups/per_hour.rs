@@ -15,7 +15,7 @@
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -28,7 +28,10 @@ use crate::error::{Error, Result};
 use crate::schema::{
     amount_cny_type, amount_sum_type, PER_HOUR, PER_HOUR_DIMENSIONS, PER_HOUR_FILE_SCHEMA,
 };
-use crate::warehouse::rollups::{column, downcast, out_of_range, Rollup, WordHasher, MAX_FEN};
+use crate::warehouse::coded_text::{Coded, ShortNames, ShortText};
+use crate::warehouse::rollups::{
+    column, downcast, out_of_range, Rollup, TextColumn, WordHasher, MAX_FEN,
+};
 use crate::warehouse::tables::{Table, PER_HOUR_TABLE};
 
 const HOUR_MS: i64 = 3_600_000;
@@ -85,93 +88,13 @@ impl Sums {
 
 const DIMENSIONS: usize = PER_HOUR_DIMENSIONS.len();
 
-/// A string of at most 16 bytes as a key hashed and compared in registers: its bytes as two
-/// words (overlapping for 9 to 15 bytes; zero-padded, with the second word 0, below 8) and
-/// its length, which together tell every such string apart. Names of categories, provinces,
-/// devices and currencies are short; a longer one is looked up by its text.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct ShortText {
-    words: (u64, u64),
-    len: u8,
-}
-
-impl ShortText {
-    fn of(bytes: &[u8]) -> Option<ShortText> {
-        let len = bytes.len();
-        let words = match len {
-            0..8 => (padded_word(bytes), 0),
-            8..=16 => (word_at(bytes, 0), word_at(bytes, len - 8)),
-            _ => return None,
-        };
-        Some(ShortText {
-            words,
-            len: len as u8,
-        })
-    }
-}
-
-impl ShortText {
-    /// The text's words and length folded into one word: what the map hashes.
-    fn folded(&self) -> u64 {
-        let (first, last) = self.words;
-        first ^ last.rotate_left(29) ^ u64::from(self.len)
-    }
-
-    /// A slot of [`Numbered::recent`]: the top bits of a multiplicative hash.
-    fn slot(&self) -> usize {
-        let mixed = self.folded().wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        (mixed >> (64 - RECENT_SLOTS.trailing_zeros())) as usize
-    }
-}
-
-/// The 8 bytes of `bytes` from `at` (there are at least `at + 8`) as a little-endian word.
-fn word_at(bytes: &[u8], at: usize) -> u64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&bytes[at..at + 8]);
-    u64::from_le_bytes(w)
-}
-
-/// Fewer than 8 bytes as a little-endian word padded with zero bytes, read with fixed-size
-/// loads (two overlapping ones from 4 bytes up) instead of a copy of variable length, which
-/// is a call to `memcpy`: this runs for four columns of every row ingested.
-fn padded_word(bytes: &[u8]) -> u64 {
-    let len = bytes.len();
-    let at = |i: usize| u64::from(bytes[i]) << (8 * i);
-    match len {
-        0 => 0,
-        1..4 => at(0) | at(len / 2) | at(len - 1),
-        _ => {
-            let mut low = [0u8; 4];
-            let mut high = [0u8; 4];
-            low.copy_from_slice(&bytes[..4]);
-            high.copy_from_slice(&bytes[len - 4..len]);
-            // The two loads overlap below 8 bytes; the bytes they share are the same.
-            u64::from(u32::from_le_bytes(low))
-                | u64::from(u32::from_le_bytes(high)) << (8 * (len - 4))
-        }
-    }
-}
-
-impl Hash for ShortText {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.folded());
-    }
-}
-
 /// The strings of one column of a batch, numbered in the order they first appear.
 #[derive(Default)]
 struct Numbered<'a> {
-    short: HashMap<ShortText, usize, BuildHasherDefault<WordHasher>>,
+    short: ShortNames<usize>,
     long: HashMap<&'a [u8], usize, BuildHasherDefault<WordHasher>>,
     strings: Vec<&'a [u8]>,
-    /// Short texts numbered lately, one per slot of their hash: a column holds a few dozen
-    /// names, so nearly every lookup ends here, with one comparison instead of a probe of
-    /// the map.
-    recent: [Option<(ShortText, usize)>; RECENT_SLOTS],
 }
-
-/// Slots of [`Numbered::recent`] (a power of two).
-const RECENT_SLOTS: usize = 32;
 
 impl<'a> Numbered<'a> {
     fn number(&mut self, s: &'a [u8]) -> usize {
@@ -181,17 +104,7 @@ impl<'a> Numbered<'a> {
             strings.len() - 1
         };
         match ShortText::of(s) {
-            Some(key) => {
-                let slot = key.slot();
-                match self.recent[slot] {
-                    Some((seen, n)) if seen == key => n,
-                    _ => {
-                        let n = *self.short.entry(key).or_insert_with(new);
-                        self.recent[slot] = Some((key, n));
-                        n
-                    }
-                }
-            }
+            Some(key) => self.short.get_or_insert_with(key, new),
             None => *self.long.entry(s).or_insert_with(new),
         }
     }
@@ -219,6 +132,47 @@ impl<'a> Texts<'a> {
     fn get(&self, i: usize) -> &'a [u8] {
         // Arrow's offsets are non-negative and ascending.
         &self.data[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+}
+
+/// A text column of the batch, each row's value numbered by a [`Numbered`]: a coded column's
+/// names are numbered once, up front, and its rows map their keys.
+enum Values<'a> {
+    Plain(&'a StringArray, Texts<'a>),
+    Coded(&'a Coded, Vec<usize>),
+}
+
+impl<'a> Values<'a> {
+    fn of(column: TextColumn<'a>, numbered: &mut Numbered<'a>) -> Self {
+        match column {
+            TextColumn::Plain(plain) => Values::Plain(plain, Texts::of(plain)),
+            TextColumn::Coded(coded, names) => {
+                let texts = Texts::of(names);
+                let numbers = (0..names.len())
+                    .map(|k| numbered.number(texts.get(k)))
+                    .collect();
+                Values::Coded(coded, numbers)
+            }
+        }
+    }
+
+    fn null_count(&self) -> usize {
+        match self {
+            Values::Plain(plain, _) => plain.null_count(),
+            Values::Coded(coded, _) => coded.null_count(),
+        }
+    }
+
+    /// The number of row `i`'s value, or `None` when it is null.
+    fn number(&self, i: usize, numbered: &mut Numbered<'a>) -> Option<usize> {
+        match self {
+            Values::Plain(plain, texts) => plain.is_valid(i).then(|| numbered.number(texts.get(i))),
+            Values::Coded(coded, numbers) => {
+                let keys = coded.keys();
+                // A valid key is below its names' length (Arrow checks when a column is built).
+                keys.is_valid(i).then(|| numbers[keys.values()[i] as usize])
+            }
+        }
     }
 }
 
@@ -270,12 +224,19 @@ impl PerHour {
     /// Adds the rows of a `transactions` batch.
     pub fn add_transactions(&mut self, batch: &RecordBatch) -> Result<()> {
         let times = column::<TimestampMillisecondArray>(batch, "event_time")?;
-        let types = column::<StringArray>(batch, "event_type")?;
         let amounts = column::<Decimal128Array>(batch, "amount")?;
         let amounts_cny = column::<Decimal128Array>(batch, "amount_cny")?;
+        // Rows are sorted by time, so an hour's rows come together: they are summed in
+        // vectors indexed by the numbers of their strings (numbered as they first appear in
+        // the batch), then moved into the ordered groups when the hour ends.
+        let mut open = OpenHour::default();
+        let types = Values::of(TextColumn::of(batch, "event_type")?, &mut open.kinds);
         let mut values = Vec::with_capacity(PER_HOUR_DIMENSIONS.len());
-        for name in PER_HOUR_DIMENSIONS {
-            values.push(column::<StringArray>(batch, name)?);
+        for (d, name) in PER_HOUR_DIMENSIONS.into_iter().enumerate() {
+            values.push(Values::of(
+                TextColumn::of(batch, name)?,
+                &mut open.values[d],
+            ));
         }
         if times.null_count() + types.null_count() + amounts.null_count() + amounts_cny.null_count()
             > 0
@@ -286,16 +247,9 @@ impl PerHour {
         }
         let (times, amounts, amounts_cny) =
             (times.values(), amounts.values(), amounts_cny.values());
-        let types = Texts::of(types);
-        let texts: Vec<Texts> = values.iter().map(|c| Texts::of(c)).collect();
         out_of_range(PER_HOUR, "amount", times, amounts)?;
         out_of_range(PER_HOUR, "amount_cny", times, amounts_cny)?;
-        // Rows are sorted by time, so an hour's rows come together: they are summed in
-        // vectors indexed by the numbers of their strings (numbered as they first appear in
-        // the batch), then moved into the ordered groups when the hour ends.
-        let mut open = OpenHour::default();
         let mut hour = i64::MIN;
-        let mut kind = (None, 0);
         for i in 0..batch.num_rows() {
             // CST is a whole number of hours from UTC: the UTC hour boundary is the CST one.
             let h = times[i].div_euclid(HOUR_MS) * HOUR_MS;
@@ -303,18 +257,10 @@ impl PerHour {
                 self.absorb(hour, &mut open)?;
                 hour = h;
             }
-            // Nearly every row is `paid`: compared, not hashed.
-            let text = types.get(i);
-            if kind.0 != Some(text) {
-                kind = (Some(text), open.kinds.number(text));
-            }
-            for (d, (column, texts)) in values.iter().zip(&texts).enumerate() {
-                let value = if column.is_valid(i) {
-                    open.values[d].number(texts.get(i)) + 1
-                } else {
-                    0
-                };
-                let sums = open.sums(kind.1 * DIMENSIONS + d, value);
+            let kind = types.number(i, &mut open.kinds).unwrap_or_default();
+            for (d, column) in values.iter().enumerate() {
+                let value = column.number(i, &mut open.values[d]).map_or(0, |n| n + 1);
+                let sums = open.sums(kind * DIMENSIONS + d, value);
                 let one = Sums {
                     events: 1,
                     amount: if d == CURRENCY { amounts[i] } else { 0 },
@@ -443,26 +389,6 @@ mod tests {
     use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 
     #[test]
-    fn short_words_are_the_bytes_zero_padded() {
-        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-        for len in 0..8 {
-            for _ in 0..200 {
-                let bytes: Vec<u8> = (0..len)
-                    .map(|_| {
-                        x ^= x << 13;
-                        x ^= x >> 7;
-                        x ^= x << 17;
-                        (x >> 24) as u8
-                    })
-                    .collect();
-                let mut w = [0u8; 8];
-                w[..len].copy_from_slice(&bytes);
-                assert_eq!(padded_word(&bytes), u64::from_le_bytes(w), "{bytes:?}");
-            }
-        }
-    }
-
-    #[test]
     fn strings_of_every_length_get_their_own_number() {
         // Runs of one byte (equal words at different lengths), zero bytes (padding), a byte
         // changed at every position (overlapping words), and long texts.
@@ -582,6 +508,12 @@ mod tests {
             (-1, "paid", 20, 140, None, None, Some("mobile"), "USD"),
         ];
         let whole = PerHour::of_transactions(&batch(&rows)).expect("rollup");
+        let coded = PerHour::of_transactions(&crate::warehouse::coded_text::coded(&batch(&rows)));
+        assert_eq!(
+            coded.expect("coded"),
+            whole,
+            "coded columns sum as their text"
+        );
         let mut halves = PerHour::of_transactions(&batch(&rows[..2])).expect("rollup");
         halves.merge(PerHour::of_transactions(&batch(&rows[2..])).expect("rollup"));
         assert_eq!(whole, halves);

@@ -14,14 +14,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, Decimal128Array, Decimal128Builder, Int64Builder, RecordBatch, StringArray,
-    StringBuilder, TimestampMillisecondArray, TimestampMillisecondBuilder,
+    Array, ArrayRef, Decimal128Array, Decimal128Builder, Int64Builder, RecordBatch, StringBuilder,
+    TimestampMillisecondArray, TimestampMillisecondBuilder,
 };
 
 use crate::cst::CST_TIMEZONE;
 use crate::error::{Error, Result};
 use crate::schema::{amount_cny_type, PER_SECOND, PER_SECOND_FILE_SCHEMA};
-use crate::warehouse::rollups::{column, downcast, out_of_range, Rollup, MAX_FEN};
+use crate::warehouse::rollups::{column, downcast, out_of_range, Rollup, TextColumn, MAX_FEN};
 use crate::warehouse::tables::{Table, PER_SECOND_TABLE};
 
 /// Distinct platform × type pairs of one second collected in a list before they go to the
@@ -113,8 +113,8 @@ impl PerSecond {
     /// Adds the rows of a `transactions` batch.
     pub fn add_transactions(&mut self, batch: &RecordBatch) -> Result<()> {
         let times = column::<TimestampMillisecondArray>(batch, "event_time")?;
-        let platforms = column::<StringArray>(batch, "platform")?;
-        let types = column::<StringArray>(batch, "event_type")?;
+        let platforms = TextColumn::of(batch, "platform")?;
+        let types = TextColumn::of(batch, "event_type")?;
         let amounts = column::<Decimal128Array>(batch, "amount_cny")?;
         if times.null_count() + platforms.null_count() + types.null_count() + amounts.null_count()
             > 0
@@ -272,6 +272,7 @@ fn overflow(at_ms: i64) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow::array::StringArray;
     use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 
     fn batch(rows: &[(i64, &str, &str, i128)]) -> RecordBatch {
@@ -316,6 +317,12 @@ mod tests {
             (1_001, "tmall", "paid", 1_000_000_000),
         ];
         let mut whole = PerSecond::of_transactions(&batch(&rows)).expect("rollup");
+        let coded = PerSecond::of_transactions(&crate::warehouse::coded_text::coded(&batch(&rows)));
+        assert_eq!(
+            coded.expect("coded"),
+            whole,
+            "coded columns sum as their text"
+        );
         let mut halves = PerSecond::of_transactions(&batch(&rows[..3])).expect("rollup");
         halves.merge(PerSecond::of_transactions(&batch(&rows[3..])).expect("rollup"));
         assert_eq!(whole, halves);
