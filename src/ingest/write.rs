@@ -8,6 +8,8 @@
 //! (a file of 1 M rows every ~0.55 s at 19 M records), so one write uses every core: a pool
 //! of `--threads` copies the columns into order side by side and sums the rollups while the
 //! columns are encoded (19 M records: 11.30-11.53 -> 10.96-11.27 s; BENCHMARKS.md, stop 39).
+//! For the same reason a file is synced to disk by another thread ([`Syncer`]) while the next
+//! one is written; the run commits only once all are synced (BENCHMARKS.md, stop 41).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,7 +19,7 @@ use arrow::array::RecordBatch;
 use crate::cst::date_from_days;
 use crate::error::{Error, Result};
 use crate::schema::TRANSACTIONS_FILE_SCHEMA;
-use crate::warehouse::parquet_files::{take_sorted, write_sorted_file};
+use crate::warehouse::parquet_files::{take_sorted, write_sorted_file_unsynced};
 use crate::warehouse::rollups::Rollups;
 use crate::warehouse::tables::{Table, TRANSACTIONS_TABLE};
 use crate::warehouse::txn::{NewFile, WriteTxn};
@@ -42,17 +44,81 @@ struct PendingWrite {
     rows: u64,
 }
 
-/// What the writer thread did: the file's size, and for a `transactions` file its rows
-/// summed per second and per hour (of the CST day given).
+/// What the writer thread did: the file (written, not yet synced) and its size, and for a
+/// `transactions` file its rows summed per second and per hour (of the CST day given).
 struct Written {
+    file: std::fs::File,
     bytes: u64,
     rollups: Option<(i32, Rollups)>,
+}
+
+/// Syncs the run's files to disk on a thread of its own, in the order they were written: a
+/// file's sync took 27-50 ms (19 M records), and the write stage, the one the others wait on,
+/// went on to the next file only after it. The run commits only once every file is synced
+/// ([`Writer::finish`]).
+struct Syncer {
+    files: Option<std::sync::mpsc::Sender<(std::fs::File, String)>>,
+    thread: Option<std::thread::JoinHandle<Result<()>>>,
+}
+
+impl Syncer {
+    fn start() -> Self {
+        let (tx, rx) = std::sync::mpsc::channel::<(std::fs::File, String)>();
+        let thread = std::thread::Builder::new()
+            .name("double11-sync".into())
+            .spawn(move || {
+                // Every file is synced even after one fails: the first failure is the run's.
+                let mut failed = None;
+                for (file, name) in rx {
+                    if let Err(e) = file.sync_all() {
+                        failed.get_or_insert(Error::io(name, e));
+                    }
+                }
+                failed.map_or(Ok(()), Err)
+            });
+        match thread {
+            Ok(thread) => Syncer {
+                files: Some(tx),
+                thread: Some(thread),
+            },
+            // No thread: files are synced where they are written.
+            Err(_) => Syncer {
+                files: None,
+                thread: None,
+            },
+        }
+    }
+
+    fn sync(&mut self, file: std::fs::File, name: String) -> Result<()> {
+        match &self.files {
+            Some(files) => match files.send((file, name)) {
+                Ok(()) => Ok(()),
+                // The thread is gone: sync here, and let `finish` report why it ended.
+                Err(std::sync::mpsc::SendError((file, name))) => {
+                    file.sync_all().map_err(|e| Error::io(name, e))
+                }
+            },
+            None => file.sync_all().map_err(|e| Error::io(name, e)),
+        }
+    }
+
+    /// Waits until every file handed over is synced.
+    fn finish(&mut self) -> Result<()> {
+        drop(self.files.take());
+        match self.thread.take() {
+            Some(thread) => thread
+                .join()
+                .map_err(|_| Error::Other(anyhow::anyhow!("the file sync thread panicked")))?,
+            None => Ok(()),
+        }
+    }
 }
 
 /// Writes a run's files into its transaction.
 pub(crate) struct Writer<'t> {
     txn: &'t mut WriteTxn,
     pending: Option<PendingWrite>,
+    syncer: Syncer,
     days: BTreeMap<i32, DayOutput>,
     /// Threads that encode a file's columns.
     threads: usize,
@@ -70,6 +136,7 @@ impl<'t> Writer<'t> {
         Ok(Writer {
             txn,
             pending: None,
+            syncer: Syncer::start(),
             days: BTreeMap::new(),
             threads,
             pool: Arc::new(pool),
@@ -97,15 +164,19 @@ impl<'t> Writer<'t> {
             // This stage is the one the others wait on, so it uses every core: the chunks'
             // rows are copied into order column by column (and let go as they are), then
             // summed while they are encoded.
-            let (rollups, bytes) = pool.install(|| {
+            let (rollups, (file, bytes)) = pool.install(|| {
                 let sorted = take_sorted(batches, rows, &key)?;
-                let (rollups, bytes) = rayon::join(
+                let (rollups, written) = rayon::join(
                     || Rollups::of_transactions(&sorted),
-                    || write_sorted_file(path, &TRANSACTIONS_FILE_SCHEMA, &sorted, &key, threads),
+                    || {
+                        let schema = &TRANSACTIONS_FILE_SCHEMA;
+                        write_sorted_file_unsynced(path, schema, &sorted, &key, threads)
+                    },
                 );
-                Ok::<_, Error>((rollups?, bytes?))
+                Ok::<_, Error>((rollups?, written?))
             })?;
             Ok(Written {
+                file,
                 bytes,
                 rollups: Some((day, rollups)),
             })
@@ -124,8 +195,11 @@ impl<'t> Writer<'t> {
         let sorted_by = table.sort_columns()?;
         let (rows, threads) = (batch.num_rows() as u64, self.threads);
         self.in_background(file, rows, move |path| {
+            let (file, bytes) =
+                write_sorted_file_unsynced(path, &batch.schema(), &batch, &sorted_by, threads)?;
             Ok(Written {
-                bytes: write_sorted_file(path, &batch.schema(), &batch, &sorted_by, threads)?,
+                file,
+                bytes,
                 rollups: None,
             })
         })
@@ -177,9 +251,17 @@ impl<'t> Writer<'t> {
                     output.rollups.merge(rollups);
                 }
             }
+            let name = p.file.path.display().to_string();
+            self.syncer.sync(written.file, name)?;
             self.txn.record(p.file, p.rows, written.bytes);
         }
         Ok(())
+    }
+
+    /// Waits for the write in flight, if any, and until every file written is on disk.
+    pub fn finish(&mut self) -> Result<()> {
+        self.finish_pending()?;
+        self.syncer.finish()
     }
 
     /// Accepted rows written per CST day.

@@ -314,6 +314,21 @@ pub fn write_sorted_file(
     sorted_by: &[usize],
     threads: usize,
 ) -> Result<u64> {
+    let (file, bytes) = write_sorted_file_unsynced(path, schema, batch, sorted_by, threads)?;
+    file.sync_all()
+        .map_err(|e| Error::io(path.display().to_string(), e))?;
+    Ok(bytes)
+}
+
+/// [`write_sorted_file`], but the file is not yet on disk: it is returned, with its size, for
+/// the caller to sync (ingest syncs on another thread while it writes the next file).
+pub fn write_sorted_file_unsynced(
+    path: &Path,
+    schema: &SchemaRef,
+    batch: &RecordBatch,
+    sorted_by: &[usize],
+    threads: usize,
+) -> Result<(File, u64)> {
     let name = path.display().to_string();
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent.display().to_string(), e))?;
@@ -350,8 +365,8 @@ pub fn write_sorted_file(
         start += rows;
     }
     let file = writer.into_inner().map_err(|e| parquet_io(&name, e))?;
-    file.sync_all().map_err(|e| Error::io(&name, e))?;
-    Ok(file.metadata().map_err(|e| Error::io(&name, e))?.len())
+    let bytes = file.metadata().map_err(|e| Error::io(&name, e))?.len();
+    Ok((file, bytes))
 }
 
 /// Encodes the columns of one row group, each column a job of the current rayon pool (ingest's

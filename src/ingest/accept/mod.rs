@@ -271,7 +271,7 @@ impl<'a> Accept<'a> {
         self.out.flush_rollups()?;
         self.flush_rejects()?;
         self.flush_duplicates()?;
-        self.out.finish_pending()?;
+        self.out.finish()?; // and every file on disk before the run may commit
         Ok(Accepted {
             rows_by_date: self.out.rows_by_date(),
             rejects_by_kind: self.rejects_by_kind,
