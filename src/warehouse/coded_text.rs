@@ -90,6 +90,25 @@ impl CodedBuilder {
         }
     }
 
+    /// A builder whose names start with `names`, in order: a row whose name is known to be
+    /// the `k`th of them is appended by [`Self::append_key`], without a lookup.
+    pub(crate) fn with_names<'n>(rows: usize, names: impl IntoIterator<Item = &'n str>) -> Self {
+        let mut builder = Self::with_capacity(rows);
+        for name in names {
+            builder.key(name);
+        }
+        builder
+    }
+
+    /// Appends the name of key `key`, one of the names given to [`Self::with_names`] (a key
+    /// beyond the names makes [`Self::finish`] fail).
+    pub(crate) fn append_key(&mut self, key: u32) {
+        self.keys.push(key);
+        if let Some(nulls) = &mut self.nulls {
+            nulls.append(true);
+        }
+    }
+
     /// The key of `name`, added to the names if new.
     fn key(&mut self, name: &str) -> u32 {
         let names = &mut self.names;
@@ -173,29 +192,32 @@ pub(crate) fn gather(sources: &[&dyn Array], rows: &[(usize, usize)]) -> Result<
     // Each source's keys mapped to the output's, as its names are first met.
     const UNSEEN: u32 = u32::MAX;
     let mut remap: Vec<Vec<u32>> = names.iter().map(|n| vec![UNSEEN; n.len()]).collect();
+    let keys_of: Vec<&[u32]> = coded.iter().map(|c| c.keys().values().as_ref()).collect();
     let mut out = CodedBuilder::with_capacity(rows.len());
-    let any_null = coded.iter().any(|c| c.keys().null_count() > 0);
-    let mut valid = any_null.then(|| BooleanBufferBuilder::new(rows.len()));
     let mut keys = Vec::with_capacity(rows.len());
-    for &(s, r) in rows {
-        let source = coded[s].keys();
-        if let Some(valid) = &mut valid {
-            let is_valid = source.is_valid(r);
-            valid.append(is_valid);
-            if !is_valid {
-                keys.push(0);
-                continue;
-            }
-        }
+    let mut take = |s: usize, r: usize| {
         // A valid key is below its names' length (Arrow checks when a column is built).
-        let k = source.values()[r] as usize;
+        let k = keys_of[s][r] as usize;
         let mut key = remap[s][k];
         if key == UNSEEN {
             key = out.key(names[s].value(k));
             remap[s][k] = key;
         }
-        keys.push(key);
-    }
+        key
+    };
+    let valid = if coded.iter().any(|c| c.keys().null_count() > 0) {
+        let nulls: Vec<Option<&NullBuffer>> = coded.iter().map(|c| c.keys().nulls()).collect();
+        let mut valid = BooleanBufferBuilder::new(rows.len());
+        for &(s, r) in rows {
+            let is_valid = nulls[s].is_none_or(|n| n.is_valid(r));
+            valid.append(is_valid);
+            keys.push(if is_valid { take(s, r) } else { 0 });
+        }
+        Some(valid)
+    } else {
+        keys.extend(rows.iter().map(|&(s, r)| take(s, r)));
+        None
+    };
     let nulls = valid.map(|mut v| NullBuffer::new(v.finish()));
     let names = Arc::new(out.names.finish());
     Ok(Arc::new(Coded::try_new(
@@ -357,6 +379,18 @@ mod tests {
         assert_eq!(coded.values().len(), 4, "each name once");
         assert_eq!(coded.keys().null_count(), 1);
         assert_eq!(texts(&coded), rows.map(|r| r.map(str::to_string)).to_vec());
+        // Names given up front are appended by key; a key beyond them is refused.
+        let mut fixed = CodedBuilder::with_names(2, ["paid", "refunded"]);
+        fixed.append_key(1);
+        fixed.append_value("paid");
+        let fixed = fixed.finish().expect("fixed");
+        assert_eq!(
+            texts(&fixed),
+            vec![Some("refunded".into()), Some("paid".into())]
+        );
+        let mut wrong = CodedBuilder::with_names(1, ["paid"]);
+        wrong.append_key(1);
+        assert!(wrong.finish().is_err());
         // The builder starts over: a name of the last batch gets key 0 again.
         b.append_value(long);
         let next = b.finish().expect("next");

@@ -133,6 +133,9 @@ pub enum EventType {
 }
 
 impl EventType {
+    /// Every event type, in the order of their numbers (`as u32`).
+    pub const ALL: [EventType; 2] = [EventType::Paid, EventType::Refunded];
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventType::Paid => "paid",
