@@ -57,13 +57,18 @@ struct Written {
 /// went on to the next file only after it. The run commits only once every file is synced
 /// ([`Writer::finish`]).
 struct Syncer {
-    files: Option<std::sync::mpsc::Sender<(std::fs::File, String)>>,
+    files: Option<std::sync::mpsc::SyncSender<(std::fs::File, String)>>,
     thread: Option<std::thread::JoinHandle<Result<()>>>,
 }
 
+/// Files written but not yet synced, at most: each holds a file descriptor, and files of a
+/// few rows (a small `--rows-per-file`) are written faster than they sync, so past this the
+/// write stage waits for the disk as it did before.
+const SYNCS_IN_FLIGHT: usize = 8;
+
 impl Syncer {
     fn start() -> Self {
-        let (tx, rx) = std::sync::mpsc::channel::<(std::fs::File, String)>();
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(std::fs::File, String)>(SYNCS_IN_FLIGHT);
         let thread = std::thread::Builder::new()
             .name("double11-sync".into())
             .spawn(move || {
