@@ -156,13 +156,6 @@ impl<'a> Values<'a> {
         }
     }
 
-    fn null_count(&self) -> usize {
-        match self {
-            Values::Plain(plain, _) => plain.null_count(),
-            Values::Coded(coded, _) => coded.null_count(),
-        }
-    }
-
     /// The number of row `i`'s value, or `None` when it is null.
     fn number(&self, i: usize, numbered: &mut Numbered<'a>) -> Option<usize> {
         match self {
@@ -229,20 +222,21 @@ impl PerHour {
         // Rows are sorted by time, so an hour's rows come together: they are summed in
         // vectors indexed by the numbers of their strings (numbered as they first appear in
         // the batch), then moved into the ordered groups when the hour ends.
-        let mut open = OpenHour::default();
-        let types = Values::of(TextColumn::of(batch, "event_type")?, &mut open.kinds);
-        let mut values = Vec::with_capacity(PER_HOUR_DIMENSIONS.len());
-        for (d, name) in PER_HOUR_DIMENSIONS.into_iter().enumerate() {
-            values.push(Values::of(
-                TextColumn::of(batch, name)?,
-                &mut open.values[d],
-            ));
-        }
+        let types = TextColumn::of(batch, "event_type")?;
         if times.null_count() + types.null_count() + amounts.null_count() + amounts_cny.null_count()
             > 0
         {
             return Err(Error::Data(
                 "per_hour: transactions has nulls in a required column".into(),
+            ));
+        }
+        let mut open = OpenHour::default();
+        let types = Values::of(types, &mut open.kinds);
+        let mut values = Vec::with_capacity(PER_HOUR_DIMENSIONS.len());
+        for (d, name) in PER_HOUR_DIMENSIONS.into_iter().enumerate() {
+            values.push(Values::of(
+                TextColumn::of(batch, name)?,
+                &mut open.values[d],
             ));
         }
         let (times, amounts, amounts_cny) =
