@@ -297,8 +297,8 @@ impl<'t> SliceRecords<'t> {
     /// reads such a line just so), and csv_core, which does not see the line, stays at the
     /// start of a record (the state it was in, or one that reads the next line the same way).
     ///
-    /// The line is scanned once, 16 bytes at a time ([`Masks`]): its newline, commas and
-    /// quotes come out as bit masks, a few instructions per 16 bytes and per comma, where a
+    /// The line is scanned once, 64 bytes at a time ([`Masks`]): its newline, commas and
+    /// quotes come out as bit masks, a few instructions per 64 bytes and per comma, where a
     /// byte search per field (memchr) paid its start-up cost thirteen times a line.
     fn read_plain(&mut self) -> bool {
         let rest = &self.text[self.pos..];
@@ -311,7 +311,7 @@ impl<'t> SliceRecords<'t> {
             let m = Masks::of(&rest[base..]);
             // Only the bytes before the newline belong to the line.
             let within = if m.newline == 0 {
-                u32::MAX
+                u64::MAX
             } else {
                 (1 << m.newline.trailing_zeros()) - 1
             };
@@ -538,14 +538,14 @@ fn store(v: &mut Vec<usize>, i: usize, x: usize) {
 /// bit `i` of a mask is set when byte `i` is that byte.
 #[derive(Debug, PartialEq, Eq)]
 struct Masks {
-    newline: u32,
-    comma: u32,
+    newline: u64,
+    comma: u64,
     /// A quote or a carriage return.
-    special: u32,
+    special: u64,
 }
 
 impl Masks {
-    const BLOCK: usize = 16;
+    const BLOCK: usize = 64;
 
     /// The masks of the first [`Self::BLOCK`] bytes of `bytes` (all of it if shorter).
     fn of(bytes: &[u8]) -> Masks {
@@ -560,25 +560,40 @@ impl Masks {
         }
     }
 
-    /// SSE2, part of every x86-64 processor: one compare of all 16 bytes per byte looked for.
+    /// SSE2, part of every x86-64 processor: four 16-byte loads, one compare of each per byte
+    /// looked for, the four 16-bit masks joined into one of 64 bits. A block of 64 bytes
+    /// takes most lines (of about 160 bytes) in three steps, where blocks of 16 took eleven,
+    /// each with its own branches and newline check.
     #[cfg(target_arch = "x86_64")]
     fn of_block(block: &[u8; Self::BLOCK]) -> Masks {
         use std::arch::x86_64::{
             _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
         };
-        // SAFETY: SSE2 is in every x86-64 target's baseline; the load reads 16 bytes,
-        // unaligned, from a reference to 16 bytes.
-        unsafe {
-            let v = _mm_loadu_si128(block.as_ptr().cast());
-            let newline = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\n' as i8));
-            let comma = _mm_cmpeq_epi8(v, _mm_set1_epi8(b',' as i8));
-            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
-            let cr = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\r' as i8));
-            Masks {
-                newline: _mm_movemask_epi8(newline) as u32,
-                comma: _mm_movemask_epi8(comma) as u32,
-                special: _mm_movemask_epi8(_mm_or_si128(quote, cr)) as u32,
-            }
+        let (mut newline, mut comma, mut special) = (0u64, 0u64, 0u64);
+        for (k, part) in block.chunks_exact(16).enumerate() {
+            // SAFETY: SSE2 is in every x86-64 target's baseline; the load reads 16 bytes,
+            // unaligned, from a slice of exactly 16 bytes (`chunks_exact`).
+            let (n, c, q) = unsafe {
+                let v = _mm_loadu_si128(part.as_ptr().cast());
+                let n = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\n' as i8));
+                let c = _mm_cmpeq_epi8(v, _mm_set1_epi8(b',' as i8));
+                let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+                let cr = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\r' as i8));
+                (
+                    _mm_movemask_epi8(n) as u16,
+                    _mm_movemask_epi8(c) as u16,
+                    _mm_movemask_epi8(_mm_or_si128(quote, cr)) as u16,
+                )
+            };
+            let shift = 16 * k;
+            newline |= u64::from(n) << shift;
+            comma |= u64::from(c) << shift;
+            special |= u64::from(q) << shift;
+        }
+        Masks {
+            newline,
+            comma,
+            special,
         }
     }
 
@@ -594,7 +609,7 @@ impl Masks {
             block
                 .iter()
                 .enumerate()
-                .fold(0, |m, (i, b)| m | (u32::from(hit(*b)) << i))
+                .fold(0, |m, (i, b)| m | (u64::from(hit(*b)) << i))
         };
         Masks {
             newline: mask(|b| b == b'\n'),
