@@ -64,7 +64,8 @@ impl fmt::Display for DecimalError {
 /// text has, nothing wraps and the loop stops at the first digit too many.
 pub(crate) fn parse_fixed(text: &str, scale: usize) -> Result<i64, DecimalError> {
     let bytes = text.as_bytes();
-    let (int_part, frac_part) = match memchr::memchr(b'.', bytes) {
+    // An amount is a few bytes: a plain search beats memchr's call and set-up.
+    let (int_part, frac_part) = match bytes.iter().position(|b| *b == b'.') {
         Some(dot) => (&bytes[..dot], Some(&bytes[dot + 1..])),
         None => (bytes, None),
     };
@@ -141,6 +142,11 @@ pub(crate) fn parse_rate(text: &str) -> Result<i64, DecimalError> {
 /// when the result is beyond [`AMOUNT_CNY_MAX_FEN`] (what `amount_cny` holds): the caller
 /// rejects that event. Never clamped, never wrapped.
 pub(crate) fn convert_to_cny_fen(amount_fen: i64, rate: i64) -> Option<i64> {
+    if rate == RATE_ONE {
+        // Yuan (most events): the product and its rounding below give `amount_fen` back,
+        // without an `i128` division.
+        return (amount_fen.checked_abs()? <= AMOUNT_CNY_MAX_FEN).then_some(amount_fen);
+    }
     // An i64 times an i64 always fits an i128; the checks are for the rounding and the result.
     let product = i128::from(amount_fen).checked_mul(i128::from(rate))?;
     let one = i128::from(RATE_ONE);
@@ -226,6 +232,29 @@ mod tests {
         assert_eq!(convert_to_cny_fen(300, 4_999), Some(1));
         assert_eq!(convert_to_cny_fen(-100, 5_000), Some(-1));
         assert_eq!(convert_to_cny_fen(12345, RATE_ONE), Some(12345));
+    }
+
+    #[test]
+    fn yuan_convert_as_the_general_rule_does() {
+        // The rule for any rate, without the shortcut for a rate of one.
+        let general = |amount: i64| {
+            let product = i128::from(amount) * i128::from(RATE_ONE);
+            let half = i128::from(RATE_ONE) / 2;
+            let rounded = if product >= 0 {
+                (product + half) / i128::from(RATE_ONE)
+            } else {
+                (product - half) / i128::from(RATE_ONE)
+            };
+            i64::try_from(rounded)
+                .ok()
+                .filter(|fen| fen.unsigned_abs() <= AMOUNT_CNY_MAX_FEN.unsigned_abs())
+        };
+        let max = AMOUNT_CNY_MAX_FEN;
+        for amount in [
+            0, 1, -1, 7, 12345, max - 1, max, max + 1, -max, -max - 1, i64::MAX, i64::MIN,
+        ] {
+            assert_eq!(convert_to_cny_fen(amount, RATE_ONE), general(amount), "{amount}");
+        }
     }
 
     #[test]

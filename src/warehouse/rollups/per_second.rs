@@ -136,7 +136,10 @@ impl PerSecond {
                 second = s;
             }
             let (platform, kind, fen) = (platforms.value(i), types.value(i), amounts[i]);
-            match run.iter_mut().find(|r| r.0 == platform && r.1 == kind) {
+            match run
+                .iter_mut()
+                .find(|r| same_text(r.0, platform) && same_text(r.1, kind))
+            {
                 Some(r) => {
                     r.2 += 1;
                     r.3 = r.3.checked_add(fen).ok_or_else(|| overflow(s))?;
@@ -259,6 +262,13 @@ impl Rollup for PerSecond {
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
         self
     }
+}
+
+/// `a == b`, without comparing bytes when both are the same slice: names read through a coded
+/// column's keys are slices of its dictionary, so a row's name is usually the very slice a
+/// previous row of the same name gave (a `memcmp` per row and pair was 0.6 % of ingest's CPU).
+fn same_text(a: &str, b: &str) -> bool {
+    std::ptr::eq(a, b) || a == b
 }
 
 /// A sum that does not fit an `i128`, at `at_ms` (epoch ms).
