@@ -251,9 +251,24 @@ mod tests {
         };
         let max = AMOUNT_CNY_MAX_FEN;
         for amount in [
-            0, 1, -1, 7, 12345, max - 1, max, max + 1, -max, -max - 1, i64::MAX, i64::MIN,
+            0,
+            1,
+            -1,
+            7,
+            12345,
+            max - 1,
+            max,
+            max + 1,
+            -max,
+            -max - 1,
+            i64::MAX,
+            i64::MIN,
         ] {
-            assert_eq!(convert_to_cny_fen(amount, RATE_ONE), general(amount), "{amount}");
+            assert_eq!(
+                convert_to_cny_fen(amount, RATE_ONE),
+                general(amount),
+                "{amount}"
+            );
         }
     }
 

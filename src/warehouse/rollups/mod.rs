@@ -234,9 +234,18 @@ mod tests {
     fn amounts_beyond_decimal_18_2_are_found_at_the_edges() {
         let times = [1_573_401_600_000; 3];
         for fen in [0, 1, -1, MAX_FEN, -MAX_FEN] {
-            assert!(out_of_range("t", "c", &times, &[fen, 0, fen]).is_ok(), "{fen}");
+            assert!(
+                out_of_range("t", "c", &times, &[fen, 0, fen]).is_ok(),
+                "{fen}"
+            );
         }
-        for fen in [MAX_FEN + 1, -MAX_FEN - 1, i128::MAX, i128::MIN, i128::MIN + MAX_FEN] {
+        for fen in [
+            MAX_FEN + 1,
+            -MAX_FEN - 1,
+            i128::MAX,
+            i128::MIN,
+            i128::MIN + MAX_FEN,
+        ] {
             let err = out_of_range("t", "c", &times, &[0, 5, fen])
                 .expect_err("beyond")
                 .to_string();
