@@ -27,6 +27,7 @@
 pub(crate) mod coded_text;
 pub(crate) mod commit;
 pub(crate) mod delta;
+pub(crate) mod direct_file;
 pub mod history;
 pub(crate) mod lease;
 pub(crate) mod location;

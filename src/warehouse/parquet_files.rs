@@ -27,6 +27,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::schema::{coded_text_type, LOW_CARDINALITY_TEXT_COLUMNS};
 use crate::warehouse::coded_text;
+use crate::warehouse::direct_file::DirectFile;
 use crate::warehouse::manifest::Manifest;
 use crate::warehouse::storage::Source;
 
@@ -343,7 +344,7 @@ pub fn write_sorted_file_unsynced(
             })
             .collect()
     });
-    let file = File::create(path).map_err(|e| Error::io(&name, e))?;
+    let file = DirectFile::create(path).map_err(|e| Error::io(&name, e))?;
     let writer = ArrowWriter::try_new(file, Arc::clone(schema), Some(properties(sorting)))?;
     // What `ArrowWriter::write` does, row group by row group, but with the columns of each
     // row group encoded and compressed on every core: the same bytes, sooner.
@@ -365,8 +366,7 @@ pub fn write_sorted_file_unsynced(
         start += rows;
     }
     let file = writer.into_inner().map_err(|e| parquet_io(&name, e))?;
-    let bytes = file.metadata().map_err(|e| Error::io(&name, e))?.len();
-    Ok((file, bytes))
+    file.finish().map_err(|e| Error::io(&name, e))
 }
 
 /// Encodes the columns of one row group, each column a job of the current rayon pool (ingest's
