@@ -181,7 +181,11 @@ mod tests {
             let (file, len) = file.finish().expect("finish");
             file.sync_all().expect("sync");
             assert_eq!(len, size as u64, "size {size}");
-            assert_eq!(std::fs::read(&path).expect("read back"), bytes, "size {size}");
+            assert_eq!(
+                std::fs::read(&path).expect("read back"),
+                bytes,
+                "size {size}"
+            );
         }
     }
 
