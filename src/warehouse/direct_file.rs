@@ -12,12 +12,16 @@
 //! the device's block: the buffer is a window of a `Vec` that starts on a 4 KiB boundary, and
 //! every write but the last is a whole window. The last, unaligned bytes are written through a
 //! second, ordinary descriptor of the same file, which [`DirectFile::finish`] returns for the
-//! caller to sync. Where the file system refuses `O_DIRECT` (tmpfs, some network file
+//! caller to sync. A direct write returns once the disk has the bytes, so a file's windows after
+//! the first are written by a thread of its own while the next fills. Where the file system
+//! refuses `O_DIRECT` (tmpfs, some network file
 //! systems), at open or at the first write, the file is written the ordinary way instead.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
 
 /// Alignment of the buffer, of each write's length and of its offset: 4 KiB covers devices of
 /// 512-byte and of 4 KiB logical blocks.
@@ -30,93 +34,242 @@ const WINDOW: usize = 4 << 20;
 /// A new file written in aligned windows around the page cache; see the module comment.
 /// Bytes reach the file as windows fill and at [`DirectFile::finish`], which must be called:
 /// [`Write::flush`] keeps a partial window buffered (an unaligned write would fail).
+///
+/// A direct write returns only once the disk has the bytes, so from the second full window on
+/// the windows are written by a thread of the file's own while the next one fills: the caller
+/// (ingest's write stage, the one the others wait on) does not wait for the disk.
 pub(crate) struct DirectFile {
+    window: Window,
+    writes: Writes,
+}
+
+/// A buffer whose bytes `bytes[start..]` begin on an [`ALIGN`] boundary. `bytes` never grows
+/// past its capacity, so it never moves and stays aligned.
+struct Window {
+    bytes: Vec<u8>,
+    start: usize,
+}
+
+impl Window {
+    /// `None` where the allocator gives no buffer that can be aligned (never a real one).
+    fn new() -> Option<Window> {
+        let mut bytes: Vec<u8> = Vec::with_capacity(WINDOW + ALIGN);
+        let start = bytes.as_ptr().align_offset(ALIGN);
+        if start >= ALIGN {
+            return None;
+        }
+        bytes.resize(start, 0);
+        Some(Window { bytes, start })
+    }
+
+    fn pending(&self) -> &[u8] {
+        &self.bytes[self.start..]
+    }
+
+    fn is_full(&self) -> bool {
+        self.bytes.len() == self.start + WINDOW
+    }
+
+    /// Appends what fits of `data`; returns how much that was.
+    fn fill(&mut self, data: &[u8]) -> usize {
+        let n = data.len().min(self.start + WINDOW - self.bytes.len());
+        self.bytes.extend_from_slice(&data[..n]);
+        n
+    }
+
+    fn clear(&mut self) {
+        self.bytes.truncate(self.start);
+    }
+}
+
+/// Where full windows go: written here until the second one, then by the file's thread.
+enum Writes {
+    Here(Disk),
+    Thread {
+        /// Full windows to write (one may wait while the thread writes another).
+        full: SyncSender<Window>,
+        /// Windows written, to fill again.
+        empty: Receiver<Window>,
+        thread: JoinHandle<io::Result<Disk>>,
+    },
+    /// The thread failed; its error was returned.
+    Failed,
+}
+
+/// The file and how it is being written.
+struct Disk {
     file: File,
     path: PathBuf,
     /// Whether `file` was opened with `O_DIRECT` (and still is written that way).
     direct: bool,
-    /// `buf[start..]` holds the bytes not yet written. `buf` never grows past its capacity, so
-    /// it never moves and `buf[start..]` stays aligned.
-    buf: Vec<u8>,
-    start: usize,
-    /// Bytes written to the file so far: a multiple of [`WINDOW`].
+    /// Bytes written to the file so far: a multiple of [`ALIGN`].
     written: u64,
 }
 
-impl DirectFile {
-    /// Creates (or truncates) the file at `path`.
-    pub fn create(path: &Path) -> io::Result<Self> {
-        let (file, direct) = match open_direct(path) {
-            Some(file) => (file, true),
-            None => (File::create(path)?, false),
-        };
-        let mut buf: Vec<u8> = Vec::with_capacity(WINDOW + ALIGN);
-        let start = buf.as_ptr().align_offset(ALIGN);
-        // A buffer that cannot be aligned (never on a real allocator) is written ordinarily.
-        let (start, direct) = if start < ALIGN {
-            (start, direct)
-        } else {
-            (0, false)
-        };
-        buf.resize(start, 0);
-        Ok(DirectFile {
-            file,
-            path: path.to_path_buf(),
-            direct,
-            buf,
-            start,
-            written: 0,
-        })
+impl Disk {
+    /// Writes `data` (aligned, a whole number of blocks, unless the file is written the
+    /// ordinary way) at the end of the file; if the file system refuses it as a direct write,
+    /// reopens the file the ordinary way and writes it there.
+    fn write_at_end(&mut self, data: &[u8]) -> io::Result<()> {
+        match self.file.write_all(data) {
+            Ok(()) => {}
+            Err(e) if self.direct && e.raw_os_error() == Some(EINVAL) => {
+                let mut file = OpenOptions::new().write(true).open(&self.path)?;
+                file.seek(SeekFrom::Start(self.written))?;
+                file.write_all(data)?;
+                self.file = file;
+                self.direct = false;
+            }
+            Err(e) => return Err(e),
+        }
+        self.written += data.len() as u64;
+        Ok(())
     }
 
-    /// Writes the bytes still buffered and returns the file, not yet synced, with its size.
-    pub fn finish(mut self) -> io::Result<(File, u64)> {
-        let pending = self.buf.len() - self.start;
-        let whole = pending / ALIGN * ALIGN;
+    /// Writes the last bytes of the file, `pending`: its whole blocks directly, the rest
+    /// through an ordinary descriptor of the same file, which is returned with the file's size.
+    fn finish(mut self, pending: &[u8]) -> io::Result<(File, u64)> {
+        let whole = if self.direct {
+            pending.len() / ALIGN * ALIGN
+        } else {
+            pending.len()
+        };
         if whole > 0 {
-            let range = self.start..self.start + whole;
-            self.write_at_end(range)?;
+            self.write_at_end(&pending[..whole])?;
         }
-        let tail = self.start + whole..self.buf.len();
+        let tail = &pending[whole..];
         let mut file = if self.direct {
-            // The unaligned tail goes through an ordinary descriptor of the same file.
             let mut file = OpenOptions::new().write(true).open(&self.path)?;
             file.seek(SeekFrom::Start(self.written))?;
             file
         } else {
             self.file
         };
-        file.write_all(&self.buf[tail.clone()])?;
+        file.write_all(tail)?;
         Ok((file, self.written + tail.len() as u64))
     }
+}
 
-    /// Writes `buf[range]` at the end of the file; if the file system refuses it as a direct
-    /// write, reopens the file the ordinary way and writes it there.
-    fn write_at_end(&mut self, range: std::ops::Range<usize>) -> io::Result<()> {
-        match self.file.write_all(&self.buf[range.clone()]) {
-            Ok(()) => {}
-            Err(e) if self.direct && e.raw_os_error() == Some(EINVAL) => {
-                let mut file = OpenOptions::new().write(true).open(&self.path)?;
-                file.seek(SeekFrom::Start(self.written))?;
-                file.write_all(&self.buf[range.clone()])?;
-                self.file = file;
-                self.direct = false;
-            }
-            Err(e) => return Err(e),
-        }
-        self.written += range.len() as u64;
-        Ok(())
+impl DirectFile {
+    /// Creates (or truncates) the file at `path`.
+    pub fn create(path: &Path) -> io::Result<Self> {
+        let window = Window::new();
+        let direct = if window.is_some() {
+            open_direct(path)
+        } else {
+            None
+        };
+        let (file, direct) = match direct {
+            Some(file) => (file, true),
+            None => (File::create(path)?, false),
+        };
+        Ok(DirectFile {
+            // Unaligned, the file is written the ordinary way (above), from any buffer.
+            window: window.unwrap_or(Window {
+                bytes: Vec::with_capacity(WINDOW),
+                start: 0,
+            }),
+            writes: Writes::Here(Disk {
+                file,
+                path: path.to_path_buf(),
+                direct,
+                written: 0,
+            }),
+        })
     }
+
+    /// Writes the bytes still buffered and returns the file, not yet synced, with its size.
+    pub fn finish(self) -> io::Result<(File, u64)> {
+        let disk = match self.writes {
+            Writes::Here(disk) => disk,
+            Writes::Thread { full, thread, .. } => {
+                drop(full);
+                join(thread)?
+            }
+            Writes::Failed => return Err(io::Error::other("an earlier write failed")),
+        };
+        disk.finish(self.window.pending())
+    }
+
+    /// Hands the full window on to be written and takes an empty one.
+    fn write_window(&mut self) -> io::Result<()> {
+        match std::mem::replace(&mut self.writes, Writes::Failed) {
+            Writes::Here(mut disk) => {
+                // The first window is written here (a small file never starts a thread); the
+                // next ones by the thread, while the one after fills.
+                disk.write_at_end(self.window.pending())?;
+                self.window.clear();
+                let Some(spare) = Window::new() else {
+                    self.writes = Writes::Here(disk);
+                    return Ok(());
+                };
+                let (full, to_write) = sync_channel::<Window>(1);
+                let (written, empty) = sync_channel::<Window>(2);
+                // Two windows in all: one filling, one being written.
+                let _ = written.send(spare);
+                let thread = std::thread::Builder::new()
+                    .name("double11-disk".into())
+                    .spawn(move || {
+                        for mut window in to_write {
+                            disk.write_at_end(window.pending())?;
+                            window.clear();
+                            let _ = written.send(window);
+                        }
+                        Ok(disk)
+                    })?;
+                self.writes = Writes::Thread {
+                    full,
+                    empty,
+                    thread,
+                };
+                Ok(())
+            }
+            Writes::Thread {
+                full,
+                empty,
+                thread,
+            } => {
+                // Waits only while the other window is still being written.
+                let Ok(next) = empty.recv() else {
+                    return Err(stopped(full, thread));
+                };
+                let window = std::mem::replace(&mut self.window, next);
+                if full.send(window).is_err() {
+                    return Err(stopped(full, thread));
+                }
+                self.writes = Writes::Thread {
+                    full,
+                    empty,
+                    thread,
+                };
+                Ok(())
+            }
+            Writes::Failed => Err(io::Error::other("an earlier write failed")),
+        }
+    }
+}
+
+/// Why the file's writing thread stopped before it was told to.
+fn stopped(full: SyncSender<Window>, thread: JoinHandle<io::Result<Disk>>) -> io::Error {
+    drop(full);
+    match join(thread) {
+        Err(e) => e,
+        Ok(_) => io::Error::other("the file's writing thread stopped"),
+    }
+}
+
+/// The disk of a file's writing thread, once it has written every window sent.
+fn join(thread: JoinHandle<io::Result<Disk>>) -> io::Result<Disk> {
+    thread
+        .join()
+        .map_err(|_| io::Error::other("the file's writing thread panicked"))?
 }
 
 impl Write for DirectFile {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let end = self.start + WINDOW;
-        let n = data.len().min(end - self.buf.len());
-        self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() == end {
-            self.write_at_end(self.start..end)?;
-            self.buf.truncate(self.start);
+        let n = self.window.fill(data);
+        if self.window.is_full() {
+            self.write_window()?;
         }
         Ok(n)
     }
@@ -155,7 +308,8 @@ mod tests {
     use super::*;
 
     /// Files of every size around the window and block edges read back byte for byte, written
-    /// in pieces of awkward sizes, on the test's file system (direct where it allows).
+    /// in pieces of awkward sizes, on the test's file system (direct where it allows), whether
+    /// a window is written by the caller, by the file's thread or at the end.
     #[test]
     fn files_read_back_as_written() {
         let dir = tempfile::tempdir().expect("a temporary directory");
@@ -169,6 +323,8 @@ mod tests {
             WINDOW,
             WINDOW + 1,
             2 * WINDOW + 3 * ALIGN + 17,
+            // The first window written here, the next four by the file's thread, two in turn.
+            5 * WINDOW + 123,
         ];
         for (i, size) in sizes.into_iter().enumerate() {
             let bytes: Vec<u8> = (0..size).map(|b| (b * 31 + b / 7) as u8).collect();
