@@ -14,8 +14,8 @@
 //! second, ordinary descriptor of the same file, which [`DirectFile::finish`] returns for the
 //! caller to sync. A direct write returns once the disk has the bytes, so a file's windows after
 //! the first are written by a thread of its own while the next fills. Where the file system
-//! refuses `O_DIRECT` (tmpfs, some network file
-//! systems), at open or at the first write, the file is written the ordinary way instead.
+//! refuses `O_DIRECT` (tmpfs, some network file systems), at open or at a write, the file is
+//! written the ordinary way from there on.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
@@ -92,7 +92,7 @@ enum Writes {
         empty: Receiver<Window>,
         thread: JoinHandle<io::Result<Disk>>,
     },
-    /// The thread failed; its error was returned.
+    /// A write failed; its error was returned.
     Failed,
 }
 
@@ -114,8 +114,7 @@ impl Disk {
         match self.file.write_all(data) {
             Ok(()) => {}
             Err(e) if self.direct && e.raw_os_error() == Some(EINVAL) => {
-                let mut file = OpenOptions::new().write(true).open(&self.path)?;
-                file.seek(SeekFrom::Start(self.written))?;
+                let mut file = self.reopen()?;
                 file.write_all(data)?;
                 self.file = file;
                 self.direct = false;
@@ -124,6 +123,13 @@ impl Disk {
         }
         self.written += data.len() as u64;
         Ok(())
+    }
+
+    /// A second, ordinary descriptor of the file, at the end of what was written.
+    fn reopen(&self) -> io::Result<File> {
+        let mut file = OpenOptions::new().write(true).open(&self.path)?;
+        file.seek(SeekFrom::Start(self.written))?;
+        Ok(file)
     }
 
     /// Writes the last bytes of the file, `pending`: its whole blocks directly, the rest
@@ -139,9 +145,7 @@ impl Disk {
         }
         let tail = &pending[whole..];
         let mut file = if self.direct {
-            let mut file = OpenOptions::new().write(true).open(&self.path)?;
-            file.seek(SeekFrom::Start(self.written))?;
-            file
+            self.reopen()?
         } else {
             self.file
         };
@@ -343,6 +347,41 @@ mod tests {
                 "size {size}"
             );
         }
+    }
+
+    /// A direct write the file system refuses (here one of 100 bytes, not a whole block) is
+    /// written the ordinary way, at the right offset, and so is the rest of the file.
+    #[test]
+    fn a_refused_direct_write_goes_the_ordinary_way() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("f");
+        let Some(file) = open_direct(&path) else {
+            let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+            assert!(
+                !ci,
+                "{} refuses O_DIRECT: this test needs a file system that takes it",
+                dir.path().display()
+            );
+            return;
+        };
+        let mut disk = Disk {
+            file,
+            path: path.clone(),
+            direct: true,
+            written: 0,
+        };
+        let mut aligned = Window::new().expect("an aligned window");
+        aligned.fill(&[1u8; ALIGN]);
+        disk.write_at_end(aligned.pending()).expect("a whole block");
+        assert!(disk.direct, "a whole aligned block is written directly");
+        disk.write_at_end(&[2u8; 100]).expect("100 bytes");
+        assert!(!disk.direct, "the refused write reopened the file");
+        let (_, len) = disk.finish(&[3u8; 5]).expect("finish");
+        let mut want = vec![1u8; ALIGN];
+        want.extend([2u8; 100]);
+        want.extend([3u8; 5]);
+        assert_eq!(len, want.len() as u64);
+        assert_eq!(std::fs::read(&path).expect("read back"), want);
     }
 
     /// A file created over an older, longer one holds only the new bytes.
