@@ -30,6 +30,9 @@ pub const THREADS_ENV: &str = "DOUBLE11_THREADS";
 pub const DEFAULT_ROWS_PER_FILE: usize = 1_000_000;
 /// Event ids kept in memory for de-duplication before older minutes spill to disk.
 pub const DEFAULT_IDS_IN_MEMORY: usize = 8_000_000;
+/// The environment variable for writing ingest's files through the page cache
+/// (`--cached-writes`).
+pub const CACHED_WRITES_ENV: &str = "DOUBLE11_CACHED_WRITES";
 /// The environment variable for the longest record read whole (`--max-record-bytes`).
 pub const MAX_RECORD_BYTES_ENV: &str = "DOUBLE11_MAX_RECORD_BYTES";
 /// The longest record read whole unless told otherwise (defined with the reader that
@@ -52,6 +55,9 @@ pub struct Settings {
     pub ids_in_memory: usize,
     /// The longest record held whole, in bytes.
     pub max_record_bytes: usize,
+    /// Ingest writes its files through the page cache instead of around it
+    /// ([`crate::warehouse::direct_file`]).
+    pub cached_writes: bool,
     /// Threads that parse, encode and run a query's partitions; `None`: one per core.
     pub threads: Option<usize>,
     /// The Ballista cluster that runs queries (`--cluster`); `None`: this process runs them.
@@ -65,6 +71,7 @@ impl Default for Settings {
             rows_per_file: DEFAULT_ROWS_PER_FILE,
             ids_in_memory: DEFAULT_IDS_IN_MEMORY,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+            cached_writes: false,
             threads: None,
             cluster: None,
         }
@@ -144,6 +151,8 @@ impl Settings {
             rows_per_file: overrides.rows_per_file.unwrap_or(self.rows_per_file),
             ids_in_memory: overrides.ids_in_memory.unwrap_or(self.ids_in_memory),
             max_record_bytes: overrides.max_record_bytes.unwrap_or(self.max_record_bytes),
+            // A flag or variable can only turn it on; a job file may too.
+            cached_writes: self.cached_writes || overrides.cached_writes == Some(true),
         }
     }
 }
@@ -159,6 +168,8 @@ pub struct Overrides {
     pub rows_per_file: Option<usize>,
     pub ids_in_memory: Option<usize>,
     pub max_record_bytes: Option<usize>,
+    /// `[inbox] cached_writes`.
+    pub cached_writes: Option<bool>,
     /// `cluster = "df://host:port"`: the job's reports and exports run on that cluster.
     pub cluster: Option<crate::cluster::ClusterUrl>,
 }
@@ -252,6 +263,34 @@ mod tests {
         assert_eq!(job.rows_per_file, 10);
         assert_eq!(job.ids_in_memory, 7);
         assert_eq!(job.max_record_bytes, DEFAULT_MAX_RECORD_BYTES);
+    }
+
+    /// Writes through the page cache are asked for by a flag (or its variable) or by a job
+    /// file; neither can turn the other's request off.
+    #[test]
+    fn cached_writes_from_a_flag_or_a_job_file() {
+        let job = Overrides {
+            cached_writes: Some(true),
+            ..Overrides::default()
+        };
+        let flag = Settings {
+            cached_writes: true,
+            ..Settings::default()
+        };
+        assert!(!Settings::default().cached_writes);
+        assert!(
+            !Settings::default()
+                .with(&Overrides::default())
+                .cached_writes
+        );
+        assert!(Settings::default().with(&job).cached_writes);
+        assert!(flag.with(&Overrides::default()).cached_writes);
+        let job_says_no = Overrides {
+            cached_writes: Some(false),
+            ..Overrides::default()
+        };
+        assert!(flag.with(&job_says_no).cached_writes);
+        assert!(!Settings::default().with(&job_says_no).cached_writes);
     }
 
     #[test]

@@ -212,6 +212,67 @@ fn spilling_seen_ids_to_disk_changes_nothing() {
     assert!(results[0].1 == results[1].1, "the same Parquet files");
 }
 
+/// Files written through the page cache (`--cached-writes`, or its variable) or around it
+/// (the default, `O_DIRECT`) are the same, byte for byte, in every table.
+#[test]
+fn cached_or_direct_writes_give_the_same_warehouse() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let logs = dir.path().join("logs");
+    common::ok(&[
+        "-q",
+        "generate",
+        "--day",
+        "2019-11-11",
+        "--scale",
+        "0.0003",
+        "--dirty",
+        "0.02",
+        "--out",
+        common::path(&logs),
+    ]);
+    let ingest = |name: &str, flag: Option<&str>, env: Option<&str>| {
+        let wh = dir.path().join(name);
+        let mut cmd = common::double11();
+        // 200,000 rows per file: `transactions` files of more than two 4 MiB windows.
+        cmd.args(["-q", "--warehouse", common::path(&wh)])
+            .args(["ingest", common::path(&logs), "--rows-per-file", "200000"])
+            .args(flag);
+        if let Some(value) = env {
+            cmd.env("DOUBLE11_CACHED_WRITES", value);
+        }
+        let out = cmd.output().expect("ingest runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        common::snapshot(&wh)
+            .into_iter()
+            .filter(|(name, _)| name.ends_with(".parquet"))
+            .collect::<Vec<_>>()
+    };
+    let direct = ingest("direct", None, None);
+    assert!(
+        direct
+            .iter()
+            .any(|(name, bytes)| name.starts_with("transactions/") && bytes.len() > 8 << 20),
+        "a transactions file of several windows: {:?}",
+        direct.iter().map(|(n, b)| (n, b.len())).collect::<Vec<_>>()
+    );
+    assert!(
+        direct.iter().any(|(name, _)| name.starts_with("rejects/")),
+        "a dirty day"
+    );
+    assert!(
+        direct == ingest("flag", Some("--cached-writes"), None),
+        "the files differ between direct and cached writes (--cached-writes)"
+    );
+    assert!(
+        direct == ingest("variable", None, Some("true")),
+        "the files differ between direct and cached writes (DOUBLE11_CACHED_WRITES=true)"
+    );
+}
+
 /// The number of threads changes how fast, never what: a dirty generated day (re-deliveries
 /// across chunks and files, bad lines) ingested on one thread and on four gives the same
 /// files, byte for byte, in every table.

@@ -56,6 +56,7 @@ keep_runs = 2
 paths = ["inbox/"]
 fx_rates = "RATES"
 settle_seconds = 0   # the copied sample files are new, and one ends without a newline
+cached_writes = true # the job's files through the page cache: the run's figures are the same
 
 [[report]]
 name = "summary"
@@ -611,6 +612,7 @@ fn an_invalid_job_file_names_the_line_and_the_key() {
         ("warehouse = \"wh\"\n[inbox]\npaths = [\"inbox/\"]\n[[export]]\ntable = \"rejects\"\nfile = \"../x.csv\"\n", "line 6", "export[0].file"),
         ("warehouse = \"wh\"\n[inbox]\npaths = \"inbox/\"\n", "line 3", "paths"),
         ("warehouse = \"wh\"\n[inbox]\npaths = [\"inbox/\"]\nsettle_seconds = -1\n", "line 4", "settle_seconds"),
+        ("warehouse = \"wh\"\n[inbox]\npaths = [\"inbox/\"]\ncached_writes = \"yes\"\n", "line 4", "cached_writes"),
         ("warehouse = \"wh\"\n[settings]\nmemory_limit = \"lots\"\n[inbox]\npaths = [\"inbox/\"]\n", "line 3", "settings.memory_limit"),
         ("warehouse = \"wh\"\n[settings]\nthreads = 0\n[inbox]\npaths = [\"inbox/\"]\n", "line 3", "settings.threads"),
         ("warehouse = \"wh\"\n[settings]\nrows = 5\n[inbox]\npaths = [\"inbox/\"]\n", "line 3", "rows"),

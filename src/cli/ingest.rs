@@ -76,6 +76,7 @@ impl IngestArgs {
             rows_per_file: settings.rows_per_file,
             ids_in_memory: settings.ids_in_memory,
             max_record_bytes: settings.max_record_bytes,
+            cached_writes: settings.cached_writes,
             threads: settings.threads(),
             progress,
             ..IngestOptions::default()

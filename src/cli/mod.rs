@@ -16,7 +16,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::settings::{MemoryLimit, Settings, CLUSTER_ENV, MEMORY_LIMIT_ENV, THREADS_ENV};
+use crate::settings::{
+    MemoryLimit, Settings, CACHED_WRITES_ENV, CLUSTER_ENV, MEMORY_LIMIT_ENV, THREADS_ENV,
+};
 
 pub use cluster::{ExecutorArgs, SchedulerArgs};
 pub use export::ExportArgs;
@@ -73,6 +75,12 @@ pub struct Cli {
     /// (S3, or the same folder path).
     #[arg(long, global = true, env = CLUSTER_ENV, value_name = "URL")]
     pub cluster: Option<String>,
+    /// Ingest (and a job's ingest) writes the warehouse's files through the page cache, so that
+    /// reports run right after find them in memory. By default they go around it (O_DIRECT on
+    /// Linux): ingest spends less CPU and leaves the cache to its input, and the first report
+    /// after it reads the new files from disk.
+    #[arg(long, global = true, env = CACHED_WRITES_ENV)]
+    pub cached_writes: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -99,6 +107,7 @@ impl Cli {
             memory_limit: MemoryLimit::given(text, from_flag),
             threads: self.threads.map(usize::from),
             cluster,
+            cached_writes: self.cached_writes,
             ..Settings::default()
         })
     }

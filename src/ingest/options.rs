@@ -36,6 +36,8 @@ pub struct IngestOptions {
     /// The longest record held whole, in bytes: a longer one (a line of GiBs with no newline)
     /// is rejected as `record_too_long`, only its start kept, and memory stays bounded.
     pub max_record_bytes: usize,
+    /// Write the run's files through the page cache instead of around it (`--cached-writes`).
+    pub cached_writes: bool,
     /// Threads that parse records and encode Parquet columns (one more writes files).
     pub threads: usize,
 }
@@ -53,6 +55,7 @@ impl Default for IngestOptions {
             settle: None,
             commit_when_nothing_new: true,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+            cached_writes: false,
             threads: available_cores(),
         }
     }

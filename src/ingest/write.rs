@@ -129,10 +129,12 @@ pub(crate) struct Writer<'t> {
     threads: usize,
     /// The threads that copy a file's rows into order and sum its rollups: as many.
     pool: Arc<rayon::ThreadPool>,
+    /// Files are written around the page cache ([`crate::warehouse::direct_file`]).
+    direct: bool,
 }
 
 impl<'t> Writer<'t> {
-    pub fn new(txn: &'t mut WriteTxn, threads: usize) -> Result<Self> {
+    pub fn new(txn: &'t mut WriteTxn, threads: usize, direct: bool) -> Result<Self> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads.max(1))
             .thread_name(|i| format!("double11-write-{i}"))
@@ -145,6 +147,7 @@ impl<'t> Writer<'t> {
             days: BTreeMap::new(),
             threads,
             pool: Arc::new(pool),
+            direct,
         })
     }
 
@@ -165,6 +168,7 @@ impl<'t> Writer<'t> {
         }
         let key = TRANSACTIONS_TABLE.sort_columns()?;
         let (count, threads, pool) = (rows.len() as u64, self.threads, Arc::clone(&self.pool));
+        let direct = self.direct;
         self.in_background(file, count, move |path| {
             // This stage is the one the others wait on, so it uses every core: the chunks'
             // rows are copied into order column by column (and let go as they are), then
@@ -175,7 +179,7 @@ impl<'t> Writer<'t> {
                     || Rollups::of_transactions(&sorted),
                     || {
                         let schema = &TRANSACTIONS_FILE_SCHEMA;
-                        write_sorted_file_unsynced(path, schema, &sorted, &key, threads)
+                        write_sorted_file_unsynced(path, schema, &sorted, &key, threads, direct)
                     },
                 );
                 Ok::<_, Error>((rollups?, written?))
@@ -198,10 +202,11 @@ impl<'t> Writer<'t> {
     ) -> Result<()> {
         let file = self.txn.new_file(table, cst_date);
         let sorted_by = table.sort_columns()?;
-        let (rows, threads) = (batch.num_rows() as u64, self.threads);
+        let (rows, threads, direct) = (batch.num_rows() as u64, self.threads, self.direct);
         self.in_background(file, rows, move |path| {
+            let schema = batch.schema();
             let (file, bytes) =
-                write_sorted_file_unsynced(path, &batch.schema(), &batch, &sorted_by, threads)?;
+                write_sorted_file_unsynced(path, &schema, &batch, &sorted_by, threads, direct)?;
             Ok(Written {
                 file,
                 bytes,

@@ -54,6 +54,7 @@ struct InboxSection {
     rows_per_file: Option<usize>,
     ids_in_memory: Option<usize>,
     max_record_bytes: Option<Spanned<usize>>,
+    cached_writes: Option<bool>,
 }
 
 /// `[settings]`: the process-wide settings a job may give (a flag or variable wins).
@@ -110,7 +111,7 @@ pub struct Job {
     pub fx_rates: Option<PathBuf>,
     pub settle: Duration,
     /// The settings `[settings]` (`memory_limit`, `threads`) and `[inbox]` (`rows_per_file`,
-    /// `ids_in_memory`, `max_record_bytes`) give, laid over the command line's by the run.
+    /// `ids_in_memory`, `max_record_bytes`, `cached_writes`) give, laid over the command line's by the run.
     pub settings: Overrides,
     pub mapping: ColumnMapping,
     pub reports: Vec<ReportJob>,
@@ -423,6 +424,7 @@ impl Loader<'_> {
                 rows_per_file: inbox.rows_per_file.map(|n| n.max(1)),
                 ids_in_memory: inbox.ids_in_memory,
                 max_record_bytes,
+                cached_writes: inbox.cached_writes,
                 ..Overrides::default()
             },
         })

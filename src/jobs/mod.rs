@@ -365,6 +365,7 @@ async fn ingest_inbox(
         settle: Some(job.settle),
         commit_when_nothing_new: false,
         max_record_bytes: settings.max_record_bytes,
+        cached_writes: settings.cached_writes,
         threads: settings.threads(),
     };
     let root = job.warehouse.clone();

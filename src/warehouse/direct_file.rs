@@ -155,10 +155,11 @@ impl Disk {
 }
 
 impl DirectFile {
-    /// Creates (or truncates) the file at `path`.
-    pub fn create(path: &Path) -> io::Result<Self> {
+    /// Creates (or truncates) the file at `path`, to be written around the page cache if
+    /// `direct` (where the file system allows), else through it.
+    pub fn create(path: &Path, direct: bool) -> io::Result<Self> {
         let window = Window::new();
-        let direct = if window.is_some() {
+        let direct = if direct && window.is_some() {
             open_direct(path)
         } else {
             None
@@ -333,7 +334,7 @@ mod tests {
         for (i, size) in sizes.into_iter().enumerate() {
             let bytes: Vec<u8> = (0..size).map(|b| (b * 31 + b / 7) as u8).collect();
             let path = dir.path().join(format!("f{i}"));
-            let mut file = DirectFile::create(&path).expect("create");
+            let mut file = DirectFile::create(&path, true).expect("create");
             for piece in bytes.chunks(100_003) {
                 file.write_all(piece).expect("write");
             }
@@ -390,7 +391,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().join("f");
         std::fs::write(&path, vec![7u8; 3 * WINDOW]).expect("an older file");
-        let mut file = DirectFile::create(&path).expect("create");
+        let mut file = DirectFile::create(&path, true).expect("create");
         file.write_all(b"new").expect("write");
         let (_, len) = file.finish().expect("finish");
         assert_eq!(len, 3);

@@ -315,20 +315,22 @@ pub fn write_sorted_file(
     sorted_by: &[usize],
     threads: usize,
 ) -> Result<u64> {
-    let (file, bytes) = write_sorted_file_unsynced(path, schema, batch, sorted_by, threads)?;
+    let (file, bytes) = write_sorted_file_unsynced(path, schema, batch, sorted_by, threads, true)?;
     file.sync_all()
         .map_err(|e| Error::io(path.display().to_string(), e))?;
     Ok(bytes)
 }
 
 /// [`write_sorted_file`], but the file is not yet on disk: it is returned, with its size, for
-/// the caller to sync (ingest syncs on another thread while it writes the next file).
+/// the caller to sync (ingest syncs on another thread while it writes the next file). `direct`:
+/// written around the page cache ([`DirectFile`]), else through it.
 pub fn write_sorted_file_unsynced(
     path: &Path,
     schema: &SchemaRef,
     batch: &RecordBatch,
     sorted_by: &[usize],
     threads: usize,
+    direct: bool,
 ) -> Result<(File, u64)> {
     let name = path.display().to_string();
     if let Some(parent) = path.parent() {
@@ -344,7 +346,7 @@ pub fn write_sorted_file_unsynced(
             })
             .collect()
     });
-    let file = DirectFile::create(path).map_err(|e| Error::io(&name, e))?;
+    let file = DirectFile::create(path, direct).map_err(|e| Error::io(&name, e))?;
     let writer = ArrowWriter::try_new(file, Arc::clone(schema), Some(properties(sorting)))?;
     // What `ArrowWriter::write` does, row group by row group, but with the columns of each
     // row group encoded and compressed on every core: the same bytes, sooner.

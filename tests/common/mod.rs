@@ -28,6 +28,7 @@ pub fn double11() -> Command {
         .env_remove("DOUBLE11_FX_RATES")
         .env_remove("DOUBLE11_LOG")
         .env_remove("DOUBLE11_MEMORY_LIMIT")
+        .env_remove("DOUBLE11_CACHED_WRITES")
         // The test warehouses are small: with `--cluster`, every plan that reads a file runs
         // on the cluster, not in the client (tests/cluster.rs checks the default).
         .env("DOUBLE11_CLUSTER_LOCAL_BYTES", "0")

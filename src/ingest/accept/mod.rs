@@ -94,7 +94,7 @@ impl<'a> Accept<'a> {
             rejects_by_kind: BTreeMap::new(),
             seen: SeenIds::new(txn.scratch_dir("ids"), opts.ids_in_memory),
             rows_per_file: opts.rows_per_file.max(1),
-            out: Writer::new(txn, opts.threads)?,
+            out: Writer::new(txn, opts.threads, !opts.cached_writes)?,
         })
     }
 
