@@ -111,7 +111,8 @@ pub struct Job {
     pub fx_rates: Option<PathBuf>,
     pub settle: Duration,
     /// The settings `[settings]` (`memory_limit`, `threads`) and `[inbox]` (`rows_per_file`,
-    /// `ids_in_memory`, `max_record_bytes`, `cached_writes`) give, laid over the command line's by the run.
+    /// `ids_in_memory`, `max_record_bytes`, `cached_writes`) give, laid over the command line's
+    /// by the run.
     pub settings: Overrides,
     pub mapping: ColumnMapping,
     pub reports: Vec<ReportJob>,
