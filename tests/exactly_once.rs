@@ -218,40 +218,14 @@ fn spilling_seen_ids_to_disk_changes_nothing() {
 fn cached_or_direct_writes_give_the_same_warehouse() {
     let dir = tempfile::tempdir().expect("tempdir");
     let logs = dir.path().join("logs");
-    common::ok(&[
-        "-q",
-        "generate",
-        "--day",
-        "2019-11-11",
-        "--scale",
-        "0.0003",
-        "--dirty",
-        "0.02",
-        "--out",
-        common::path(&logs),
-    ]);
-    let ingest = |name: &str, flag: Option<&str>, env: Option<&str>| {
-        let wh = dir.path().join(name);
-        let mut cmd = common::double11();
+    common::generate_dirty_day(&logs, "0.0003");
+    let ingest = |name: &str, flag: Option<&str>, env: &[(&str, &str)]| {
         // 200,000 rows per file: `transactions` files of more than two 4 MiB windows.
-        cmd.args(["-q", "--warehouse", common::path(&wh)])
-            .args(["ingest", common::path(&logs), "--rows-per-file", "200000"])
-            .args(flag);
-        if let Some(value) = env {
-            cmd.env("DOUBLE11_CACHED_WRITES", value);
-        }
-        let out = cmd.output().expect("ingest runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        common::snapshot(&wh)
-            .into_iter()
-            .filter(|(name, _)| name.ends_with(".parquet"))
-            .collect::<Vec<_>>()
+        let mut args = vec!["ingest", common::path(&logs), "--rows-per-file", "200000"];
+        args.extend(flag);
+        common::parquet_files_after(&dir.path().join(name), &args, env)
     };
-    let direct = ingest("direct", None, None);
+    let direct = ingest("direct", None, &[]);
     assert!(
         direct
             .iter()
@@ -264,11 +238,11 @@ fn cached_or_direct_writes_give_the_same_warehouse() {
         "a dirty day"
     );
     assert!(
-        direct == ingest("flag", Some("--cached-writes"), None),
+        direct == ingest("flag", Some("--cached-writes"), &[]),
         "the files differ between direct and cached writes (--cached-writes)"
     );
     assert!(
-        direct == ingest("variable", None, Some("true")),
+        direct == ingest("variable", None, &[("DOUBLE11_CACHED_WRITES", "true")]),
         "the files differ between direct and cached writes (DOUBLE11_CACHED_WRITES=true)"
     );
 }
@@ -280,36 +254,11 @@ fn cached_or_direct_writes_give_the_same_warehouse() {
 fn one_thread_or_four_write_the_same_warehouse() {
     let dir = tempfile::tempdir().expect("tempdir");
     let logs = dir.path().join("logs");
-    common::ok(&[
-        "-q",
-        "generate",
-        "--day",
-        "2019-11-11",
-        "--scale",
-        "0.0002",
-        "--dirty",
-        "0.02",
-        "--out",
-        common::path(&logs),
-    ]);
+    common::generate_dirty_day(&logs, "0.0002");
     let ingest = |threads: &str| {
         let wh = dir.path().join(format!("wh{threads}"));
         let args = ["ingest", common::path(&logs), "--threads", threads];
-        let out = common::double11()
-            .arg("-q")
-            .args(["--warehouse", common::path(&wh)])
-            .args(args)
-            .output()
-            .expect("ingest runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        common::snapshot(&wh)
-            .into_iter()
-            .filter(|(name, _)| name.ends_with(".parquet"))
-            .collect::<Vec<_>>()
+        common::parquet_files_after(&wh, &args, &[])
     };
     let one = ingest("1");
     assert!(

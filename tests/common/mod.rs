@@ -208,6 +208,47 @@ pub fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// Generates the dirty day 2019-11-11 at `scale` into `out`: 2 % of lines re-deliveries
+/// (across chunks and files) or bad lines.
+pub fn generate_dirty_day(out: &Path, scale: &str) {
+    ok(&[
+        "-q",
+        "generate",
+        "--day",
+        "2019-11-11",
+        "--scale",
+        scale,
+        "--dirty",
+        "0.02",
+        "--out",
+        path(out),
+    ]);
+}
+
+/// Runs `double11 -q --warehouse WH ARGS` with the variables `env` set, asserts that it
+/// succeeds, and returns the warehouse's Parquet files with their bytes, in path order.
+pub fn parquet_files_after(
+    wh: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Vec<(String, Vec<u8>)> {
+    let out = double11()
+        .args(["-q", "--warehouse", path(wh)])
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("double11 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    snapshot(wh)
+        .into_iter()
+        .filter(|(name, _)| name.ends_with(".parquet"))
+        .collect()
+}
+
 /// Writes a clean CSV log of `rows` paid/refunded events on 2019-11-11 CST, deterministic,
 /// for tests that need volume rather than dirt. Returns (orders, gmv fen) it contains.
 pub fn write_volume_csv(path: &Path, rows: u64, id_prefix: &str) -> (u64, i128) {
