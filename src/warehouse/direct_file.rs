@@ -204,6 +204,11 @@ impl DirectFile {
                 // next ones by the thread, while the one after fills.
                 disk.write_at_end(self.window.pending())?;
                 self.window.clear();
+                // Through the page cache a write returns once copied: no disk to wait for.
+                if !disk.direct {
+                    self.writes = Writes::Here(disk);
+                    return Ok(());
+                }
                 let Some(spare) = Window::new() else {
                     self.writes = Writes::Here(disk);
                     return Ok(());

@@ -12,10 +12,11 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::warehouse::direct_file::DirectFile;
 
 /// Milliseconds of event time per shard.
 const SHARD_MS: i64 = 60_000;
@@ -187,7 +188,7 @@ impl SeenIds {
         let file = self.spill_files;
         let path = spill_path(&self.spill_dir, file);
         let name = path.display().to_string();
-        let mut out: Option<BufWriter<fs::File>> = None;
+        let mut out: Option<DirectFile> = None;
         let mut offset = 0u64;
         for (_, key) in loaded {
             if self.in_memory <= self.budget / 2 {
@@ -207,8 +208,10 @@ impl SeenIds {
                 None => {
                     fs::create_dir_all(&self.spill_dir)
                         .map_err(|e| Error::io(self.spill_dir.display().to_string(), e))?;
-                    let f = fs::File::create(&path).map_err(|e| Error::io(&name, e))?;
-                    out.insert(BufWriter::with_capacity(1 << 20, f))
+                    // Around the page cache: a spilled minute is seldom read again, so its
+                    // ids need no cache pages, which cost this VM more than the copy itself.
+                    let f = DirectFile::create(&path, true).map_err(|e| Error::io(&name, e))?;
+                    out.insert(f)
                 }
             };
             for id in &fresh {
@@ -223,8 +226,8 @@ impl SeenIds {
             });
             offset += count * 16;
         }
-        if let Some(mut w) = out {
-            w.flush().map_err(|e| Error::io(&name, e))?;
+        if let Some(w) = out {
+            w.finish().map_err(|e| Error::io(&name, e))?;
             self.spill_files += 1;
         }
         Ok(())
