@@ -1,4 +1,5 @@
-//! Warehouse files written around the kernel's page cache (`O_DIRECT` on Linux).
+//! Warehouse files written around the kernel's page cache (`O_DIRECT` on Linux), and the
+//! ids de-duplication spills (`ingest::accept::dedupe`), which are seldom read again.
 //!
 //! Why: ingest writes ~50 bytes of Parquet per record (910 MB for 19 M records), and copying
 //! them into the page cache was the largest single item of its CPU profile: the kernel has to

@@ -75,8 +75,8 @@ pub fn id_hash(id: &str) -> u128 {
 }
 
 struct Shard {
-    /// Ids added since the shard was last spilled (all of them, if it never was); `None`
-    /// while the shard lives only in its spilled segments.
+    /// Ids added since the shard was last spilled or read back (all of them, if it never
+    /// was); `None` while the shard lives only in its spilled segments.
     fresh: Option<IdSet>,
     /// The ids of `segments`, read back because an event of the shard's minute turned up
     /// again: looked up, never written again.
@@ -106,6 +106,8 @@ pub struct SeenIds {
     last_len: usize,
     /// Spill files written so far: one per eviction.
     spill_files: u32,
+    /// Shards read back from their segments so far.
+    reads_back: u64,
 }
 
 impl SeenIds {
@@ -119,6 +121,7 @@ impl SeenIds {
             shards: HashMap::default(),
             last_len: 0,
             spill_files: 0,
+            reads_back: 0,
         }
     }
 
@@ -147,22 +150,37 @@ impl SeenIds {
             }
         };
         shard.last_use = clock;
+        let mut loaded = false;
         if shard.fresh.is_none() {
             let spilled = read_segments(&self.spill_dir, &shard.segments)?;
             self.in_memory += spilled.len();
             shard.spilled = Some(spilled);
+            // In memory from now on: the shard's next events look it up there. (Left `None`
+            // after a duplicate, every later event of the minute read all its segments
+            // again: a replay of an old hour took quadratic time.)
+            shard.fresh = Some(IdSet::default());
+            loaded = true;
+            self.reads_back += 1;
+            tracing::debug!(
+                "de-duplication read back minute {key}'s spilled ids ({} shards read back so far)",
+                self.reads_back
+            );
         }
-        if shard.spilled.as_ref().is_some_and(|s| s.contains(&id)) {
-            return Ok(false);
-        }
-        let fresh_ids = shard.fresh.get_or_insert_with(IdSet::default);
-        let fresh = fresh_ids.insert(id);
-        self.last_len = fresh_ids.len() + shard.spilled.as_ref().map_or(0, |s| s.len());
+        let fresh = if shard.spilled.as_ref().is_some_and(|s| s.contains(&id)) {
+            false
+        } else {
+            let fresh_ids = shard.fresh.get_or_insert_with(IdSet::default);
+            let fresh = fresh_ids.insert(id);
+            self.last_len = fresh_ids.len() + shard.spilled.as_ref().map_or(0, |s| s.len());
+            fresh
+        };
         if fresh {
             self.in_memory += 1;
-            if self.in_memory > self.budget {
-                self.evict(key)?;
-            }
+        }
+        // A shard read back counts against the budget too, or a replay of duplicates alone
+        // would load minute after minute.
+        if (fresh || loaded) && self.in_memory > self.budget {
+            self.evict(key)?;
         }
         Ok(fresh)
     }
@@ -242,6 +260,12 @@ impl SeenIds {
             .sum()
     }
 
+    /// Shards read back from their segments so far.
+    #[cfg(test)]
+    fn reads_back(&self) -> u64 {
+        self.reads_back
+    }
+
     /// Ids currently held in memory.
     #[cfg(test)]
     pub fn in_memory(&self) -> usize {
@@ -307,17 +331,58 @@ mod tests {
             );
         }
         assert!(seen.in_memory() <= 200, "spilled: {}", seen.in_memory());
-        // Every id again, in another order: all duplicates, found in spilled shards.
+        // Every id again, in another order: all duplicates, found in spilled shards. Each
+        // minute read back counts against the budget: a replay of duplicates alone stays
+        // bounded too.
         for i in (0..10_000u64).rev() {
             let t = (i as i64 % 50) * SHARD_MS + (i as i64 % 997);
             assert!(
                 !seen.insert(t, u128::from(i)).expect("insert"),
                 "{i} is a duplicate"
             );
+            assert!(
+                seen.in_memory() <= 100 + 200,
+                "bounded while replaying: {}",
+                seen.in_memory()
+            );
         }
         // The same id in another minute is another event (the contract ties re-deliveries
         // to the same instant).
         assert!(seen.insert(60 * SHARD_MS, 5).expect("insert"));
+    }
+
+    #[test]
+    fn spills_of_many_mib_are_read_back_whole() {
+        // Spill files of several 4 MiB windows, written around the page cache (by the
+        // caller, then by the file's thread, the tail the ordinary way): 2.1 M ids over three
+        // minutes with a budget of 800,000, so each eviction writes a minute's 700,000 ids
+        // (11.2 MB).
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spill = dir.path().join("ids");
+        let mut seen = SeenIds::new(spill.clone(), 800_000);
+        let id = |i: u64| u128::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835);
+        let minute = |i: u64| (i / 700_000) as i64 * SHARD_MS;
+        for i in 0..2_100_000 {
+            assert!(seen.insert(minute(i), id(i)).expect("insert"), "{i} is new");
+        }
+        let sizes: Vec<u64> = fs::read_dir(&spill)
+            .expect("spill folder")
+            .map(|e| e.expect("entry").metadata().expect("metadata").len())
+            .collect();
+        assert!(
+            sizes.iter().any(|s| *s > 8 << 20),
+            "a spill file of more than two windows: {sizes:?}"
+        );
+        // Every seventh id of the two spilled minutes again: each minute is read back from
+        // its segments once, not once per duplicate.
+        for i in (0..1_400_000).step_by(7) {
+            assert!(
+                !seen.insert(minute(i), id(i)).expect("insert"),
+                "{i} is a duplicate"
+            );
+        }
+        assert_eq!(seen.reads_back(), 2);
+        assert!(seen.insert(minute(0), id(3_000_000)).expect("insert"));
     }
 
     #[test]
