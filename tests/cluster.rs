@@ -205,23 +205,17 @@ fn an_s3_warehouse_on_a_cluster_equals_the_local_run_with_the_sessions_credentia
     let cluster = Cluster::start();
     let place = s3.url("on-cluster");
     let rates = common::sample_rates();
-    let out = s3
-        .double11()
-        .args([
-            "-q",
-            "ingest",
-            "--warehouse",
-            &place,
-            "--fx-rates",
-            common::path(&rates),
-        ])
-        .arg(common::sample_logs())
-        .output()
-        .expect("ingest runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::ok_cmd(
+        s3.double11()
+            .args([
+                "-q",
+                "ingest",
+                "--warehouse",
+                &place,
+                "--fx-rates",
+                common::path(&rates),
+            ])
+            .arg(common::sample_logs()),
     );
 
     let on_s3 = same_on_cluster(

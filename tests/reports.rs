@@ -860,15 +860,6 @@ fn built_in_reports_run_where_there_is_no_queries_folder() {
         "csv",
     ];
     let here = common::ok(&args);
-    let out = common::double11()
-        .args(args)
-        .current_dir(elsewhere.path())
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), here);
+    let there = common::ok_cmd(common::double11().args(args).current_dir(elsewhere.path()));
+    assert_eq!(there, here);
 }

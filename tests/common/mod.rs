@@ -46,10 +46,16 @@ pub fn run(args: &[&str]) -> Output {
 
 /// Runs `double11 <args>` and insists that it succeeds.
 pub fn ok(args: &[&str]) -> String {
-    let out = run(args);
+    ok_cmd(double11().args(args))
+}
+
+/// Runs `cmd` (a [`double11`] command with its arguments, and any environment or folder of
+/// its own), insists that it succeeds, and returns its stdout.
+pub fn ok_cmd(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("the double11 binary runs");
     assert!(
         out.status.success(),
-        "double11 {args:?} failed ({:?}):\n{}\n{}",
+        "{cmd:?} failed ({:?}):\n{}\n{}",
         out.status.code(),
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
@@ -232,16 +238,11 @@ pub fn parquet_files_after(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> Vec<(String, Vec<u8>)> {
-    let out = double11()
-        .args(["-q", "--warehouse", path(wh)])
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .expect("double11 runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    ok_cmd(
+        double11()
+            .args(["-q", "--warehouse", path(wh)])
+            .args(args)
+            .envs(env.iter().copied()),
     );
     snapshot(wh)
         .into_iter()
