@@ -381,8 +381,8 @@ def main():
                     help="dirty lines per good event: re-deliveries and bad lines (default 0.01)")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each step (default 3)")
     ap.add_argument("--no-plain", action="store_true",
-                    help="skip the plain conversions (DuckDB COPY ... ORDER BY event_time, Polars "
-                         "sink_parquet; no contract) timed beside the ingest step")
+                    help="skip the plain conversions (DuckDB and DataFusion COPY ... ORDER BY "
+                         "event_time, Polars sink_parquet; no contract) timed beside the ingest step")
     ap.add_argument("--bin", help="the double11 binary (default: $CARGO_TARGET_DIR/debug/double11)")
     ap.add_argument("--workdir", help="where the logs and Parquet go (default: a temporary folder)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
@@ -454,10 +454,11 @@ def run(args, binary, py, ver, work):
         sys.exit(f"unknown --steps {sorted(unknown)}")
     warehouse = None
     times["ingest"] = {t: [] for t in tools}
-    plain_tools = ([f"{t}_plain" for t in tools if t != "double11"]
+    plain_tools = ([f"{t}_plain" for t in tools if t != "double11"] + ["datafusion_plain"]
                    if "ingest" in steps and not args.check and not args.no_plain else [])
     if plain_tools:  # (printed in a table of their own)
         times["plain"] = {t: [] for t in plain_tools}
+        datafusion_plain = datafusion_plain_cmd(binary, work, files)
     for rep in range(args.repeat if "ingest" in steps else 1):
         ran = tools if "ingest" in steps else ["double11"]
         # Each run starts with a different tool (the contract-applying ones, then the plain
@@ -467,7 +468,7 @@ def run(args, binary, py, ver, work):
         order = [(t, False) for t in ran] + [(t, True) for t in plain_tools]
         order = order[rep % len(order):] + order[:rep % len(order)]
         for tool, plain in order:
-            print(f"ingest   {tool:<14} run {rep + 1}/{args.repeat}", end="", flush=True)
+            print(f"ingest   {tool:<16} run {rep + 1}/{args.repeat}", end="", flush=True)
             # The logs just generated and the last tool's Parquet are written back to disk
             # first: otherwise the kernel's write-back runs during the next ingest (the first
             # tool's 12.2 s became 15.6 s in one run of stop 36).
@@ -477,7 +478,11 @@ def run(args, binary, py, ver, work):
                 # see first.
                 out = os.path.join(work, f"plain-{tool}-{rep}")
                 engine = tool.split("_")[0]
-                m = measure([py, os.path.join(BENCH, f"compare_{engine}.py"), "plain", "--out", out] + files)
+                if engine == "datafusion":
+                    m = measure(datafusion_plain(out))
+                else:
+                    m = measure([py, os.path.join(BENCH, f"compare_{engine}.py"), "plain", "--out", out]
+                                + files)
                 print(f"  {m.seconds:7.2f} s {m.rss_mib:7,.0f} MiB", flush=True)
                 if m.rc != 0:
                     print(f"         {tool} failed (exit {m.rc}): {m.stderr.strip()[-300:]}", flush=True)
@@ -648,19 +653,52 @@ def run(args, binary, py, ver, work):
     if "ingest" in steps and args.repeat > 1:
         print("\nEach ingest run, seconds (run 1, 2, ...; each run starts one tool later in this list):")
         for tool, ms in list(times["ingest"].items()) + list(times.get("plain", {}).items()):
-            print(f"  {tool:<14} " + " ".join(f"{m.seconds:6.2f}" for m in ms))
+            print(f"  {tool:<16} " + " ".join(f"{m.seconds:6.2f}" for m in ms))
     plain_times = times.get("plain", {})
     if plain_times:
         d = med(times["ingest"]["double11"])
         print(f"\nPlain conversions of the same CSV, no contract (DuckDB: `COPY (SELECT * FROM "
               f"read_csv(...) ORDER BY event_time) TO ... (FORMAT parquet)`; Polars: "
-              f"`scan_csv(...).sink_parquet(...)`, unsorted), against double11's whole-contract ingest:")
+              f"`scan_csv(...).sink_parquet(...)`, unsorted; DataFusion, the engine double11 is "
+              f"built on: the same `COPY ... ORDER BY` in `double11 sql`), against double11's "
+              f"whole-contract ingest:")
         for tool, ms in plain_times.items():
-            print(f"  {tool:<14} {seconds(ms):>8} s  {max(m.rss_mib for m in ms):>7,.0f} MiB  "
+            print(f"  {tool:<16} {seconds(ms):>8} s  {max(m.rss_mib for m in ms):>7,.0f} MiB  "
                   f"double11 ingest / {tool} = {ratio(d, med(ms))}")
     if args.markdown:
         write_markdown(args, ver, truth, size_mib, len(files), table, buyer if "adhoc" in steps else None)
         print(f"\nwrote {args.markdown}")
+
+
+def datafusion_plain_cmd(binary, work, files):
+    """The plain conversion by DataFusion, the engine double11 is built on: `COPY (SELECT * FROM
+    logs ORDER BY event_time) TO ... STORED AS PARQUET` in a `double11 sql` session, over an
+    external CSV table of the same files (a folder of links to them), types as DataFusion infers
+    them; DataFusion's default Parquet writer settings; memory up to 80 % of the machine's (as
+    DuckDB's default), so that the sort spills no sooner than DuckDB's. No contract. The session
+    needs a warehouse to open: an empty one, made here (untimed) from a header-only file."""
+    folder = os.path.join(work, "plain-datafusion-csv")
+    os.makedirs(folder)
+    for f in files:
+        os.symlink(os.path.abspath(f), os.path.join(folder, os.path.basename(f)))
+    header_only = os.path.join(work, "plain-datafusion-header")
+    os.makedirs(header_only)
+    with open(files[0]) as src, open(os.path.join(header_only, "header.csv"), "w") as dst:
+        dst.write(src.readline())
+    session = os.path.join(work, "plain-datafusion-session")
+    run_checked([binary, "-q", "ingest", header_only, "--warehouse", session],
+                "double11 ingest (the plain DataFusion run's empty session warehouse)")
+    ram = machine()["ram_gib"] or 4
+    limit = f"{max(1, int(ram * 0.8))}G"
+
+    def command(out):
+        os.makedirs(out, exist_ok=True)
+        return [binary, "-q", "--memory-limit", limit, "sql", "--writable", "--warehouse", session,
+                "-c", f"CREATE EXTERNAL TABLE logs STORED AS CSV LOCATION '{folder}/' "
+                      "OPTIONS ('format.has_header' 'true')",
+                "-c", "COPY (SELECT * FROM logs ORDER BY event_time) "
+                      f"TO '{os.path.join(out, 'plain.parquet')}' STORED AS PARQUET"]
+    return command
 
 
 def write_markdown(args, ver, truth, size_mib, n_files, table, buyer):
