@@ -129,6 +129,11 @@ def wait_port(port, proc, what, seconds=30):
     sys.exit(f"{what} did not listen on {port} within {seconds} s")
 
 
+def lit(s):
+    """`s` as an SQL string literal (DuckDB's and DataFusion's): quotes doubled."""
+    return "'" + str(s).replace("'", "''") + "'"
+
+
 def machine():
     """nproc, RAM and CPU model of this machine, for the results header."""
     cpu = platform.processor() or platform.machine()

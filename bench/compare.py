@@ -70,7 +70,8 @@ from decimal import Decimal
 
 sys.dont_write_bytecode = True  # no __pycache__ in bench/
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import ROOT, double11_binary, latest_manifest, machine, measure, run_checked, venv_python  # noqa: E402
+from common import (ROOT, double11_binary, latest_manifest, lit, machine, measure, run_checked,  # noqa: E402
+                    venv_python)
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 TOOLS = ["double11", "duckdb", "polars"]
@@ -694,10 +695,10 @@ def datafusion_plain_cmd(binary, work, files):
     def command(out):
         os.makedirs(out, exist_ok=True)
         return [binary, "-q", "--memory-limit", limit, "sql", "--writable", "--warehouse", session,
-                "-c", f"CREATE EXTERNAL TABLE logs STORED AS CSV LOCATION '{folder}/' "
+                "-c", f"CREATE EXTERNAL TABLE logs STORED AS CSV LOCATION {lit(folder + '/')} "
                       "OPTIONS ('format.has_header' 'true')",
                 "-c", "COPY (SELECT * FROM logs ORDER BY event_time) "
-                      f"TO '{os.path.join(out, 'plain.parquet')}' STORED AS PARQUET"]
+                      f"TO {lit(os.path.join(out, 'plain.parquet'))} STORED AS PARQUET"]
     return command
 
 

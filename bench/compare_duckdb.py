@@ -41,13 +41,9 @@ import json
 import os
 import sys
 
-from common import tool_command_line
+from common import lit, tool_command_line
 
 import duckdb
-
-
-def lit(s):
-    return "'" + str(s).replace("'", "''") + "'"
 
 
 def date_lit(d):
